@@ -1,0 +1,1 @@
+"""agents/: learning algorithms and bots built on nets/ and envs/. Never imports arena."""

@@ -1,0 +1,23 @@
+"""Games and tasks: batched tic-tac-toe, Go and bandits, and their Gymnasium/PettingZoo faces.
+
+``envs`` imports nothing from ``nets``, ``agents`` or ``arena`` (see tests/test_layers.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+GameId = Literal["tictactoe", "go"]
+
+
+def make(game_id: GameId, **kwargs: Any) -> Any:
+    """Build a batched game by id: ``make("go", size=9, komi=7.5)``, ``make("tictactoe")``."""
+    if game_id == "tictactoe":
+        from envs.tictactoe import TicTacToe
+
+        return TicTacToe(**kwargs)
+    if game_id == "go":
+        from envs.go import Go
+
+        return Go(**kwargs)
+    raise ValueError(f"unknown game {game_id!r}; choose one of: tictactoe, go")

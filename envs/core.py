@@ -1,0 +1,207 @@
+"""The batched game contract, and the cases every game shares, written once.
+
+Every two-player game in envs/ is a set of pure functions over a batch of ``B`` games
+held in torch tensors (the shape Pgx and mctx use)::
+
+    state = game.init(batch, device)          # State: frozen dataclass, leading dim B
+    state = game.step(state, action)          # action: long [B]
+    state.legal_action_mask  # bool  [B, A]
+    state.current_player     # long  [B]     0 moves first (X, black), 1 second
+    state.rewards            # float [B, 2]  reward of the last transition, one per player
+    state.terminated         # bool  [B]
+    game.observe(state)      # float [B, C, H, W], planes from the side to move
+
+Rules kept here so no game re-implements them (STYLE.md rule 4):
+
+- ``step(..., checked=True)`` (the default) raises :class:`IllegalActionError` naming the
+  move and showing the board for an illegal move, and :class:`GameFinishedError` for a
+  move in a finished game. Nothing is ever silently corrupted.
+- ``step(..., checked=False)`` is the fast mode for search and self-play: no host sync,
+  finished games are left exactly as they are (with zero rewards), and an illegal action
+  is the caller's bug (the result is undefined but stays well-formed tensors).
+- A finished game has an all-False ``legal_action_mask``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Protocol, TypeVar
+
+import torch
+
+S = TypeVar("S")
+
+
+class IllegalActionError(ValueError):
+    """An action that is not legal in the position it was played in."""
+
+
+class GameFinishedError(IllegalActionError):
+    """An action played in a game that has already ended."""
+
+
+class BatchedState(Protocol):
+    """Fields every game's State carries (each game adds its own)."""
+
+    current_player: torch.Tensor  # long [B]
+    legal_action_mask: torch.Tensor  # bool [B, A]
+    rewards: torch.Tensor  # float [B, 2]
+    terminated: torch.Tensor  # bool [B]
+
+
+class Game(Protocol):
+    """What arena, agents and the ecosystem faces need from a game."""
+
+    name: str
+    num_actions: int
+    num_players: int
+    board_size: int
+
+    @property
+    def observation_shape(self) -> tuple[int, int, int]: ...
+
+    def init(
+        self, batch: int = 1, device: torch.device | str | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Any: ...
+
+    def step(self, state: Any, action: torch.Tensor, checked: bool = True) -> Any: ...
+
+    def observe(self, state: Any) -> torch.Tensor: ...
+
+    def render(self, state: Any, index: int = 0) -> str: ...
+
+    def action_to_string(self, action: int) -> str: ...
+
+    def string_to_action(self, text: str) -> int: ...
+
+
+def as_actions(action: torch.Tensor | int | list[int], batch: int, device: torch.device) -> torch.Tensor:
+    """Coerce a scalar, list or tensor of actions into a long tensor ``[B]`` on ``device``."""
+    action = torch.as_tensor(action, device=device)
+    if action.dim() == 0:
+        action = action.expand(batch)
+    if action.shape != (batch,):
+        raise ValueError(f"expected {batch} actions (one per game), got shape {tuple(action.shape)}")
+    if action.dtype.is_floating_point or action.dtype == torch.bool:
+        raise TypeError(f"actions must be integers, got {action.dtype}")
+    return action.long()
+
+
+def check_actions(game: Game, state: BatchedState, action: torch.Tensor) -> None:
+    """Raise a clear error, naming the move and showing the board, for any bad action.
+
+    This is the checked mode's only host synchronisation.
+    """
+    num_actions = state.legal_action_mask.shape[1]
+    finished = state.terminated
+    if bool(finished.any()):
+        i = int(finished.nonzero()[0, 0])
+        raise GameFinishedError(
+            f"{game.name}: game {i} of the batch is already over; start a new one with init() "
+            f"(or reset finished games with envs.core.reset_finished)\n{game.render(state, i)}"
+        )
+    in_range = (action >= 0) & (action < num_actions)
+    legal = state.legal_action_mask.gather(1, action.clamp(0, num_actions - 1)[:, None])[:, 0]
+    bad = ~(in_range & legal)
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0, 0])
+        a = int(action[i])
+        name = game.action_to_string(a) if 0 <= a < num_actions else f"{a} (actions are 0..{num_actions - 1})"
+        player = int(state.current_player[i])
+        raise IllegalActionError(
+            f"{game.name}: illegal move {name} by player {player} in game {i} of the batch\n"
+            f"{game.render(state, i)}"
+        )
+
+
+def select(mask: torch.Tensor, when_true: S, when_false: S) -> S:
+    """Per game, take every tensor field from ``when_true`` where ``mask`` [B] is set.
+
+    Works for any frozen dataclass of tensors with a leading batch dimension; this is how
+    finished games are frozen in unchecked mode and how :func:`reset_finished` resets rows.
+    """
+    updates = {}
+    for field in dataclasses.fields(when_true):  # type: ignore[arg-type]
+        a = getattr(when_true, field.name)
+        b = getattr(when_false, field.name)
+        if isinstance(a, torch.Tensor) and a.dim() > 0 and a.shape[0] == mask.shape[0]:
+            m = mask.view(-1, *([1] * (a.dim() - 1)))
+            updates[field.name] = torch.where(m, a, b)
+    return dataclasses.replace(when_false, **updates)  # type: ignore[type-var]
+
+
+def freeze_finished(before: S, after: S) -> S:
+    """Games already over in ``before`` stay as they were, with zero rewards."""
+    done = before.terminated  # type: ignore[attr-defined]
+    frozen = dataclasses.replace(before, rewards=torch.zeros_like(before.rewards))  # type: ignore
+    return select(done, frozen, after)
+
+
+def reset_finished(game: Game, state: S, generator: torch.Generator | None = None) -> S:
+    """Replace every finished game of the batch by a fresh one (auto-reset for self-play)."""
+    done = state.terminated  # type: ignore[attr-defined]
+    fresh = game.init(done.shape[0], device=done.device, generator=generator)
+    return select(done, fresh, state)
+
+
+def random_actions(state: BatchedState, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A uniformly random legal action per game, long ``[B]``, without a host sync.
+
+    The argmax of i.i.d. uniforms restricted to the legal set is uniform over that set.
+    Finished games (no legal action) get action 0, which unchecked ``step`` ignores.
+    """
+    mask = state.legal_action_mask
+    noise = torch.rand(mask.shape, device=mask.device, generator=generator)
+    return torch.where(mask, noise, -1.0).argmax(dim=1)
+
+
+# ----- the 8 symmetries of a square board (the dihedral group D4) -----------------------
+
+NUM_SYMMETRIES = 8
+
+
+def transform_planes(planes: torch.Tensor, k: int) -> torch.Tensor:
+    """Apply symmetry ``k`` (0..7) to the last two (square) dims: ``k % 4`` quarter turns,
+    then a left-right flip when ``k >= 4``. ``k = 0`` is the identity."""
+    out = torch.rot90(planes, k % 4, dims=(-2, -1))
+    return torch.flip(out, dims=(-1,)) if k >= 4 else out
+
+
+def action_permutation(size: int, k: int, num_actions: int, device: torch.device | None = None) -> torch.Tensor:
+    """Long ``[A]`` index ``perm`` with ``policy_k = policy[..., perm]`` for symmetry ``k``.
+
+    Board actions are ``row * size + col``; extra actions past ``size * size`` (Go's pass)
+    map to themselves. The same ``perm`` maps an action: the new action ``j`` is the old
+    action ``perm[j]``; use :func:`inverse_permutation` to map old actions to new ones.
+    """
+    cells = torch.arange(size * size, device=device).view(size, size)
+    moved = transform_planes(cells, k).reshape(-1)
+    extra = torch.arange(size * size, num_actions, device=device)
+    return torch.cat([moved, extra])
+
+
+def inverse_permutation(perm: torch.Tensor) -> torch.Tensor:
+    """``inv`` with ``inv[perm[j]] = j``: maps an action to its image under the symmetry."""
+    inv = torch.empty_like(perm)
+    inv[perm] = torch.arange(perm.numel(), device=perm.device)
+    return inv
+
+
+def symmetries(planes: torch.Tensor, policy: torch.Tensor, size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """All 8 symmetric copies of observations ``[B, C, N, N]`` and policies ``[B, A]``.
+
+    Used for augmentation: each pair is a position and its policy seen through one symmetry.
+    """
+    out = []
+    for k in range(NUM_SYMMETRIES):
+        perm = action_permutation(size, k, policy.shape[-1], policy.device)
+        out.append((transform_planes(planes, k), policy[..., perm]))
+    return out
+
+
+def resolve_device(device: torch.device | str | None) -> torch.device:
+    """``None`` and ``"auto"`` mean CUDA when present, else CPU."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
