@@ -21,3 +21,10 @@ def make(game_id: GameId, **kwargs: Any) -> Any:
 
         return Go(**kwargs)
     raise ValueError(f"unknown game {game_id!r}; choose one of: tictactoe, go")
+
+
+# Gymnasium ids (arena/TicTacToe-v0, arena/Go-v0, arena/Bandit-v0); entry points are strings,
+# so the envs themselves load only when made. Registering twice is a no-op.
+from envs.gym import register_envs as _register_envs  # noqa: E402
+
+_register_envs()

@@ -16,9 +16,11 @@ Rules kept here so no game re-implements them (STYLE.md rule 4):
 - ``step(..., checked=True)`` (the default) raises :class:`IllegalActionError` naming the
   move and showing the board for an illegal move, and :class:`GameFinishedError` for a
   move in a finished game. Nothing is ever silently corrupted.
-- ``step(..., checked=False)`` is the fast mode for search and self-play: no host sync,
+- ``step(..., checked=False)`` is the fast mode for search and self-play: no validation,
   finished games are left exactly as they are (with zero rewards), and an illegal action
-  is the caller's bug (the result is undefined but stays well-formed tensors).
+  is the caller's bug (the result is undefined but stays well-formed tensors). It still
+  reads one or two booleans back from the device per step (whether any game is finished,
+  whether any game just ended and needs scoring) to skip work in the common case.
 - A finished game has an all-False ``legal_action_mask``.
 """
 
@@ -120,12 +122,13 @@ def select(mask: torch.Tensor, when_true: S, when_false: S) -> S:
 
     Works for any frozen dataclass of tensors with a leading batch dimension; this is how
     finished games are frozen in unchecked mode and how :func:`reset_finished` resets rows.
+    ``when_true`` may hold a single game (leading dim 1), broadcast to every selected row.
     """
     updates = {}
     for field in dataclasses.fields(when_true):  # type: ignore[arg-type]
         a = getattr(when_true, field.name)
         b = getattr(when_false, field.name)
-        if isinstance(a, torch.Tensor) and a.dim() > 0 and a.shape[0] == mask.shape[0]:
+        if isinstance(b, torch.Tensor) and b.dim() > 0 and b.shape[0] == mask.shape[0]:
             m = mask.view(-1, *([1] * (a.dim() - 1)))
             updates[field.name] = torch.where(m, a, b)
     return dataclasses.replace(when_false, **updates)  # type: ignore[type-var]
@@ -134,6 +137,8 @@ def select(mask: torch.Tensor, when_true: S, when_false: S) -> S:
 def freeze_finished(before: S, after: S) -> S:
     """Games already over in ``before`` stay as they were, with zero rewards."""
     done = before.terminated  # type: ignore[attr-defined]
+    if not bool(done.any()):  # the common case: nothing to freeze, skip B-sized copies
+        return after
     frozen = dataclasses.replace(before, rewards=torch.zeros_like(before.rewards))  # type: ignore
     return select(done, frozen, after)
 
@@ -141,7 +146,9 @@ def freeze_finished(before: S, after: S) -> S:
 def reset_finished(game: Game, state: S, generator: torch.Generator | None = None) -> S:
     """Replace every finished game of the batch by a fresh one (auto-reset for self-play)."""
     done = state.terminated  # type: ignore[attr-defined]
-    fresh = game.init(done.shape[0], device=done.device, generator=generator)
+    if not bool(done.any()):
+        return state
+    fresh = game.init(1, device=done.device, generator=generator)  # broadcast over the finished rows
     return select(done, fresh, state)
 
 

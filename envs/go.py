@@ -1,0 +1,408 @@
+"""Go on N x N boards (5..19, default 9), batched over B games in torch tensors.
+
+Rules (one implementation for every caller: search, self-play, envs, viewer, GTP):
+
+- Points are numbered ``row * N + col`` with row 0 the top row as drawn; action ``N * N``
+  is pass. Player 0 is black and moves first; the board holds +1 black, -1 white, 0 empty.
+- A stone is placed, then opponent chains left without liberties are removed. Suicide
+  (a move whose own chain is left without liberties) is illegal, for one stone or a group.
+- Positional superko: a board move that recreates any earlier whole-board position of the
+  game is illegal. Passes are always legal and do not change the position.
+- The game ends after two consecutive passes, or at ``max_moves`` moves (passes count;
+  default ``2 * N * N``, which real games do not reach: 162 on 9x9, 722 on 19x19, the same
+  cap as Pgx). A game ended by the cap is scored like any other.
+- Tromp-Taylor area scoring: a player's area is their stones plus the empty points that
+  reach only their stones. ``score = black area - white area - komi``; > 0 black wins,
+  < 0 white wins, 0 (integer komi) is a draw. Rewards are +1/-1 on the final move.
+
+How the batch steps without per-stone Python loops (the Pgx approach): every stone carries
+the id of its chain (the index of one of its stones), and liberties are counted per chain
+id with one ``scatter_add`` over the empty points, each empty point counting once for each
+distinct chain beside it. Placing a stone relabels the merged chains with one comparison
+over the board; a capture removes whole chains the same way. Superko uses a Zobrist hash:
+each stone adds a random 54-bit number (so sums never overflow int64), a candidate move's
+hash is the current hash plus its stone minus the hashes of the chains it captures, and it
+is looked up in the game's sorted history of hashes with ``searchsorted``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import torch
+
+from envs import core
+
+GTP_COLUMNS = "ABCDEFGHJKLMNOPQRST"  # GTP skips the letter I
+SENTINEL = torch.iinfo(torch.int64).max  # empty slot in the sorted hash history
+OFF_BOARD = 2  # colour read for points off the board
+
+
+@dataclass(frozen=True)
+class GoState:
+    """A batch of B Go games. ``P = N * N`` points; chain ids equal ``P`` on empty points."""
+
+    board: torch.Tensor  # int8 [B, P]: +1 black, -1 white, 0 empty
+    chain: torch.Tensor  # long [B, P]: id of the chain on each point, P where empty
+    liberties: torch.Tensor  # long [B, P]: liberty count of the chain with that id
+    current_player: torch.Tensor  # long [B]: 0 black, 1 white
+    legal_action_mask: torch.Tensor  # bool [B, P + 1]; last is pass
+    rewards: torch.Tensor  # float [B, 2]
+    terminated: torch.Tensor  # bool [B]
+    winner: torch.Tensor  # long [B]: 0 black, 1 white, -1 draw or unfinished
+    score: torch.Tensor  # float [B]: black area - white area - komi, set at the end
+    passes: torch.Tensor  # long [B]: consecutive passes just played
+    move_count: torch.Tensor  # long [B]
+    captures: torch.Tensor  # long [B, 2]: stones captured by black, by white
+    hash: torch.Tensor  # long [B]: Zobrist hash of the board
+    hash_history: torch.Tensor  # long [B, max_moves + 1]: sorted, SENTINEL-padded
+    previous: torch.Tensor  # int8 [B, history - 1, P]: earlier boards, newest first
+
+    @property
+    def batch_size(self) -> int:
+        return self.board.shape[0]
+
+
+@dataclass(frozen=True)
+class _Tables:
+    """Per-size, per-device constants (built per instance, never at import)."""
+
+    neighbors: torch.Tensor  # long [P, 4]: up, down, left, right; P off the board
+    zobrist: torch.Tensor  # long [3, P]: index colour + 1 (0 white, 1 empty = 0, 2 black)
+
+
+class Go:
+    """Batched Go rules. ``history`` boards (the current one included) feed ``observe``."""
+
+    name = "go"
+    num_players = 2
+
+    def __init__(self, size: int = 9, komi: float = 7.5, max_moves: int | None = None, history: int = 4):
+        if not 5 <= size <= 19:
+            raise ValueError(f"board size must be 5..19, got {size}")
+        if history < 1:
+            raise ValueError(f"history must be >= 1 board, got {history}")
+        self.board_size = size
+        self.komi = float(komi)
+        self.max_moves = 2 * size * size if max_moves is None else int(max_moves)
+        if self.max_moves < 1:
+            raise ValueError(f"max_moves must be positive, got {self.max_moves}")
+        self.history = history
+        self.num_points = size * size
+        self.num_actions = self.num_points + 1
+        self.pass_action = self.num_points
+        self._tables: dict[torch.device, _Tables] = {}
+        self._empty: dict[torch.device, GoState] = {}
+
+    @property
+    def observation_shape(self) -> tuple[int, int, int]:
+        return (2 * self.history + 1, self.board_size, self.board_size)
+
+    # ----- the batched rules ------------------------------------------------------------
+
+    def init(
+        self, batch: int = 1, device: torch.device | str | None = None,
+        generator: torch.Generator | None = None,
+    ) -> GoState:
+        """``batch`` empty boards with black to move. ``generator`` is unused (no chance)."""
+        device = torch.device(device or "cpu")
+        if device not in self._empty:  # the empty position is the same for every game: build it once
+            board = torch.zeros(1, self.num_points, dtype=torch.int8, device=device)
+            self._empty[device] = self.from_board(board, torch.zeros(1, dtype=torch.long, device=device))
+        empty = self._empty[device]
+        return GoState(**{f.name: getattr(empty, f.name).expand(batch, *getattr(empty, f.name).shape[1:]).clone()
+                          for f in fields(GoState)})
+
+    def step(self, state: GoState, action: torch.Tensor | int, checked: bool = True) -> GoState:
+        """Play ``action`` [B] (a point or pass) in every game; see :mod:`envs.core`."""
+        action = core.as_actions(action, state.batch_size, state.board.device)
+        if checked:
+            core.check_actions(self, state, action)
+        t = self._tables_for(state.board.device)
+        P = self.num_points
+        play = (action != P) & ~state.terminated  # [B] a stone is placed
+        point = action.clamp(max=P - 1)
+        colour = (1 - 2 * state.current_player).to(torch.int8)  # +1 black, -1 white
+
+        # Chains beside the new stone: the opponent's in atari die, our own merge into it.
+        around = t.neighbors[point]  # (B, 4)
+        around_colour = _pad(state.board, OFF_BOARD).gather(1, around)
+        around_chain = _pad(state.chain, P).gather(1, around)
+        around_libs = _pad(state.liberties, 0).gather(1, around_chain)
+        dies = play[:, None] & (around_colour == -colour[:, None]) & (around_libs == 1)
+        joins = play[:, None] & (around_colour == colour[:, None])
+        captured = _member(state.chain, torch.where(dies, around_chain, -1))  # (B, P)
+        placed = play[:, None] & (torch.arange(P, device=action.device) == point[:, None])
+        merged = placed | _member(state.chain, torch.where(joins, around_chain, -1))
+
+        board = torch.where(placed, colour[:, None], torch.where(captured, 0, state.board).to(torch.int8))
+        chain = torch.where(merged, point[:, None], torch.where(captured, P, state.chain))
+        taken = captured.sum(dim=1)
+        mover = state.current_player
+        captures = state.captures + torch.stack([taken * (mover == 0), taken * (mover == 1)], dim=1)
+
+        passes = torch.where(play, 0, state.passes + 1)
+        move_count = state.move_count + 1
+        terminated = (passes >= 2) | (move_count >= self.max_moves)
+        new_hash = _board_hash(board, t.zobrist)
+        history = _history_insert(state.hash_history, torch.where(play, new_hash, SENTINEL))
+        previous = torch.cat([state.board[:, None], state.previous[:, :-1]], dim=1)
+        after = self._finish(
+            board, chain, 1 - mover, terminated, passes, move_count, captures, new_hash, history, previous,
+            newly_ended=terminated & ~state.terminated,
+        )
+        return after if checked else core.freeze_finished(state, after)
+
+    def from_board(self, board: torch.Tensor, current_player: torch.Tensor) -> GoState:
+        """A fresh game state from any boards int8 [B, P] (its history is that position only).
+
+        Chains are labelled by min-label propagation; used by ``init``, fixtures and GTP.
+        """
+        board = board.to(torch.int8)
+        B = board.shape[0]
+        device = board.device
+        if board.shape[1] != self.num_points:
+            raise ValueError(f"expected boards of {self.num_points} points, got {board.shape[1]}")
+        t = self._tables_for(device)
+        chain = _label_chains(board, t.neighbors)
+        h = _board_hash(board, t.zobrist)
+        history = torch.full((B, self.max_moves + 1), SENTINEL, dtype=torch.long, device=device)
+        history[:, 0] = h
+        zeros = torch.zeros(B, dtype=torch.long, device=device)
+        return self._finish(
+            board, chain, current_player.long().to(device), torch.zeros(B, dtype=torch.bool, device=device),
+            zeros, zeros, torch.zeros(B, 2, dtype=torch.long, device=device), h, history,
+            torch.zeros(B, self.history - 1, self.num_points, dtype=torch.int8, device=device),
+            newly_ended=None,
+        )
+
+    def from_ascii(self, text: str, to_play: int = 0) -> GoState:
+        """One game (B=1) from rows of ``X`` (black), ``O`` (white) and ``.``, top row first."""
+        rows = [r.replace(" ", "") for r in text.strip().splitlines() if r.strip()]
+        N = self.board_size
+        if len(rows) != N or any(len(r) != N for r in rows):
+            raise ValueError(f"expected {N} rows of {N} points, got {[len(r) for r in rows]}")
+        values = {"X": 1, "O": -1, ".": 0, "+": 0}
+        try:
+            cells = [values[ch] for r in rows for ch in r.upper()]
+        except KeyError as e:
+            raise ValueError(f"unknown point {e.args[0]!r}; use X, O or .") from None
+        board = torch.tensor([cells], dtype=torch.int8)
+        return self.from_board(board, torch.tensor([to_play]))
+
+    def areas(self, state: GoState) -> torch.Tensor:
+        """Tromp-Taylor areas ``[B, 2]`` (black, white) of the current boards."""
+        return _areas(state.board, self._tables_for(state.board.device).neighbors)
+
+    def score_now(self, state: GoState) -> torch.Tensor:
+        """``black area - white area - komi`` of the current boards, float ``[B]``."""
+        a = self.areas(state)
+        return (a[:, 0] - a[:, 1]).float() - self.komi
+
+    def observe(self, state: GoState) -> torch.Tensor:
+        """Float ``[B, 2H + 1, N, N]`` from the side to move: for the current board and the
+        ``H - 1`` before it (newest first), a plane of own stones and one of the opponent's;
+        then a plane of ones when black is to move (komi favours white)."""
+        B, N = state.batch_size, self.board_size
+        boards = torch.cat([state.board[:, None], state.previous], dim=1)  # (B, H, P)
+        me = (1 - 2 * state.current_player).to(torch.int8)[:, None, None]
+        own = boards == me
+        opp = boards == -me
+        planes = torch.stack([own, opp], dim=2).view(B, 2 * self.history, N, N)
+        side = (state.current_player == 0).view(B, 1, 1, 1).expand(B, 1, N, N)
+        return torch.cat([planes, side], dim=1).float()
+
+    def symmetries(self, planes: torch.Tensor, policy: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The 8 symmetric copies of observations ``[B, C, N, N]`` and policies ``[B, P + 1]``."""
+        return core.symmetries(planes, policy, self.board_size)
+
+    # ----- text ---------------------------------------------------------------------------
+
+    def render(self, state: GoState, index: int = 0) -> str:
+        """ASCII board of game ``index`` with GTP coordinates, captures and the result."""
+        N = self.board_size
+        cells = state.board[index].tolist()
+        letters = GTP_COLUMNS[:N]
+        lines = ["   " + " ".join(letters)]
+        for r in range(N):
+            row = " ".join({1: "X", -1: "O", 0: "."}[cells[r * N + c]] for c in range(N))
+            lines.append(f"{N - r:>2} {row} {N - r:<2}")
+        lines.append("   " + " ".join(letters))
+        caps = state.captures[index].tolist()
+        lines.append(f"captures: black {caps[0]}, white {caps[1]}; move {int(state.move_count[index])}")
+        if bool(state.terminated[index]):
+            s = float(state.score[index])
+            lines.append("result: draw" if s == 0 else f"result: {'B' if s > 0 else 'W'}+{abs(s):g}")
+        else:
+            lines.append(f"{('black (X)', 'white (O)')[int(state.current_player[index])]} to move")
+        return "\n".join(lines)
+
+    def action_to_string(self, action: int) -> str:
+        """GTP vertex like ``D4`` (column letter without I, row 1 at the bottom) or ``pass``."""
+        N = self.board_size
+        if action == self.pass_action:
+            return "pass"
+        if not 0 <= action < self.num_points:
+            raise ValueError(f"Go {N}x{N} actions are 0..{self.num_points} (pass), got {action}")
+        r, c = divmod(action, N)
+        return f"{GTP_COLUMNS[c]}{N - r}"
+
+    def string_to_action(self, text: str) -> int:
+        """Inverse of :meth:`action_to_string` (case-insensitive); raises ValueError on junk."""
+        t = text.strip().upper()
+        N = self.board_size
+        if t == "PASS":
+            return self.pass_action
+        if len(t) >= 2 and t[0] in GTP_COLUMNS[:N] and t[1:].isdigit():
+            row = int(t[1:])
+            if 1 <= row <= N:
+                return (N - row) * N + GTP_COLUMNS.index(t[0])
+        raise ValueError(f"not a point on a {N}x{N} board: {text!r} (use e.g. D4 or pass)")
+
+    # ----- internals ----------------------------------------------------------------------
+
+    def _finish(
+        self, board: torch.Tensor, chain: torch.Tensor, to_play: torch.Tensor, terminated: torch.Tensor,
+        passes: torch.Tensor, move_count: torch.Tensor, captures: torch.Tensor, h: torch.Tensor,
+        history: torch.Tensor, previous: torch.Tensor, newly_ended: torch.Tensor | None,
+    ) -> GoState:
+        """Liberties, the legal moves of the side to move, and the result of ended games."""
+        t = self._tables_for(board.device)
+        B, P = board.shape
+        liberties, around_chain, first = _count_liberties(board, chain, t.neighbors)
+        legal = _legal_points(board, chain, liberties, around_chain, first, to_play, h, history, t)
+        mask = torch.cat([legal, torch.ones(B, 1, dtype=torch.bool, device=board.device)], dim=1)
+        mask &= ~terminated[:, None]
+        score = torch.zeros(B, device=board.device)
+        if newly_ended is not None and bool(newly_ended.any()):  # flood-fill only the games that ended
+            ended_rows = newly_ended.nonzero()[:, 0]
+            a = _areas(board[ended_rows], t.neighbors)
+            score = score.index_put((ended_rows,), (a[:, 0] - a[:, 1]).float() - self.komi)
+        ended = newly_ended if newly_ended is not None else torch.zeros_like(terminated)
+        black = torch.sign(score) * ended.float()
+        return GoState(
+            board=board, chain=chain, liberties=liberties, current_player=to_play, legal_action_mask=mask,
+            rewards=torch.stack([black, -black], dim=1), terminated=terminated,
+            winner=torch.where(ended & (score != 0), (score < 0).long(), -1), score=score, passes=passes,
+            move_count=move_count, captures=captures, hash=h, hash_history=history, previous=previous,
+        )
+
+    def _tables_for(self, device: torch.device) -> _Tables:
+        if device not in self._tables:
+            self._tables[device] = _make_tables(self.board_size, device)
+        return self._tables[device]
+
+
+def _make_tables(size: int, device: torch.device) -> _Tables:
+    """Neighbour table and Zobrist numbers for one board size (fixed seed: same on every run)."""
+    P = size * size
+    idx = torch.arange(P)
+    r, c = idx // size, idx % size
+    neighbors = torch.stack([
+        torch.where(r > 0, idx - size, P), torch.where(r < size - 1, idx + size, P),
+        torch.where(c > 0, idx - 1, P), torch.where(c < size - 1, idx + 1, P),
+    ], dim=1)
+    g = torch.Generator().manual_seed(20261126 + size)
+    zobrist = torch.randint(1, 2**54, (3, P), generator=g, dtype=torch.long)
+    zobrist[1] = 0  # empty points add nothing
+    return _Tables(neighbors=neighbors.to(device), zobrist=zobrist.to(device))
+
+
+def _pad(x: torch.Tensor, value: int) -> torch.Tensor:
+    """Append one column holding ``value``: the target of the off-board index ``P``."""
+    return torch.cat([x, x.new_full((x.shape[0], 1), value)], dim=1)
+
+
+def _member(chain: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """bool [B, P]: the point's chain id is one of ``ids`` [B, K] (-1 entries match nothing)."""
+    return (chain[:, :, None] == ids[:, None, :]).any(dim=2)
+
+
+def _gather_around(x: torch.Tensor, neighbors: torch.Tensor, off_board: int) -> torch.Tensor:
+    """``x`` [B, P] read at the 4 neighbours of every point: [B, P, 4]."""
+    B, P = x.shape
+    return _pad(x, off_board).index_select(1, neighbors.view(-1)).view(B, P, 4)
+
+
+def _count_liberties(board: torch.Tensor, chain: torch.Tensor, neighbors: torch.Tensor):
+    """Liberties per chain id [B, P], plus the chains around every point [B, P, 4] and a
+    mask [B, P, 4] of first occurrences (a chain met twice around a point counts once)."""
+    B, P = board.shape
+    around = _gather_around(chain, neighbors, P)
+    first = torch.ones_like(around, dtype=torch.bool)
+    for k in range(1, 4):
+        first[:, :, k] = (around[:, :, k : k + 1] != around[:, :, :k]).all(dim=2)
+    counts = (board == 0)[:, :, None] & (around != P) & first
+    liberties = torch.zeros(B, P + 1, dtype=torch.long, device=board.device)
+    liberties.scatter_add_(1, around.view(B, -1), counts.view(B, -1).long())
+    return liberties[:, :P], around, first
+
+
+def _legal_points(
+    board: torch.Tensor, chain: torch.Tensor, liberties: torch.Tensor, around_chain: torch.Tensor,
+    first: torch.Tensor, to_play: torch.Tensor, h: torch.Tensor, history: torch.Tensor, t: _Tables,
+) -> torch.Tensor:
+    """bool [B, P]: empty points where the side to move may play (no suicide, no superko)."""
+    B, P = board.shape
+    me = (1 - 2 * to_play).to(torch.int8)[:, None, None]
+    around_colour = _gather_around(board, t.neighbors, OFF_BOARD)
+    around_libs = _pad(liberties, 0).gather(1, around_chain.view(B, -1)).view(B, P, 4)
+    kills = (around_colour == -me) & (around_libs == 1) & first
+    breathes = (around_colour == 0).any(dim=2) | ((around_colour == me) & (around_libs > 1)).any(dim=2)
+    legal = (board == 0) & (breathes | kills.any(dim=2))
+    # Superko: hash after the move = hash + our stone - every chain it captures.
+    stone_hash = _stone_hashes(board, t.zobrist)
+    chain_hash = torch.zeros(B, P + 1, dtype=torch.long, device=board.device)
+    chain_hash.scatter_add_(1, chain, stone_hash)
+    lost = torch.where(kills, chain_hash.gather(1, around_chain.view(B, -1)).view(B, P, 4), 0).sum(dim=2)
+    ours = t.zobrist[(me.view(B) + 1).long()]  # (B, P): our stone on every point
+    candidate = h[:, None] + ours - lost
+    slot = torch.searchsorted(history, candidate).clamp(max=history.shape[1] - 1)
+    repeats = history.gather(1, slot) == candidate
+    return legal & ~repeats
+
+
+def _stone_hashes(board: torch.Tensor, zobrist: torch.Tensor) -> torch.Tensor:
+    """long [B, P]: each stone's Zobrist number (0 on empty points)."""
+    return zobrist.gather(0, board.long() + 1)  # out[b, p] = zobrist[board[b, p] + 1, p]
+
+
+def _board_hash(board: torch.Tensor, zobrist: torch.Tensor) -> torch.Tensor:
+    """long [B]: the Zobrist hash of each board (sum of its stones' numbers)."""
+    return _stone_hashes(board, zobrist).sum(dim=1)
+
+
+def _history_insert(history: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+    """Insert ``value`` [B] into each sorted, SENTINEL-padded row (the last slot is free)."""
+    return torch.sort(torch.cat([history[:, :-1], value[:, None]], dim=1), dim=1).values
+
+
+def _label_chains(board: torch.Tensor, neighbors: torch.Tensor) -> torch.Tensor:
+    """Chain ids [B, P] for arbitrary boards: each stone takes the smallest index in its chain."""
+    B, P = board.shape
+    idx = torch.arange(P, device=board.device).expand(B, P)
+    label = torch.where(board != 0, idx, P)
+    same = (_gather_around(board, neighbors, OFF_BOARD) == board[:, :, None]) & (board != 0)[:, :, None]
+    while True:
+        around = _gather_around(label, neighbors, P)
+        new = torch.minimum(label, torch.where(same, around, P).min(dim=2).values)
+        new = torch.gather(new, 1, new.clamp(max=P - 1))  # pointer jumping: follow the label
+        new = torch.where(board != 0, new, P)
+        if torch.equal(new, label):
+            return label
+        label = new
+
+
+def _areas(board: torch.Tensor, neighbors: torch.Tensor) -> torch.Tensor:
+    """Tromp-Taylor areas long [B, 2]: stones plus empty points reaching only that colour."""
+    empty = board == 0
+    reach = torch.stack([board == 1, board == -1], dim=0)  # (2, B, P)
+    while True:
+        near = torch.stack([_gather_around(r, neighbors, False).any(dim=2) for r in reach])
+        new = reach | (empty & near)
+        if torch.equal(new, reach):
+            break
+        reach = new
+    black = (board == 1).sum(1) + (empty & reach[0] & ~reach[1]).sum(1)
+    white = (board == -1).sum(1) + (empty & reach[1] & ~reach[0]).sum(1)
+    return torch.stack([black, white], dim=1)
