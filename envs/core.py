@@ -65,7 +65,10 @@ class Game(Protocol):
     def init(
         self, batch: int = 1, device: torch.device | str | None = None,
         generator: torch.Generator | None = None,
-    ) -> Any: ...
+    ) -> Any:
+        """``batch`` games at their start. Two-player games start from one fixed position
+        (``reset_finished`` relies on it and broadcasts a single fresh game)."""
+        ...
 
     def step(self, state: Any, action: torch.Tensor, checked: bool = True) -> Any: ...
 
@@ -208,7 +211,10 @@ def symmetries(planes: torch.Tensor, policy: torch.Tensor, size: int) -> list[tu
 
 
 def resolve_device(device: torch.device | str | None) -> torch.device:
-    """``None`` and ``"auto"`` mean CUDA when present, else CPU."""
-    if device is None or device == "auto":
+    """The device a game's ``init`` uses: ``None`` means CPU (predictable for people and
+    tests), ``"auto"`` means CUDA when present, else CPU; anything else as torch reads it."""
+    if device is None:
+        return torch.device("cpu")
+    if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)

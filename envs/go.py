@@ -105,7 +105,7 @@ class Go:
         generator: torch.Generator | None = None,
     ) -> GoState:
         """``batch`` empty boards with black to move. ``generator`` is unused (no chance)."""
-        device = torch.device(device or "cpu")
+        device = core.resolve_device(device)
         if device not in self._empty:  # the empty position is the same for every game: build it once
             board = torch.zeros(1, self.num_points, dtype=torch.int8, device=device)
             self._empty[device] = self.from_board(board, torch.zeros(1, dtype=torch.long, device=device))
@@ -253,7 +253,7 @@ class Go:
         N = self.board_size
         if t == "PASS":
             return self.pass_action
-        if len(t) >= 2 and t[0] in GTP_COLUMNS[:N] and t[1:].isdigit():
+        if len(t) >= 2 and t[0] in GTP_COLUMNS[:N] and t[1:].isdecimal():
             row = int(t[1:])
             if 1 <= row <= N:
                 return (N - row) * N + GTP_COLUMNS.index(t[0])
