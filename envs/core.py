@@ -27,6 +27,7 @@ Rules kept here so no game re-implements them (STYLE.md rule 4):
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 import torch
@@ -140,7 +141,7 @@ def select(mask: torch.Tensor, when_true: S, when_false: S) -> S:
 def freeze_finished(before: S, after: S) -> S:
     """Games already over in ``before`` stay as they were, with zero rewards."""
     done = before.terminated  # type: ignore[attr-defined]
-    if not bool(done.any()):  # the common case: nothing to freeze, skip B-sized copies
+    if not capturing() and not bool(done.any()):  # common case: skip B-sized copies
         return after
     frozen = dataclasses.replace(before, rewards=torch.zeros_like(before.rewards))  # type: ignore
     return select(done, frozen, after)
@@ -149,10 +150,48 @@ def freeze_finished(before: S, after: S) -> S:
 def reset_finished(game: Game, state: S, generator: torch.Generator | None = None) -> S:
     """Replace every finished game of the batch by a fresh one (auto-reset for self-play)."""
     done = state.terminated  # type: ignore[attr-defined]
-    if not bool(done.any()):
+    if not capturing() and not bool(done.any()):
         return state
     fresh = game.init(1, device=done.device, generator=generator)  # broadcast over the finished rows
     return select(done, fresh, state)
+
+
+def capturing() -> bool:
+    """True while a CUDA graph is being captured: code must then skip host syncs and
+    data-dependent shapes (every early exit above is such a sync)."""
+    return torch.cuda.is_available() and torch.cuda.is_current_stream_capturing()
+
+
+def cuda_graph_loop(fn: Callable[[S], S], state: S, warmup: int = 3) -> tuple[Callable[[], None], S]:
+    """Capture ``state = fn(state)`` as one CUDA graph; returns ``(replay, static_state)``.
+
+    Each ``replay()`` advances ``static_state`` in place by one call of ``fn`` with a single
+    launch, for loops such as random playouts or self-play steps that would otherwise be
+    bound by Python and kernel-launch overhead. ``fn`` must run in unchecked mode and draw
+    random numbers from the default CUDA generator (a graph replays its captured kernels).
+    """
+    static = dataclasses.replace(state, **{
+        f.name: getattr(state, f.name).clone() for f in dataclasses.fields(state)  # type: ignore[arg-type]
+        if isinstance(getattr(state, f.name), torch.Tensor)
+    })
+
+    def advance() -> None:
+        new = fn(static)
+        for f in dataclasses.fields(static):  # type: ignore[arg-type]
+            target = getattr(static, f.name)
+            if isinstance(target, torch.Tensor):
+                target.copy_(getattr(new, f.name))
+
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):  # warm-up outside the graph: caches, tables, allocator
+        for _ in range(warmup):
+            advance()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        advance()
+    return graph.replay, static
 
 
 def random_actions(state: BatchedState, generator: torch.Generator | None = None) -> torch.Tensor:

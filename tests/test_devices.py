@@ -59,3 +59,35 @@ def test_large_batch_steps() -> None:
     assert state.board.shape == (8192, 81)
     assert torch.equal((state.board != 0).sum(dim=1), torch.full((8192,), 3))  # no capture yet
     assert bool(state.legal_action_mask[:, -1].all())  # pass stays legal while games run
+
+
+def _scripted_playout(game, batch: int):
+    """One self-play-like step with deterministic pseudo-random legal moves (no generator),
+    so a CUDA graph replay and eager execution must give identical games."""
+    def advance(state):
+        A = state.legal_action_mask.shape[1]
+        idx = torch.arange(A, device=state.board.device)
+        rows = torch.arange(batch, device=state.board.device)[:, None]
+        w = torch.sin(state.move_count[:, None].float() * 1.7 + idx * 0.37 + rows * 0.11)
+        action = torch.where(state.legal_action_mask, w, -2.0).argmax(dim=1)
+        return core.reset_finished(game, game.step(state, action, checked=False))
+    return advance
+
+
+@pytest.mark.gpu
+@cuda
+@pytest.mark.parametrize("game", [TicTacToe(), Go(size=9)], ids=["tictactoe", "go9"])
+def test_cuda_graph_loop_matches_eager(game) -> None:
+    batch, steps = 256, 300
+    advance = _scripted_playout(game, batch)
+    eager = game.init(batch, device="cuda")
+    for _ in range(steps + 3):  # cuda_graph_loop warms up 3 steps before capturing
+        eager = advance(eager)
+    replay, graphed = core.cuda_graph_loop(advance, game.init(batch, device="cuda"), warmup=3)
+    for _ in range(steps):  # capture records kernels without running them
+        replay()
+    torch.cuda.synchronize()
+    assert torch.equal(graphed.board, eager.board)
+    assert torch.equal(graphed.legal_action_mask, eager.legal_action_mask)
+    assert torch.equal(graphed.move_count, eager.move_count)
+    assert int(eager.move_count.min()) < steps  # games ended and were reset along the way
