@@ -23,9 +23,11 @@ the seeded ``np_random``); when the opponent moves first, ``reset`` plays its mo
 - An illegal action by the agent, or a step after the game ended, raises the game's own
   :class:`envs.core.IllegalActionError` (:class:`envs.core.GameFinishedError`) with the move
   and the board in the message: the game's checked ``step`` does the check, so these envs hold
-  no second copy of the rules. Gymnasium's and SB3's env checkers sample actions without the
-  mask; they pass because their seeded samples happen to be legal, not because illegal actions
-  are tolerated.
+  no second copy of the rules.
+- ``env.action_space.sample()`` draws a *legal* action: the space is a :class:`LegalDiscrete`
+  that reads the env's current mask when no ``mask``/``probability`` is given (its ``contains``
+  still accepts every index). That is how Gymnasium's and SB3's checkers, which step with
+  unmasked samples, play legal games; an explicitly chosen illegal action still raises.
 """
 
 from __future__ import annotations
@@ -44,8 +46,8 @@ from envs import core
 from envs.core import GameFinishedError, IllegalActionError
 
 __all__ = [
-    "BanditEnv", "BoardGameEnv", "GameFinishedError", "GoEnv", "IllegalActionError", "TicTacToeEnv",
-    "batch_opponent", "observe_as", "register_envs", "state_row",
+    "BanditEnv", "BoardGameEnv", "GameFinishedError", "GoEnv", "IllegalActionError", "LegalDiscrete", "TicTacToeEnv",
+    "batch_opponent", "observe_as", "put_rows", "register_envs", "scalar_action", "state_rows",
 ]
 
 Bot = Callable[[Any, Any], int]  # f(game, state with B = 1) -> action
@@ -67,6 +69,23 @@ def register_envs() -> None:
             gymnasium.register(id=env_id, entry_point=entry_point, vector_entry_point=vector_entry_point)
 
 
+class LegalDiscrete(spaces.Discrete):
+    """``Discrete(n)`` whose ``sample()`` without a mask draws among ``legal_mask()``'s actions.
+
+    ``legal_mask`` returns int8 ``[n]`` or ``None`` (no game yet: sample over all ``n``). An
+    explicit ``mask`` or ``probability`` is used as given, as in :class:`spaces.Discrete`.
+    """
+
+    def __init__(self, n: int, legal_mask: Callable[[], np.ndarray | None], seed: int | None = None) -> None:
+        super().__init__(n, seed=seed)
+        self.legal_mask = legal_mask
+
+    def sample(self, mask: np.ndarray | None = None, probability: np.ndarray | None = None) -> np.int64:
+        if mask is None and probability is None:
+            mask = self.legal_mask()
+        return super().sample(mask=mask, probability=probability)
+
+
 class BoardGameEnv(gymnasium.Env[np.ndarray, np.int64]):
     """One game of a two-player batched game against a fixed opponent (see the module doc)."""
 
@@ -76,7 +95,9 @@ class BoardGameEnv(gymnasium.Env[np.ndarray, np.int64]):
         self, game: Any, opponent: OpponentSpec = "random", agent_color: ColorSpec = 0,
         render_mode: str | None = None, device: torch.device | str = "cpu",
     ) -> None:
-        """Args:
+        """Build the env; call ``reset()`` before ``step()``.
+
+        Args:
             game: a batched game (``envs.make("tictactoe")``, ``Go(...)``).
             opponent: ``"random"``, ``"minimax"`` (tic-tac-toe) or a bot ``f(game, state) -> int``.
             agent_color: 0 (moves first), 1, or ``"random"`` (drawn at every reset).
@@ -87,16 +108,18 @@ class BoardGameEnv(gymnasium.Env[np.ndarray, np.int64]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         self.game = game
         self.render_mode = render_mode
-        self.device = torch.device(device)
+        self.device = core.resolve_device(device)
         self.observation_space = spaces.Box(0.0, 1.0, game.observation_shape, np.float32)
-        self.action_space = spaces.Discrete(game.num_actions)
+        self.action_space = LegalDiscrete(game.num_actions, self._sample_mask)
         self._opponent = batch_opponent(game, opponent)
         self._color_spec = parse_color(agent_color)
         self._generator = torch.Generator(self.device)
         self.agent_color = 0  # this episode's colour
         self.state: Any = None  # the batched state, B = 1
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None,
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         """Start a new game; the opponent moves first when the agent plays colour 1."""
         super().reset(seed=seed)
         self._generator.manual_seed(int(self.np_random.integers(2**62)))
@@ -111,7 +134,7 @@ class BoardGameEnv(gymnasium.Env[np.ndarray, np.int64]):
         Raises:
             IllegalActionError: ``action`` is not legal here (GameFinishedError: the game is over).
         """
-        a = torch.tensor([_scalar_action(action)], dtype=torch.long, device=self.device)
+        a = torch.tensor([scalar_action(action)], dtype=torch.long, device=self.device)
         self.state = self.game.step(self.state, a, checked=True)
         reward = float(self.state.rewards[0, self.agent_color])
         reward += self._play_opponent()
@@ -135,9 +158,15 @@ class BoardGameEnv(gymnasium.Env[np.ndarray, np.int64]):
         reward = 0.0
         while not bool(self.state.terminated[0]) and int(self.state.current_player[0]) != self.agent_color:
             action = self._opponent(self.state, self._generator)
-            self.state = self.game.step(self.state, action, checked=True)
+            try:
+                self.state = self.game.step(self.state, action, checked=True)
+            except IllegalActionError as error:
+                raise IllegalActionError(f"the opponent chose an illegal move: {error}") from error
             reward += float(self.state.rewards[0, self.agent_color])
         return reward
+
+    def _sample_mask(self) -> np.ndarray | None:
+        return None if self.state is None else self.action_masks().astype(np.int8)
 
     def _observation(self) -> np.ndarray:
         planes = observe_as(self.game, self.state, torch.tensor([self.agent_color], device=self.device))
@@ -186,7 +215,9 @@ class BanditEnv(gymnasium.Env[int, np.int64]):
     metadata: dict[str, Any] = {"render_modes": ["ansi"], "render_fps": 30}
 
     def __init__(self, steps: int = 1000, render_mode: str | None = None, **config: Any) -> None:
-        """Args:
+        """Build the env; call ``reset()`` before ``step()``.
+
+        Args:
             steps: pulls per episode.
             render_mode: ``None`` or ``"ansi"``.
             **config: fields of :class:`envs.bandits.BanditConfig` (``arms``, ``kind``, ...).
@@ -223,7 +254,7 @@ class BanditEnv(gymnasium.Env[int, np.int64]):
         """
         if int(self.state.step[0]) >= self.steps:
             raise RuntimeError(f"the bandit episode ended after {self.steps} pulls; call reset()")
-        arm = _scalar_action(action)
+        arm = scalar_action(action)
         optimal = int(self.testbed.optimal_action(self.state)[0])
         expected = float(self.testbed.expected_reward(self.state, [arm])[0])
         self.state, reward = self.testbed.pull(self.state, [arm], self._generator)
@@ -267,7 +298,7 @@ def batch_opponent(game: Any, opponent: OpponentSpec) -> BatchOpponent:
     if callable(opponent):
         def per_game(state: Any, generator: torch.Generator) -> torch.Tensor:
             done = state.terminated.tolist()
-            actions = [0 if d else int(opponent(game, state_row(state, i))) for i, d in enumerate(done)]
+            actions = [0 if d else int(opponent(game, state_rows(state, slice(i, i + 1)))) for i, d in enumerate(done)]
             return torch.tensor(actions, dtype=torch.long, device=state.terminated.device)
 
         return per_game
@@ -299,16 +330,16 @@ def observe_as(game: Any, state: Any, player: torch.Tensor) -> torch.Tensor:
     return game.observe(dataclasses.replace(state, current_player=player.to(state.current_player.device)))
 
 
-def state_row(state: Any, index: int) -> Any:
-    """Game ``index`` of a batched state as a B = 1 state (every batched tensor field sliced)."""
-    batch = state.terminated.shape[0]
-    updates = {
-        f.name: getattr(state, f.name)[index:index + 1]
-        for f in dataclasses.fields(state)
-        if isinstance(getattr(state, f.name), torch.Tensor)
-        and getattr(state, f.name).dim() > 0 and getattr(state, f.name).shape[0] == batch
-    }
-    return dataclasses.replace(state, **updates)
+def state_rows(state: Any, index: torch.Tensor | slice) -> Any:
+    """The games ``index`` (long ``[K]`` or a slice) of a batched state, as a state with B = K."""
+    return dataclasses.replace(state, **{name: value[index] for name, value in _batched_fields(state)})
+
+
+def put_rows(state: Any, index: torch.Tensor, rows: Any) -> Any:
+    """``state`` with the games ``index`` (long ``[K]``) replaced by the K games of ``rows``."""
+    return dataclasses.replace(state, **{
+        name: value.index_copy(0, index, getattr(rows, name)) for name, value in _batched_fields(state)
+    })
 
 
 def draw_board(game: Any, board: np.ndarray) -> np.ndarray:
@@ -320,9 +351,20 @@ def draw_board(game: Any, board: np.ndarray) -> np.ndarray:
     return draw_go(board, game.board_size, 32 * game.board_size)
 
 
-def _scalar_action(action: int | np.integer | np.ndarray) -> int:
+def scalar_action(action: int | np.integer | np.ndarray) -> int:
     """One integer action from an int, a numpy integer or a one-element integer array."""
     a = np.asarray(action)
     if a.size != 1 or not np.issubdtype(a.dtype, np.integer):
         raise TypeError(f"expected one integer action, got {action!r}")
     return int(a.reshape(()).item())
+
+
+def _batched_fields(state: Any) -> list[tuple[str, torch.Tensor]]:
+    """The tensor fields of ``state`` whose leading dimension is the batch."""
+    batch = state.terminated.shape[0]
+    out = []
+    for field in dataclasses.fields(state):
+        value = getattr(state, field.name)
+        if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape[0] == batch:
+            out.append((field.name, value))
+    return out
