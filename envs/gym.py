@@ -147,11 +147,7 @@ class BoardGameEnv(gymnasium.Env[np.ndarray, np.int64]):
 
     def render(self) -> str | np.ndarray | None:
         """``"ansi"``: the game's text board; ``"rgb_array"``: uint8 ``[H, W, 3]``."""
-        if self.render_mode == "ansi":
-            return self.game.render(self.state, 0)
-        if self.render_mode == "rgb_array":
-            return draw_board(self.game, self.state.board[0].cpu().numpy())
-        return None
+        return render_frame(self.game, self.state, self.render_mode)
 
     def _play_opponent(self) -> float:
         """Let the opponent move until it is the agent's turn; its moves' reward to the agent."""
@@ -340,6 +336,16 @@ def put_rows(state: Any, index: torch.Tensor, rows: Any) -> Any:
     return dataclasses.replace(state, **{
         name: value.index_copy(0, index, getattr(rows, name)) for name, value in _batched_fields(state)
     })
+
+
+def render_frame(game: Any, state: Any, mode: str | None) -> str | np.ndarray | None:
+    """What ``render()`` returns for game 0 of ``state``: ``"ansi"`` the game's text board,
+    ``"rgb_array"`` a uint8 ``[H, W, 3]`` picture, anything else ``None``."""
+    if mode == "ansi":
+        return game.render(state, 0)
+    if mode == "rgb_array":
+        return draw_board(game, state.board[0].cpu().numpy())
+    return None
 
 
 def draw_board(game: Any, board: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ from pettingzoo import AECEnv
 from pettingzoo.utils import wrappers
 
 from envs import core
-from envs.gym import draw_board, observe_as, scalar_action
+from envs.gym import observe_as, render_frame, scalar_action
 
 AGENTS = ("player_0", "player_1")
 
@@ -114,11 +114,7 @@ class BoardGameAEC(AECEnv):
 
     def render(self) -> str | np.ndarray | None:
         """``"ansi"``: the game's text board; ``"rgb_array"``: uint8 ``[H, W, 3]``."""
-        if self.render_mode == "ansi":
-            return self.game.render(self.state, 0)
-        if self.render_mode == "rgb_array":
-            return draw_board(self.game, self.state.board[0].cpu().numpy())
-        return None
+        return render_frame(self.game, self.state, self.render_mode)
 
     def close(self) -> None:
         """Nothing to release (no window)."""
