@@ -52,12 +52,17 @@ class Config:
     """Timed seconds per measurement (the fixed step count is chosen to last at least this)."""
     device: Literal["all", "cpu", "cuda"] = "all"
     """Torch device; ``all`` is the CPU plus CUDA when ``torch.cuda.is_available()``."""
-    threads: int = 1
-    """``torch.set_num_threads``; 1 beat 2 on the 2-core reference machine (BENCHMARKS.md)."""
+    threads: int | None = None
+    """``torch.set_num_threads``; None keeps torch's default (one per core). On the 2-core
+    reference machine 2 beat 1 when the machine was otherwise idle, but collapsed under load
+    from other processes: use ``--threads 1`` on a busy machine (BENCHMARKS.md)."""
     pgx: bool = True
     """Also measure Pgx on the same device and report ours/Pgx (``--no-pgx`` to skip)."""
     latency: bool = True
     """Also time the checked B=1 step of each game (mean microseconds per step)."""
+    repeats: int = 1
+    """Timed runs per measurement, ours and Pgx interleaved; rows report the best (and all runs),
+    which on a shared machine is the least disturbed estimate of each implementation's speed."""
     seed: int = 0
     """Seed of the random playouts."""
 
@@ -88,8 +93,11 @@ def time_loop(run: Callable[[int], None], sync: Callable[[], None], seconds: flo
     return n, time.perf_counter() - t0
 
 
-def measure_ours(game: Any, batch: int, device: torch.device, seconds: float, seed: int) -> float:
-    """Steps per second of unchecked random playouts with auto-reset, B games on ``device``."""
+Runner = tuple[Callable[[int], None], Callable[[], None]]  # run(n batch steps), sync()
+
+
+def ours_runner(game: Any, batch: int, device: torch.device, seed: int) -> Runner:
+    """Unchecked random playouts with auto-reset of B games on ``device``."""
     gen = torch.Generator(device=device).manual_seed(seed)
     box = [game.init(batch, device=device, generator=gen)]
 
@@ -105,8 +113,7 @@ def measure_ours(game: Any, batch: int, device: torch.device, seconds: float, se
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
-    n, elapsed = time_loop(run, sync, seconds)
-    return n * batch / elapsed
+    return run, sync
 
 
 def checked_latency_us(game: Any, seconds: float, seed: int) -> dict[str, float]:
@@ -138,14 +145,13 @@ def checked_latency_us(game: Any, seconds: float, seed: int) -> dict[str, float]
             "steps": float(len(times))}
 
 
-def measure_pgx(env_id: str, batch: int, device: str, seconds: float, seed: int) -> float:
-    """Steps per second of Pgx random playouts with auto-reset (one fused jitted call)."""
+def pgx_runner(env_id: str, batch: int, device: str, seed: int) -> Runner:
+    """Pgx random playouts with auto-reset: one fused, jitted call per batch step."""
     import jax
     import jax.numpy as jnp
     import pgx
     from pgx.experimental import auto_reset
 
-    jax_device = jax.devices("gpu" if device == "cuda" else "cpu")[0]
     env = pgx.make(env_id)
     step = jax.vmap(auto_reset(env.step, env.init))
 
@@ -156,9 +162,10 @@ def measure_pgx(env_id: str, batch: int, device: str, seconds: float, seed: int)
         action = jax.random.categorical(k_act, logits, axis=-1)
         return step(state, action, jax.random.split(k_step, batch)), key
 
-    with jax.default_device(jax_device):
-        key, k_init = jax.random.split(jax.random.PRNGKey(seed))
-        box = [jax.jit(jax.vmap(env.init))(jax.random.split(k_init, batch)), key]
+    jax_device = jax.devices("gpu" if device == "cuda" else "cpu")[0]
+    key, k_init = jax.random.split(jax.random.PRNGKey(seed))
+    keys = jax.device_put(jax.random.split(k_init, batch), jax_device)
+    box = [jax.jit(jax.vmap(env.init))(keys), jax.device_put(key, jax_device)]
 
     def run(n: int) -> None:
         state, key = box
@@ -167,10 +174,20 @@ def measure_pgx(env_id: str, batch: int, device: str, seconds: float, seed: int)
         box[:] = [state, key]
 
     def sync() -> None:
-        jax.block_until_ready(box[0])
+        jax.block_until_ready(box)
 
-    n, elapsed = time_loop(run, sync, seconds)
-    return n * batch / elapsed
+    return run, sync
+
+
+def best_rates(runners: dict[str, Runner], batch: int, seconds: float, repeats: int) -> dict[str, list[float]]:
+    """Steps per second of each runner, ``repeats`` times, interleaved so that a burst of
+    load from elsewhere on the machine hits every implementation alike."""
+    rates: dict[str, list[float]] = {name: [] for name in runners}
+    for _ in range(repeats):
+        for name, (run, sync) in runners.items():
+            n, elapsed = time_loop(run, sync, seconds)
+            rates[name].append(n * batch / elapsed)
+    return rates
 
 
 # ----- games and machine ----------------------------------------------------------------------
@@ -210,7 +227,7 @@ def machine() -> dict[str, Any]:
     info: dict[str, Any] = {
         "cpu": model, "cpu_count": os.cpu_count(), "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
-        "date": datetime.date.today().isoformat(),
+        "date": datetime.date.today().isoformat(), "loadavg_1min": os.getloadavg()[0],
     }
     if torch.cuda.is_available():
         info["cuda_device"] = torch.cuda.get_device_name()
@@ -235,7 +252,7 @@ def _pgx_skip_reason(device: torch.device) -> str | None:
     versions = pgx_versions()
     if versions is None:
         return "pgx/jax not importable: pip install -e .[bench] (or pip install pgx jax)"
-    if device.type == "cuda" and versions["jax_backend"] != "gpu":
+    if device.type == "cuda" and versions["jax_backend"] not in ("gpu", "cuda"):
         return "jax has no GPU backend here (CPU jax); Pgx is measured on the CPU only"
     return None
 
@@ -245,14 +262,17 @@ def _pgx_skip_reason(device: torch.device) -> str | None:
 
 def run(cfg: Config) -> list[dict[str, Any]]:
     """Measure every (game, device, batch), ours and Pgx, emitting and returning the rows."""
-    torch.set_num_threads(cfg.threads)
+    if cfg.seconds <= 0 or cfg.repeats < 1 or min(cfg.batches, default=0) < 1:
+        raise SystemExit("need --seconds > 0, --repeats >= 1 and at least one batch size, each >= 1")
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
     rows: list[dict[str, Any]] = []
 
     def out(row: dict[str, Any]) -> None:
         rows.append(row)
         emit(row)
 
-    emit({"machine": machine()})
+    emit({"machine": machine(), "seconds": cfg.seconds, "repeats": cfg.repeats})
     for game_id in cfg.games:
         try:
             game = make_game(game_id)
@@ -260,24 +280,28 @@ def run(cfg: Config) -> list[dict[str, Any]]:
             out({"game": game_id, "impl": "arena", "skipped": f"game not importable: {err}"})
             continue
         for device in _devices(cfg.device):
-            skip = _pgx_skip_reason(device) if cfg.pgx else "--no-pgx"
-            if skip and cfg.pgx:
+            skip = _pgx_skip_reason(device) if cfg.pgx else None
+            if skip:
                 out({"game": game_id, "impl": "pgx", "device": device.type, "skipped": skip})
             for batch in cfg.batches:
-                base = {"game": game_id, "device": device.type, "batch": batch}
-                pgx_rate = None
-                if not skip:
-                    pgx_rate = measure_pgx(PGX_IDS[game_id], batch, device.type, cfg.seconds, cfg.seed)
-                    out({**base, "impl": "pgx", "steps_per_s": round(pgx_rate, 1),
-                         "us_per_batch_step": round(1e6 * batch / pgx_rate, 2)})
-                rate = measure_ours(game, batch, device, cfg.seconds, cfg.seed)
-                ratio = round(rate / pgx_rate, 3) if pgx_rate else None
-                out({**base, "impl": "arena", "threads": cfg.threads, "steps_per_s": round(rate, 1),
-                     "us_per_batch_step": round(1e6 * batch / rate, 2), "ratio_vs_pgx": ratio})
+                runners = {"arena": ours_runner(game, batch, device, cfg.seed)}
+                if cfg.pgx and not skip:
+                    runners["pgx"] = pgx_runner(PGX_IDS[game_id], batch, device.type, cfg.seed)
+                rates = best_rates(runners, batch, cfg.seconds, cfg.repeats)
+                pgx_best = max(rates["pgx"]) if "pgx" in rates else None
+                for impl, runs in sorted(rates.items(), reverse=True):  # pgx first, then ours
+                    best = max(runs)
+                    row = {"game": game_id, "impl": impl, "device": device.type, "batch": batch,
+                           "steps_per_s": round(best, 1), "us_per_batch_step": round(1e6 * batch / best, 2),
+                           "runs": [round(r, 1) for r in runs]}
+                    if impl == "arena":
+                        row["threads"] = torch.get_num_threads()
+                        row["ratio_vs_pgx"] = round(best / pgx_best, 3) if pgx_best else None
+                    out(row)
         if cfg.latency:
             lat = checked_latency_us(game, cfg.seconds, cfg.seed)
             out({"game": game_id, "impl": "arena", "device": "cpu", "batch": 1, "mode": "checked",
-                 "threads": cfg.threads, "latency_mean_us": round(lat["mean_us"], 1),
+                 "threads": torch.get_num_threads(), "latency_mean_us": round(lat["mean_us"], 1),
                  "latency_median_us": round(lat["median_us"], 1), "steps": int(lat["steps"])})
     return rows
 
