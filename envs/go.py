@@ -317,25 +317,40 @@ def _pad(x: torch.Tensor, value: int) -> torch.Tensor:
 
 
 def _member(chain: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-    """bool [B, P]: the point's chain id is one of ``ids`` [B, K] (-1 entries match nothing)."""
-    return (chain[:, :, None] == ids[:, None, :]).any(dim=2)
+    """bool [B, P]: the point's chain id is one of ``ids`` [B, K] (-1 entries match nothing).
+
+    Marks the ids in a [B, P + 2] table and reads it back with one gather (cheaper than a
+    [B, P, K] comparison); column P (empty points) and P + 1 (no id) stay unmarked.
+    """
+    B, P = chain.shape
+    marks = torch.zeros(B, P + 2, dtype=torch.bool, device=chain.device)
+    marks.scatter_(1, torch.where(ids < 0, P + 1, ids), True)
+    marks[:, P] = False
+    return marks.gather(1, chain)
 
 
-def _gather_around(x: torch.Tensor, neighbors: torch.Tensor, off_board: int) -> torch.Tensor:
-    """``x`` [B, P] read at the 4 neighbours of every point: [B, P, 4]."""
+def _gather_around(x: torch.Tensor, neighbors: torch.Tensor, off_board: int | bool) -> torch.Tensor:
+    """``x`` [B, P] read at the 4 neighbours of every point, direction-major: [B, 4, P]
+    (up, down, left, right), so reductions over directions combine 4 contiguous slices."""
     B, P = x.shape
-    return _pad(x, off_board).index_select(1, neighbors.view(-1)).view(B, P, 4)
+    return _pad(x, off_board).index_select(1, neighbors.t().reshape(-1)).view(B, 4, P)
+
+
+def _any4(x: torch.Tensor) -> torch.Tensor:
+    """OR over the direction dim of a [B, 4, P] mask."""
+    return x[:, 0] | x[:, 1] | x[:, 2] | x[:, 3]
 
 
 def _count_liberties(board: torch.Tensor, chain: torch.Tensor, neighbors: torch.Tensor):
-    """Liberties per chain id [B, P], plus the chains around every point [B, P, 4] and a
-    mask [B, P, 4] of first occurrences (a chain met twice around a point counts once)."""
+    """Liberties per chain id [B, P], plus the chains around every point [B, 4, P] and a
+    mask [B, 4, P] of first occurrences (a chain met twice around a point counts once)."""
     B, P = board.shape
     around = _gather_around(chain, neighbors, P)
-    first = torch.ones_like(around, dtype=torch.bool)
-    for k in range(1, 4):
-        first[:, :, k] = (around[:, :, k : k + 1] != around[:, :, :k]).all(dim=2)
-    counts = (board == 0)[:, :, None] & (around != P) & first
+    a0, a1, a2, a3 = around.unbind(1)
+    first = torch.stack([
+        torch.ones_like(a0, dtype=torch.bool), a1 != a0, (a2 != a0) & (a2 != a1), (a3 != a0) & (a3 != a1) & (a3 != a2),
+    ], dim=1)
+    counts = (board == 0)[:, None, :] & (around != P) & first
     liberties = torch.zeros(B, P + 1, dtype=torch.long, device=board.device)
     liberties.scatter_add_(1, around.view(B, -1), counts.view(B, -1).long())
     return liberties[:, :P], around, first
@@ -348,16 +363,15 @@ def _legal_points(
     """bool [B, P]: empty points where the side to move may play (no suicide, no superko)."""
     B, P = board.shape
     me = (1 - 2 * to_play).to(torch.int8)[:, None, None]
-    around_colour = _gather_around(board, t.neighbors, OFF_BOARD)
-    around_libs = _pad(liberties, 0).gather(1, around_chain.view(B, -1)).view(B, P, 4)
+    around_colour = _gather_around(board, t.neighbors, OFF_BOARD)  # (B, 4, P)
+    around_libs = _pad(liberties, 0).gather(1, around_chain.view(B, -1)).view(B, 4, P)
     kills = (around_colour == -me) & (around_libs == 1) & first
-    breathes = (around_colour == 0).any(dim=2) | ((around_colour == me) & (around_libs > 1)).any(dim=2)
-    legal = (board == 0) & (breathes | kills.any(dim=2))
+    breathes = (around_colour == 0) | ((around_colour == me) & (around_libs > 1)) | kills
+    legal = (board == 0) & _any4(breathes)
     # Superko: hash after the move = hash + our stone - every chain it captures.
-    stone_hash = _stone_hashes(board, t.zobrist)
     chain_hash = torch.zeros(B, P + 1, dtype=torch.long, device=board.device)
-    chain_hash.scatter_add_(1, chain, stone_hash)
-    lost = torch.where(kills, chain_hash.gather(1, around_chain.view(B, -1)).view(B, P, 4), 0).sum(dim=2)
+    chain_hash.scatter_add_(1, chain, _stone_hashes(board, t.zobrist))
+    lost = torch.where(kills, chain_hash.gather(1, around_chain.view(B, -1)).view(B, 4, P), 0).sum(dim=1)
     ours = t.zobrist[(me.view(B) + 1).long()]  # (B, P): our stone on every point
     candidate = h[:, None] + ours - lost
     slot = torch.searchsorted(history, candidate).clamp(max=history.shape[1] - 1)
@@ -376,8 +390,12 @@ def _board_hash(board: torch.Tensor, zobrist: torch.Tensor) -> torch.Tensor:
 
 
 def _history_insert(history: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
-    """Insert ``value`` [B] into each sorted, SENTINEL-padded row (the last slot is free)."""
-    return torch.sort(torch.cat([history[:, :-1], value[:, None]], dim=1), dim=1).values
+    """Insert ``value`` [B] into each sorted, SENTINEL-padded row (the last slot is free):
+    find its place with ``searchsorted`` and shift the rest of the row right by one."""
+    place = torch.searchsorted(history, value[:, None])  # (B, 1)
+    j = torch.arange(history.shape[1], device=history.device)
+    shifted = torch.cat([history[:, :1], history[:, :-1]], dim=1)  # shifted[j] = history[j - 1]
+    return torch.where(j < place, history, torch.where(j == place, value[:, None], shifted))
 
 
 def _label_chains(board: torch.Tensor, neighbors: torch.Tensor) -> torch.Tensor:
@@ -385,10 +403,10 @@ def _label_chains(board: torch.Tensor, neighbors: torch.Tensor) -> torch.Tensor:
     B, P = board.shape
     idx = torch.arange(P, device=board.device).expand(B, P)
     label = torch.where(board != 0, idx, P)
-    same = (_gather_around(board, neighbors, OFF_BOARD) == board[:, :, None]) & (board != 0)[:, :, None]
+    same = (_gather_around(board, neighbors, OFF_BOARD) == board[:, None, :]) & (board != 0)[:, None, :]
     while True:
         around = _gather_around(label, neighbors, P)
-        new = torch.minimum(label, torch.where(same, around, P).min(dim=2).values)
+        new = torch.minimum(label, torch.where(same, around, P).min(dim=1).values)
         new = torch.gather(new, 1, new.clamp(max=P - 1))  # pointer jumping: follow the label
         new = torch.where(board != 0, new, P)
         if torch.equal(new, label):
@@ -401,7 +419,7 @@ def _areas(board: torch.Tensor, neighbors: torch.Tensor) -> torch.Tensor:
     empty = board == 0
     reach = torch.stack([board == 1, board == -1], dim=0)  # (2, B, P)
     while True:
-        near = torch.stack([_gather_around(r, neighbors, False).any(dim=2) for r in reach])
+        near = torch.stack([_any4(_gather_around(r, neighbors, False)) for r in reach])
         new = reach | (empty & near)
         if torch.equal(new, reach):
             break
@@ -431,7 +449,7 @@ def _areas_closure(board: torch.Tensor, neighbors: torch.Tensor) -> torch.Tensor
         reach = (reach @ reach).clamp_(max=1)
     areas = []
     for colour in (1, -1):
-        touches = empty & _gather_around(board == colour, neighbors, False).any(dim=2)  # (B, P)
+        touches = empty & _any4(_gather_around(board == colour, neighbors, False))  # (B, P)
         areas.append((reach @ touches[:, :, None].to(dtype))[:, :, 0] > 0)
     only_black = empty & areas[0] & ~areas[1]
     only_white = empty & areas[1] & ~areas[0]
