@@ -9,6 +9,6 @@ python3 -m pip install --quiet --no-deps --target /tmp/pp .wheels/*.whl 2>&1 | t
 export PYTHONPATH=/tmp/pp:$PWD XLA_PYTHON_CLIENT_PREALLOCATE=false
 nvidia-smi -L
 python3 -c "import torch, jax; print('torch', torch.__version__, torch.cuda.get_device_name(0), 'jax', jax.__version__, jax.devices())"
-python3 -m pytest -q -p no:cacheprovider tests/test_devices.py 2>&1 | tail -5
-python3 benchmarks/games.py --device cuda --batches ${BATCHES:-1 1024 8192} --seconds ${SECONDS_PER:-2} \
+python3 -m pytest -p no:cacheprovider tests/test_devices.py tests/test_vector_env.py 2>&1 | tail -5
+python3 benchmarks/games.py --device cuda --batches ${BATCHES:-1024 8192} --seconds ${SECONDS_PER:-2} \
     2>&1 | tee "$OUT/gpu_games.jsonl"

@@ -60,6 +60,8 @@ class Config:
     """Also measure Pgx on the same device and report ours/Pgx (``--no-pgx`` to skip)."""
     latency: bool = True
     """Also time the checked B=1 step of each game (mean microseconds per step)."""
+    graph: bool = True
+    """On CUDA, also measure the loop captured as a CUDA graph (row ``impl: arena-graph``)."""
     repeats: int = 1
     """Timed runs per measurement, ours and Pgx interleaved; rows report the best (and all runs),
     which on a shared machine is the least disturbed estimate of each implementation's speed."""
@@ -114,6 +116,24 @@ def ours_runner(game: Any, batch: int, device: torch.device, seed: int) -> Runne
             torch.cuda.synchronize(device)
 
     return run, sync
+
+
+def graphed_runner(game: Any, batch: int, device: torch.device, seed: int) -> Runner:
+    """The same playout loop captured once as a CUDA graph (``core.cuda_graph_loop``): one
+    launch per batch step, random moves from the default CUDA generator."""
+    torch.manual_seed(seed)
+
+    def advance(state: Any) -> Any:
+        state = game.step(state, core.random_actions(state), checked=False)
+        return core.reset_finished(game, state)
+
+    replay, _ = core.cuda_graph_loop(advance, game.init(batch, device=device))
+
+    def run(n: int) -> None:
+        for _ in range(n):
+            replay()
+
+    return run, lambda: torch.cuda.synchronize(device)
 
 
 def checked_latency_us(game: Any, seconds: float, seed: int) -> dict[str, float]:
@@ -285,6 +305,8 @@ def run(cfg: Config) -> list[dict[str, Any]]:
                 out({"game": game_id, "impl": "pgx", "device": device.type, "skipped": skip})
             for batch in cfg.batches:
                 runners = {"arena": ours_runner(game, batch, device, cfg.seed)}
+                if device.type == "cuda" and cfg.graph:
+                    runners["arena-graph"] = graphed_runner(game, batch, device, cfg.seed)
                 if cfg.pgx and not skip:
                     runners["pgx"] = pgx_runner(PGX_IDS[game_id], batch, device.type, cfg.seed)
                 rates = best_rates(runners, batch, cfg.seconds, cfg.repeats)
@@ -294,7 +316,7 @@ def run(cfg: Config) -> list[dict[str, Any]]:
                     row = {"game": game_id, "impl": impl, "device": device.type, "batch": batch,
                            "steps_per_s": round(best, 1), "us_per_batch_step": round(1e6 * batch / best, 2),
                            "runs": [round(r, 1) for r in runs]}
-                    if impl == "arena":
+                    if impl.startswith("arena"):
                         row["threads"] = torch.get_num_threads()
                         row["ratio_vs_pgx"] = round(best / pgx_best, 3) if pgx_best else None
                     out(row)

@@ -254,6 +254,7 @@ def resolve_device(device: torch.device | str | None) -> torch.device:
     tests), ``"auto"`` means CUDA when present, else CPU; anything else as torch reads it."""
     if device is None:
         return torch.device("cpu")
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else torch.device(device)
+    if device.type == "cuda" and device.index is None:  # one name per GPU, so per-device caches hit
+        device = torch.device("cuda", torch.cuda.current_device())
+    return device
