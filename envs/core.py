@@ -156,10 +156,13 @@ def reset_finished(game: Game, state: S, generator: torch.Generator | None = Non
     return select(done, fresh, state)
 
 
+_sync_free = False  # set by cuda_graph_loop while it warms up the code path it will capture
+
+
 def capturing() -> bool:
-    """True while a CUDA graph is being captured: code must then skip host syncs and
-    data-dependent shapes (every early exit above is such a sync)."""
-    return torch.cuda.is_available() and torch.cuda.is_current_stream_capturing()
+    """True while a CUDA graph is being captured (or its warm-up runs): code must then skip
+    host syncs and data-dependent shapes (every early exit above is such a sync)."""
+    return _sync_free or (torch.cuda.is_available() and torch.cuda.is_current_stream_capturing())
 
 
 def cuda_graph_loop(fn: Callable[[S], S], state: S, warmup: int = 3) -> tuple[Callable[[], None], S]:
@@ -184,9 +187,14 @@ def cuda_graph_loop(fn: Callable[[S], S], state: S, warmup: int = 3) -> tuple[Ca
 
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):  # warm-up outside the graph: caches, tables, allocator
-        for _ in range(warmup):
-            advance()
+    global _sync_free
+    with torch.cuda.stream(side):  # warm up the very path to capture: caches, cuBLAS, allocator
+        _sync_free = True
+        try:
+            for _ in range(warmup):
+                advance()
+        finally:
+            _sync_free = False
     torch.cuda.current_stream().wait_stream(side)
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
