@@ -199,7 +199,8 @@ def cuda_graph_loop(fn: Callable[[S], S], state: S, warmup: int = 3) -> tuple[Ca
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         advance()
-    return graph.replay, static
+
+    return _Replay(graph, static), static
 
 
 def random_actions(state: BatchedState, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -266,3 +267,16 @@ def resolve_device(device: torch.device | str | None) -> torch.device:
     if device.type == "cuda" and device.index is None:  # one name per GPU, so per-device caches hit
         device = torch.device("cuda", torch.cuda.current_device())
     return device
+
+
+@dataclasses.dataclass(frozen=True)
+class _Replay:
+    """Replays a captured graph. It holds the static state too: the graph reads and writes
+    that memory by address, so a caller who drops the returned state must not free it (a
+    dropped state went back to the allocator and corrupted later replays)."""
+
+    graph: Any
+    state: Any
+
+    def __call__(self) -> None:
+        self.graph.replay()

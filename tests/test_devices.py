@@ -108,3 +108,20 @@ def test_sync_free_path_matches_eager(game, monkeypatch: pytest.MonkeyPatch) -> 
         for name in ("board", "rewards", "terminated", "legal_action_mask"):
             assert torch.equal(getattr(eager, name), getattr(sync_free, name)), name
     assert int(eager.move_count.min()) < 250  # games ended (and were scored) along the way
+
+
+@pytest.mark.gpu
+@cuda
+def test_cuda_graph_replay_survives_dropping_the_state() -> None:
+    """The replay keeps the captured state's memory alive; other allocations cannot reuse it."""
+    game = Go(size=9)
+    advance = _scripted_playout(game, 256)
+    replay, _ = core.cuda_graph_loop(advance, game.init(256, device="cuda"))
+    junk = [torch.full((256, 200), 10**6, dtype=torch.long, device="cuda") for _ in range(64)]
+    for _ in range(300):
+        replay()
+    torch.cuda.synchronize()
+    state = replay.state
+    assert bool(((state.board >= -1) & (state.board <= 1)).all())
+    assert bool(((state.chain >= 0) & (state.chain <= 81)).all())
+    del junk
