@@ -66,22 +66,30 @@ def run_demo(cfg: Demo) -> dict[str, int]:
     return tally
 
 
-COMMANDS = {
-    "demo": Demo,
-}
+def _commands() -> dict[str, type]:
+    """Subcommand name -> config dataclass (imported lazily so ``arena demo`` starts fast)."""
+    from arena.supervised import Supervised
+
+    return {"demo": Demo, "supervised": Supervised}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``arena`` console script."""
     torch.set_num_threads(1)  # small tensors: one thread is fastest on small CPUs (see README)
     cfg = tyro.extras.subcommand_cli_from_dict(
-        COMMANDS, args=argv, prog="arena",
+        _commands(), args=argv, prog="arena",
         description="Arena: batched games, AlphaZero, DQN, policy gradients and bandits.",
+        config=(tyro.conf.OmitSubcommandPrefixes,),
     )
+    from arena.checkpoint import CheckpointError
+    from arena.supervised import Supervised, run as run_supervised
+
     try:
         if isinstance(cfg, Demo):
             run_demo(cfg)
-    except (IllegalActionError, ValueError) as e:
+        elif isinstance(cfg, Supervised):
+            run_supervised(cfg)
+    except (IllegalActionError, CheckpointError, ValueError) as e:
         print(f"arena: error: {e}", file=sys.stderr)
         return 2
     return 0
