@@ -10,7 +10,8 @@ import torch
 
 from arena.checkpoint import config_from_dict, load_checkpoint, load_weights
 from arena.datasets import load_images, stdlib_text
-from arena.supervised import CnnCommand, Common, run_cnn
+from arena.supervised.cnn import CnnCommand, run_cnn
+from arena.supervised.common import Common
 from nets.conv import CNN, CNNConfig
 
 

@@ -1,42 +1,22 @@
-"""``arena supervised <model>``: run a supervised script with a progress bar and a run folder.
-
-Every script writes the same kind of run folder: ``config.json``, ``metrics.jsonl`` (one line
-per epoch), ``metrics.json`` (final test metrics with fixed names, wall time, device), PNG plots
-(``plots/``) and a checkpoint (``model.safetensors`` + ``model.json``, loadable without pickle).
-"""
+"""``arena supervised cnn``: the digits classifier (nets/supervised/cnn.py) and its run folder."""
 
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 import torch
 import tyro
-from tqdm import tqdm
 
 from arena import runs
 from arena.checkpoint import save_checkpoint
 from arena.datasets import ImageDataset, load_images
+from arena.supervised.common import Common, Progress
 from nets.data import split_indices
 from nets.supervised import cnn
-from nets.train import EpochLog, select_device
-
-
-@dataclass(frozen=True)
-class Common:
-    """Flags every supervised script takes."""
-
-    quick: bool = False
-    """Seconds-long run (tests, smoke checks): few epochs, small data."""
-    run_dir: Path | None = None
-    """Run folder (default: runs/supervised-<model>-<time>)."""
-    threads: int = 1
-    """torch CPU threads: small models ran 2-20x faster with 1 than with 2 on 2 busy cores."""
-    progress: bool = True
-    """Show a progress bar."""
+from nets.train import select_device
 
 
 @dataclass(frozen=True)
@@ -50,23 +30,8 @@ class CnnCommand:
     """Train/validation/test fractions (stratified), e.g. 0.98 0.01 0.01 or 0.8 0.1 0.1."""
     common: Annotated[Common, tyro.conf.arg(name="")] = field(default_factory=Common)
 
-
-SupervisedModel = Annotated[CnnCommand, tyro.conf.subcommand("cnn")]
-
-
-@dataclass(frozen=True)
-class Supervised:
-    """Train one of the supervised models (data ships offline; a run folder records it all)."""
-
-    model: Annotated[SupervisedModel, tyro.conf.arg(name="")]
-
-
-def run(cmd: Supervised) -> Path:
-    """Dispatch to the model's runner; returns the run folder."""
-    model = cmd.model
-    if isinstance(model, CnnCommand):
-        return run_cnn(model)
-    raise ValueError(f"unknown supervised model {type(model).__name__}")
+    def run(self) -> Path:
+        return run_cnn(self)
 
 
 def run_cnn(cmd: CnnCommand) -> Path:
@@ -82,7 +47,7 @@ def run_cnn(cmd: CnnCommand) -> Path:
     run_dir = runs.new_run_dir("supervised-cnn", cmd.common.run_dir)
     runs.write_config(run_dir, cmd)
     pick = lambda idx: (data.x[idx], data.y[idx])  # noqa: E731
-    with _Progress(run_dir, task.train.epochs, cmd.common.progress, "cnn", "val_accuracy") as progress:
+    with Progress(run_dir, task.train.epochs, cmd.common.progress, "cnn", "val_accuracy") as progress:
         result = cnn.train(task, pick(parts.train), pick(parts.val), pick(parts.test), [progress])
     metrics = {**result.metrics, "dataset": cmd.dataset, "device": str(select_device(task.train.device)),
                "split": list(cmd.split), "train_size": len(parts.train)}
@@ -103,25 +68,3 @@ def run_cnn(cmd: CnnCommand) -> Path:
     print(f"cnn on {cmd.dataset}: test accuracy {metrics['test_accuracy']:.4f} "
           f"({metrics['test_errors']} errors in {metrics['test_size']}), {metrics['wall_time']:.0f} s -> {run_dir}")
     return run_dir
-
-
-class _Progress:
-    """Epoch callback: a tqdm bar with the latest metric, and a metrics.jsonl line per epoch."""
-
-    def __init__(self, run_dir: Path, epochs: int, show: bool, name: str, key: str):
-        self.run_dir, self.key, self.start = run_dir, key, time.perf_counter()
-        self.bar = tqdm(total=epochs, desc=name, unit="epoch", disable=not show, dynamic_ncols=True)
-
-    def __call__(self, log: EpochLog) -> None:
-        runs.append_metrics(self.run_dir, {**log.metrics, "wall_time": time.perf_counter() - self.start})
-        shown = {k: round(v, 4) for k, v in log.metrics.items() if k in (self.key, "train_loss")}
-        self.bar.set_postfix(shown)
-        self.bar.update(1)
-
-    def __enter__(self) -> _Progress:
-        return self
-
-    def __exit__(self, *exc: Any) -> Literal[False]:
-        self.bar.close()
-        return False
-

@@ -1,0 +1,38 @@
+"""``arena supervised <model>``: run a supervised script with a progress bar and a run folder.
+
+Every script writes the same kind of run folder: ``config.json``, ``metrics.jsonl`` (one line
+per epoch), ``metrics.json`` (final test metrics with fixed names, wall time, device), PNG plots
+(``plots/``) and a checkpoint (``model.safetensors`` + ``model.json``, loadable without pickle).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import tyro
+
+
+def _models() -> Any:
+    """The union of every script's command (one subcommand each)."""
+    from arena.supervised.cnn import CnnCommand
+
+    return Annotated[CnnCommand, tyro.conf.subcommand("cnn")]
+
+
+SupervisedModel = _models()
+
+
+@dataclass(frozen=True)
+class Supervised:
+    """Train one of the supervised models (data ships offline; a run folder records it all)."""
+
+    model: Annotated[SupervisedModel, tyro.conf.arg(name="")]
+
+
+def run(cmd: Supervised) -> Path:
+    """Dispatch to the model's runner; returns the run folder."""
+    return cmd.model.run()
+
+
