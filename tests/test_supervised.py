@@ -33,7 +33,7 @@ def test_quick_cnn_run_folder(tmp_path: Path) -> None:
 def test_cli_reports_bad_input_without_traceback(tmp_path: Path, capsys) -> None:
     from arena.cli import main
 
-    code = main(["supervised", "--quick", "--no-progress", "--run-dir", str(tmp_path), "--split", "0.5", "0.5", "0.5"])
+    code = main(["supervised", "cnn", "--quick", "--no-progress", "--run-dir", str(tmp_path), "--split", "0.5", "0.5", "0.5"])
     assert code == 2
     assert "summing to 1" in capsys.readouterr().err
 

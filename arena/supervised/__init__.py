@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Union
 
 import tyro
 
@@ -17,8 +17,14 @@ import tyro
 def _models() -> Any:
     """The union of every script's command (one subcommand each)."""
     from arena.supervised.cnn import CnnCommand
+    from arena.supervised.gradients import GradientsCommand
+    from arena.supervised.mlp import MlpCommand
 
-    return Annotated[CnnCommand, tyro.conf.subcommand("cnn")]
+    return Union[  # noqa: UP007 (tyro reads the Union)
+        Annotated[CnnCommand, tyro.conf.subcommand("cnn")],
+        Annotated[MlpCommand, tyro.conf.subcommand("mlp")],
+        Annotated[GradientsCommand, tyro.conf.subcommand("gradients")],
+    ]
 
 
 SupervisedModel = _models()

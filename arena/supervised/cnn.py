@@ -39,7 +39,7 @@ def run_cnn(cmd: CnnCommand) -> Path:
     torch.set_num_threads(cmd.common.threads)
     task = cmd.task
     if cmd.common.quick:
-        task = replace(task, train=replace(task.train, epochs=5))
+        task = replace(task, ensemble=1, train=replace(task.train, epochs=5))
     data = load_images(cmd.dataset)
     parts = split_indices(len(data.y), cmd.split, seed=task.train.seed, stratify=data.y)
     if cmd.common.quick:

@@ -1,5 +1,6 @@
-"""A convolutional digits classifier: conv + batch norm + pooling stacks, trained with random
-shifts and rotations and a one-cycle schedule. Goal: >= 99% test accuracy on scikit-learn's
+"""A convolutional digits classifier: conv + batch norm + pooling stacks, trained with small
+random shifts and rotations and a one-cycle schedule, five networks averaged (single networks
+swing between 97.6% and 100% with the seed on a 450-image test set; the average does not). Goal: >= 99% test accuracy on scikit-learn's
 digits, above an RBF-kernel SVM on the same split (benchmarks/supervised.py prints both)."""
 
 from __future__ import annotations
@@ -31,12 +32,14 @@ class CNNTask:
     """Optimisation."""
     augment: bool = True
     """Random shifts and rotations of training images."""
-    max_shift: float = 1.0
-    """Largest shift in pixels (scaled up with the image: 1 px on 8x8 is 3.5 px on 28x28)."""
-    max_degrees: float = 12.0
+    max_shift: float = 0.5
+    """Largest shift in pixels (scaled with the image: 0.5 px on 8x8 is 1.75 px on 28x28)."""
+    max_degrees: float = 6.0
     """Largest rotation in degrees."""
     label_smoothing: float = 0.05
     """Cross-entropy label smoothing."""
+    ensemble: int = 5
+    """Train this many networks (seeds seed, seed+1, ...) and average their probabilities."""
 
 
 def train(
@@ -46,10 +49,10 @@ def train(
     test_data: tuple[torch.Tensor, torch.Tensor],
     callbacks: Sequence[Callable[[EpochLog], None]] = (),
 ) -> SupervisedResult:
-    """Train on ``(x [n, 1, H, W], y [n])`` splits; the best validation accuracy is kept."""
+    """Train on ``(x [n, 1, H, W], y [n])`` splits; each network keeps its best validation
+    accuracy; with ``ensemble > 1`` the returned model averages the members' probabilities."""
     size = train_data[0].shape[-1]
     net_cfg = replace(cfg.net, image_size=size, in_channels=train_data[0].shape[1])
-    model = CNN(net_cfg)
     shift = cfg.max_shift * size / 8
 
     def loss_fn(m: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
@@ -63,23 +66,43 @@ def train(
     def augment(batch: tuple[torch.Tensor, ...], g: torch.Generator) -> tuple[torch.Tensor, ...]:
         return (random_shift_rotate(batch[0], shift, cfg.max_degrees, g), batch[1])
 
-    result = fit(
-        model, train_data, loss_fn, cfg.train, val=val_data, evaluate=evaluate,
-        monitor="val_accuracy", mode="max", augment=augment if cfg.augment else None, callbacks=callbacks,
-    )
-    logits = predict(result.model, test_data[0])
+    members, history, wall = [], [], 0.0
+    for i in range(cfg.ensemble):
+        result = fit(
+            CNN(net_cfg), train_data, loss_fn, replace(cfg.train, seed=cfg.train.seed + i), val=val_data,
+            evaluate=evaluate, monitor="val_accuracy", mode="max", augment=augment if cfg.augment else None,
+            callbacks=callbacks,
+        )
+        members.append(result.model)
+        history += [{**row, "member": float(i)} for row in result.history]
+        wall += result.wall_time
+    model = members[0] if len(members) == 1 else Ensemble(members)
+    logits = predict(model, test_data[0])
+    member_acc = [accuracy(predict(m, test_data[0]), test_data[1]) for m in members]
     wrong = (logits.argmax(1).cpu() != test_data[1]).nonzero()[:, 0][:32]
     metrics = {
         "test_accuracy": accuracy(logits, test_data[1]),
         "test_errors": int((logits.argmax(1).cpu() != test_data[1]).sum()),
         "test_size": len(test_data[1]),
-        "best_epoch": result.best_epoch,
-        "val_accuracy": result.best.get("val_accuracy"),
-        "wall_time": result.wall_time,
+        "member_test_accuracy": member_acc,
+        "wall_time": wall,
         "parameters": sum(p.numel() for p in model.parameters()),
     }
     figures = {
         "misclassified": test_data[0][wrong, 0].numpy(),
         "misclassified_labels": torch.stack([test_data[1][wrong], logits.argmax(1).cpu()[wrong]], 1).numpy(),
     }
-    return SupervisedResult(result.model, metrics, result.history, figures)
+    return SupervisedResult(model, metrics, history, figures)
+
+
+class Ensemble(nn.Module):
+    """Averages the class probabilities of its members; returns log-probabilities ``[B, K]``
+    (so argmax, accuracy and cross-entropy work as with a single network's logits)."""
+
+    def __init__(self, members: Sequence[nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        probs = torch.stack([m(x).softmax(dim=-1) for m in self.members]).mean(dim=0)
+        return probs.clamp_min(1e-12).log()

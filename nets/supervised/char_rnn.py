@@ -1,0 +1,209 @@
+"""A character-level LSTM language model (Karpathy's char-rnn; Graves 2013) trained to a time budget.
+
+Training draws random windows of ``seq_len + 1`` characters from the training text (truncated
+backpropagation through time over each window, starting from a zero state) and runs Adam with
+gradient clipping and a warmup + cosine learning rate that decays over the *budget*: the schedule's
+progress is the larger of ``step / max_steps`` and ``elapsed / (minutes * 60)``, so a run that is
+stopped by the clock still ends at a low learning rate. Held-out text is scored in bits per
+character with the recurrent state carried across chunks (``evaluate_bits``); the validation
+score is taken on a fixed prefix of the validation split so it stays cheap, the test score on the
+whole test split. Goal (issue 3): <= 2.0 test bits/char within 10 minutes on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from nets.rnn import CharLM, CharLMConfig, Vocabulary, bits_per_char, sample
+from nets.train import EpochLog, TrainConfig, make_optimizer, seed_everything, select_device, weight_penalty
+
+
+@dataclass(frozen=True)
+class CharRNNTask:
+    """The language model and how it is trained. Of ``train``, the fields epochs, step_size, gamma
+    and early_stopping are unused: the budget is ``max_steps`` and ``minutes``."""
+
+    net: CharLMConfig = field(default_factory=lambda: CharLMConfig(vocab_size=1, embedding=64, hidden=256, layers=2))
+    """Architecture (vocab_size is set from the text)."""
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        batch_size=64, optimizer="adam", lr=3e-3, schedule="cosine", grad_clip=1.0,
+    ))
+    """Optimisation: schedule constant, or cosine/onecycle (warmup then cosine over the budget)."""
+    seq_len: int = 128
+    """Characters per training window (the truncated-BPTT length)."""
+    minutes: float = 10.0
+    """Wall-clock budget for training, periodic evaluation included."""
+    max_steps: int = 1_000_000
+    """Most optimizer steps (the budget when the clock does not end the run first)."""
+    warmup_steps: int = 50
+    """Steps of linear learning-rate warmup."""
+    min_lr_fraction: float = 0.05
+    """The cosine schedule ends at this fraction of the peak learning rate."""
+    eval_every: int = 100
+    """Steps between validation scores (one metrics line each)."""
+    eval_chars: int = 50_000
+    """Validation characters scored each time (a fixed prefix of the validation split)."""
+    sample_length: int = 1000
+    """Characters generated after training."""
+    temperature: float = 0.8
+    """Sampling temperature (0 is greedy)."""
+    prompt: str = ""
+    """Text the sample continues (its characters must occur in the text); empty: a newline, or
+    the vocabulary's first character when the text has no newline."""
+
+    def __post_init__(self) -> None:
+        for name in ("seq_len", "max_steps", "eval_every", "eval_chars"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.minutes > 0:
+            raise ValueError(f"minutes must be > 0, got {self.minutes}")
+        if self.train.schedule not in ("constant", "cosine", "onecycle"):
+            raise ValueError(f"char-rnn schedules are constant, cosine or onecycle, got {self.train.schedule!r}")
+
+
+class CharRNNResult(NamedTuple):
+    """What ``train`` returns: SupervisedResult's four fields, the vocabulary and a sample."""
+
+    model: CharLM
+    metrics: dict[str, float | int]  # test_bits_per_char, val_bits_per_char, steps, chars_seen, ...
+    history: list[dict[str, float]]  # one row per evaluation
+    figures: dict[str, np.ndarray]  # none for text; kept for the shared shape
+    vocab: Vocabulary
+    sample: str  # sample_length generated characters (the prompt not included)
+
+
+def train(
+    cfg: CharRNNTask,
+    train_text: str,
+    val_text: str,
+    test_text: str,
+    callbacks: Sequence[Callable[[EpochLog], None]] = (),
+) -> CharRNNResult:
+    """Train on ``train_text``, keep the weights with the best validation score, score the test
+    text and generate a sample. The vocabulary is the characters of all three texts (so scoring
+    never meets an unknown character). Callbacks get an ``EpochLog`` per evaluation."""
+    if len(train_text) < cfg.seq_len + 2:
+        raise ValueError(f"the training text has {len(train_text)} characters; seq_len {cfg.seq_len} needs more")
+    if len(test_text) < 2 or len(val_text) < 2:
+        raise ValueError("the validation and test texts need at least 2 characters each (use larger split fractions)")
+    generator = seed_everything(cfg.train.seed)
+    device = select_device(cfg.train.device)
+    vocab = Vocabulary.from_text(train_text + val_text + test_text)
+    train_tokens = vocab.encode(train_text).to(device)
+    val_tokens = vocab.encode(val_text[: cfg.eval_chars])
+    test_tokens = vocab.encode(test_text)
+    model = CharLM(replace(cfg.net, vocab_size=vocab.size)).to(device)
+    opt = make_optimizer(model.parameters(), cfg.train)
+    budget = cfg.minutes * 60.0
+    offsets = torch.arange(cfg.seq_len + 1, device=device)
+    history: list[dict[str, float]] = []
+    best_val, best_state = float("inf"), copy.deepcopy(model.state_dict())
+    start = time.perf_counter()
+    step, total, count = 0, 0.0, 0
+    while step < cfg.max_steps and time.perf_counter() - start < budget:
+        progress = max(step / cfg.max_steps, (time.perf_counter() - start) / budget)
+        lr = cfg.train.lr * _lr_factor(cfg, step, progress)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        model.train()
+        starts = torch.randint(0, len(train_tokens) - cfg.seq_len - 1, (cfg.train.batch_size,), generator=generator)
+        window = train_tokens[starts.to(device)[:, None] + offsets]  # (B, T + 1)
+        logits, _ = model(window[:, :-1])  # (B, T, V)
+        loss = F.cross_entropy(logits.reshape(-1, vocab.size), window[:, 1:].reshape(-1))
+        if cfg.train.l1 or cfg.train.l2:
+            loss = loss + weight_penalty(model, cfg.train.l1, cfg.train.l2)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.train.grad_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
+        opt.step()
+        step += 1
+        total, count = total + float(loss.detach()), count + 1
+        out_of_time = time.perf_counter() - start >= budget
+        if step % cfg.eval_every == 0 or step == cfg.max_steps or out_of_time:
+            val_bits = evaluate_bits(model, val_tokens, streams=min(32, len(val_tokens) - 1), chunk=cfg.seq_len)
+            improved = val_bits < best_val
+            if improved:
+                best_val, best_state = val_bits, copy.deepcopy(model.state_dict())
+            row = {"epoch": float(len(history) + 1), "step": float(step), "chars_seen": float(step * cfg.train.batch_size * cfg.seq_len),
+                   "train_bits": total / count / math.log(2.0), "val_bits": val_bits, "lr": lr,
+                   "wall_time": time.perf_counter() - start}
+            history.append(row)
+            total, count = 0.0, 0
+            for cb in callbacks:
+                cb(EpochLog(len(history), row, improved))
+    train_time = time.perf_counter() - start
+    model.load_state_dict(best_state)
+    model.eval()
+    test_bits = evaluate_bits(model, test_tokens, streams=min(32, len(test_tokens) - 1), chunk=cfg.seq_len)
+    text = generate(model, vocab, cfg.sample_length, cfg.temperature, prompt=cfg.prompt, seed=cfg.train.seed)
+    metrics = {
+        "test_bits_per_char": test_bits,
+        "val_bits_per_char": best_val,
+        "best_step": int(history[int(np.argmin([r["val_bits"] for r in history]))]["step"]),
+        "steps": step,
+        "chars_seen": step * cfg.train.batch_size * cfg.seq_len,
+        "train_time": train_time,
+        "wall_time": time.perf_counter() - start,
+        "vocab_size": vocab.size,
+        "train_chars": len(train_text), "val_chars_scored": len(val_tokens), "test_chars": len(test_tokens),
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
+    return CharRNNResult(model, metrics, history, {}, vocab, text)
+
+
+@torch.no_grad()
+def evaluate_bits(model: CharLM, tokens: Tensor, streams: int = 32, chunk: int = 256) -> float:
+    """Mean bits per character of predicting ``tokens[1:]`` from what precedes them.
+
+    The text ``[N]`` is cut into ``streams`` contiguous pieces read side by side, ``chunk``
+    characters at a time, with the recurrent state carried from chunk to chunk (so context is
+    not cut at chunk edges); the up to ``streams - 1`` characters left over at the end are not
+    scored. The model is left in eval mode.
+    """
+    if tokens.dim() != 1 or len(tokens) < 2:
+        raise ValueError(f"tokens must be 1-D with at least 2 ids, got shape {tuple(tokens.shape)}")
+    streams = max(1, min(streams, len(tokens) - 1))
+    model.eval()
+    device = next(model.parameters()).device
+    per = (len(tokens) - 1) // streams
+    x = tokens[: per * streams].view(streams, per).to(device)  # (S, n)
+    y = tokens[1 : per * streams + 1].view(streams, per).to(device)  # (S, n)
+    state, bits = None, 0.0
+    for i in range(0, per, chunk):
+        logits, state = model(x[:, i : i + chunk], state)  # (S, c, V)
+        target = y[:, i : i + chunk]  # (S, c)
+        bits += float(bits_per_char(logits, target)) * target.numel()
+    return bits / (per * streams)
+
+
+def generate(
+    model: CharLM, vocab: Vocabulary, length: int, temperature: float = 0.8, prompt: str = "", seed: int = 0,
+) -> str:
+    """``length`` characters sampled after ``prompt`` (not included; empty: a newline, or the
+    vocabulary's first character without one); the same seed gives the same text."""
+    prompt = prompt or ("\n" if "\n" in vocab.chars else vocab.chars[0])
+    device = next(model.parameters()).device
+    generator = torch.Generator(device=device).manual_seed(seed)
+    tokens = sample(model, vocab.encode(prompt), length, temperature, generator)
+    return vocab.decode(tokens[len(prompt) :].cpu())
+
+
+def _lr_factor(cfg: CharRNNTask, step: int, progress: float) -> float:
+    """Multiplier of the peak learning rate: linear warmup, then cosine down to ``min_lr_fraction``
+    as ``progress`` (fraction of the step or time budget used) goes from 0 to 1."""
+    if cfg.train.schedule == "constant":
+        return 1.0
+    warm = min(1.0, (step + 1) / max(1, cfg.warmup_steps))
+    cosine = 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    return warm * (cfg.min_lr_fraction + (1.0 - cfg.min_lr_fraction) * cosine)

@@ -1,0 +1,223 @@
+"""A DCGAN (``gan``) and a class-conditional DCGAN (``cgan``) on digits, judged by an independent
+classifier. Goal (cgan): a CNN trained only on the real training split labels >= 90% of the
+cGAN's samples as the class they were conditioned on (``class_agreement``).
+
+GAN training does not fit ``fit``'s single-loss loop, so :func:`train_gan` is its own loop: per
+minibatch one discriminator step (real batch vs. a detached fake batch), then one generator step
+with the non-saturating loss (nets/gan.py). Pixels are scaled to [-1, 1] for the tanh generator.
+The judge is nets/supervised/cnn.py's classifier, trained first on the real images in [0, 1]; it
+scores a fixed set of samples after every epoch, so the curves show quality, not just losses.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from nets import gan
+from nets.data import batches
+from nets.supervised import SupervisedResult, cnn
+from nets.train import EpochLog, predict, seed_everything, select_device
+
+Data = tuple[Tensor, Tensor]  # images [n, 1, H, W] in [0, 1], labels [n] long
+
+
+@dataclass(frozen=True)
+class GANTask:
+    """The GAN, how it is trained, and the classifier that judges its samples."""
+
+    net: gan.GANConfig = field(default_factory=gan.GANConfig)
+    """Generator/discriminator shape (image_size is set from the data); num_classes > 0 makes a cGAN."""
+    epochs: int = 100
+    """Passes over the training split."""
+    batch_size: int = 64
+    """Real images per discriminator step (and fakes per generator step)."""
+    lr_generator: float = 2e-4
+    """Adam learning rate of the generator (DCGAN: 2e-4)."""
+    lr_discriminator: float = 2e-4
+    """Adam learning rate of the discriminator."""
+    beta1: float = 0.5
+    """Adam beta1: DCGAN found the default 0.9 oscillates and 0.5 stabilises training."""
+    beta2: float = 0.999
+    """Adam beta2."""
+    sample_every: int = 1
+    """Epochs between the sample grids returned as figures (the last epoch always has one)."""
+    eval_samples: int = 1000
+    """Samples the judge classifies (a cGAN draws them evenly over the classes)."""
+    judge: cnn.CNNTask = field(default_factory=lambda: replace(
+        cnn.CNNTask(), train=replace(cnn.CNNTask().train, epochs=30),
+    ))
+    """The independent classifier, trained on the real training split only."""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """auto, cpu or cuda (the judge follows judge.train.device)."""
+    seed: int = 0
+    """Seeds the GAN's weights, batches and noise; grids use seed, judged samples seed + 1."""
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or self.eval_samples < 1 or self.sample_every < 0:
+            raise ValueError("epochs, batch_size and eval_samples must be >= 1 and sample_every >= 0")
+        if self.net.conditional and self.eval_samples % self.net.num_classes:
+            raise ValueError(f"eval_samples ({self.eval_samples}) must be a multiple of num_classes "
+                             f"({self.net.num_classes}) so every class gets the same number of samples")
+
+
+def cgan_task() -> GANTask:
+    """The class-conditional defaults: 10 digit classes."""
+    return GANTask(net=gan.GANConfig(num_classes=10))
+
+
+def train(
+    cfg: GANTask,
+    train_data: Data,
+    val_data: Data,
+    test_data: Data,
+    callbacks: Sequence[Callable[[EpochLog], None]] = (),
+    judge_callbacks: Sequence[Callable[[EpochLog], None]] = (),
+) -> SupervisedResult:
+    """Train the judge on real images, then the GAN; judge the generator's samples.
+
+    Returns a SupervisedResult whose ``model`` is an ``nn.ModuleDict`` with ``generator``,
+    ``discriminator`` and ``classifier``; ``figures`` holds ``samples_epoch_XXX`` grids
+    ``[100, H, W]`` in [0, 1] (for a cGAN row r, i.e. images 10r..10r+9, is class r).
+    """
+    judge = cnn.train(cfg.judge, train_data, val_data, test_data, judge_callbacks)
+    classifier = judge.model.eval()
+    start = time.perf_counter()
+    generator, discriminator, history, figures = train_gan(cfg, train_data, classifier, callbacks)
+    gan_time = time.perf_counter() - start
+    scores = judge_samples(generator, classifier, cfg.eval_samples, seed=cfg.seed + 1)
+    real_probs = torch.softmax(predict(classifier, test_data[0]).float(), 1)
+    metrics = {
+        **scores,
+        "classifier_test_accuracy": judge.metrics["test_accuracy"],
+        "classifier_test_confidence": float(real_probs.max(1).values.mean()),
+        "final_d_loss": history[-1]["d_loss"],
+        "final_g_loss": history[-1]["g_loss"],
+        "eval_seed": cfg.seed + 1,
+        "wall_time": gan_time + judge.metrics["wall_time"],
+        "gan_wall_time": gan_time,
+        "classifier_wall_time": judge.metrics["wall_time"],
+        "generator_parameters": sum(p.numel() for p in generator.parameters()),
+        "discriminator_parameters": sum(p.numel() for p in discriminator.parameters()),
+    }
+    models = nn.ModuleDict({"generator": generator, "discriminator": discriminator, "classifier": classifier})
+    return SupervisedResult(models, metrics, history, figures)
+
+
+def train_gan(
+    cfg: GANTask,
+    train_data: Data,
+    judge: nn.Module | None = None,
+    callbacks: Sequence[Callable[[EpochLog], None]] = (),
+) -> tuple[gan.Generator, gan.Discriminator, list[dict[str, float]], dict[str, np.ndarray]]:
+    """The alternating D/G loop. Returns the generator, discriminator (last weights: a GAN has
+    no validation loss to select by), per-epoch metrics, and the sample grids by name.
+
+    Per epoch: ``d_loss``, ``g_loss`` (batch means), ``d_real``/``d_fake`` (mean D(x) on real and
+    fake images, 0.5 at the equilibrium), and with a ``judge`` its :func:`judge_samples` scores.
+    """
+    rng = seed_everything(cfg.seed)
+    device = select_device(cfg.device)
+    x, y = train_data
+    net = replace(cfg.net, image_size=x.shape[-1], channels=x.shape[1])
+    generator, discriminator = gan.Generator(net).to(device), gan.Discriminator(net).to(device)
+    # torch.optim.Adam directly: TrainConfig has no betas, and DCGAN's beta1 = 0.5 matters here.
+    opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.lr_generator, betas=(cfg.beta1, cfg.beta2))
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=cfg.lr_discriminator, betas=(cfg.beta1, cfg.beta2))
+    real = ((x * 2 - 1).to(device), y.to(device))  # tanh range
+    history: list[dict[str, float]] = []
+    figures: dict[str, np.ndarray] = {}
+    start = time.perf_counter()
+    for epoch in range(1, cfg.epochs + 1):
+        sums = dict.fromkeys(("d_loss", "g_loss", "d_real", "d_fake"), 0.0)
+        count = 0
+        for images, labels in batches(real, cfg.batch_size, shuffle=True, generator=rng):
+            B = len(images)
+            cond = labels if net.conditional else None  # fakes of the same classes as the batch
+            z = torch.randn(B, net.latent, device=device)
+            fake = generator(z, cond)  # (B, C, H, W)
+
+            # Discriminator: real -> 1, fake -> 0 (the fake is detached: G is not updated here).
+            real_logits = discriminator(images, cond)
+            fake_logits = discriminator(fake.detach(), cond)
+            d_loss = gan.discriminator_loss(real_logits, fake_logits)
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+
+            # Generator: make the freshly updated D call the same fakes real.
+            g_loss = gan.generator_loss(discriminator(fake, cond))
+            opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            opt_g.step()
+
+            step = {"d_loss": d_loss, "g_loss": g_loss, "d_real": torch.sigmoid(real_logits).mean(),
+                    "d_fake": torch.sigmoid(fake_logits).mean()}
+            for k, v in step.items():
+                sums[k] += float(v.detach()) * B
+            count += B
+        metrics = {"epoch": float(epoch), **{k: v / count for k, v in sums.items()}}
+        if judge is not None:
+            scores = judge_samples(generator, judge, cfg.eval_samples, seed=cfg.seed + 1)
+            metrics.update({k: v for k, v in scores.items() if isinstance(v, float)})
+        metrics["wall_time"] = time.perf_counter() - start
+        if epoch == cfg.epochs or (cfg.sample_every and epoch % cfg.sample_every == 0):
+            figures[f"samples_epoch_{epoch:03d}"] = sample_grid(generator, seed=cfg.seed)
+        history.append(metrics)
+        for cb in callbacks:
+            cb(EpochLog(epoch, metrics, True))
+    generator.eval()
+    discriminator.eval()
+    return generator, discriminator, history, figures
+
+
+def sample_images(generator: gan.Generator, n: int, seed: int, labels: Tensor | None = None) -> Tensor:
+    """``n`` samples ``[n, C, H, W]`` in [0, 1] (CPU) from noise seeded by ``seed``; a cGAN gets
+    ``labels`` (default: ``arange(n) % num_classes``). Same weights + seed -> same images."""
+    cfg = generator.cfg
+    if cfg.conditional and labels is None:
+        labels = torch.arange(n) % cfg.num_classes
+    device = next(generator.parameters()).device
+    gen = torch.Generator(device).manual_seed(seed)
+    return ((gan.sample(generator, n, labels, gen) + 1) / 2).clamp(0, 1).cpu()
+
+
+def sample_grid(generator: gan.Generator, seed: int, rows: int = 10) -> np.ndarray:
+    """``rows x 10`` samples ``[rows * 10, H, W]`` in [0, 1]; for a cGAN row r is class r."""
+    cfg = generator.cfg
+    labels = torch.arange(rows).repeat_interleave(10) % cfg.num_classes if cfg.conditional else None
+    return sample_images(generator, rows * 10, seed, labels)[:, 0].numpy()
+
+
+def judge_samples(generator: gan.Generator, judge: nn.Module, n: int, seed: int) -> dict[str, Any]:
+    """Classify ``n`` samples with the independent ``judge`` (inputs in [0, 1]).
+
+    Returns:
+        ``mean_max_probability`` (the judge's mean confidence), ``class_histogram`` (fraction of
+        samples per predicted class: mode coverage), ``classes_covered`` (classes predicted for
+        at least half their fair share, ``0.5 / num_classes``, of the samples), and for a cGAN
+        ``class_agreement`` (fraction predicted as the conditioned class) and
+        ``per_class_agreement`` (one fraction per class).
+    """
+    cfg = generator.cfg
+    labels = torch.arange(n) % cfg.num_classes if cfg.conditional else None
+    probs = torch.softmax(predict(judge, sample_images(generator, n, seed, labels)).float(), 1).cpu()
+    predicted = probs.argmax(1)
+    k = probs.shape[1]
+    histogram = torch.bincount(predicted, minlength=k).float() / n
+    scores: dict[str, Any] = dict(
+        mean_max_probability=float(probs.max(1).values.mean()),
+        classes_covered=float((histogram >= 0.5 / k).sum()),
+        class_histogram=[round(float(h), 4) for h in histogram],
+    )
+    if labels is not None:
+        hit = (predicted == labels).float()
+        scores["class_agreement"] = float(hit.mean())
+        scores["per_class_agreement"] = [round(float(hit[labels == c].mean()), 4) for c in range(cfg.num_classes)]
+    return scores
