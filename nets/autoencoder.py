@@ -17,6 +17,7 @@ each hidden layer.
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -24,20 +25,14 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from nets.mlp import activation as make_activation
+
 AutoencoderKind = Literal["linear", "deep", "sparse", "denoising", "vae"]
 Activation = Literal["relu", "tanh", "sigmoid", "gelu", "elu", "leaky_relu"]
 
 DEFAULT_HIDDEN: tuple[int, ...] = (128, 64)
 """Hidden widths used by the nonlinear kinds when ``AutoencoderConfig.hidden`` is empty."""
 
-_ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "sigmoid": nn.Sigmoid,
-    "gelu": nn.GELU,
-    "elu": nn.ELU,
-    "leaky_relu": nn.LeakyReLU,
-}
 
 
 @dataclass(frozen=True)
@@ -62,8 +57,8 @@ class AutoencoderConfig:
     def __post_init__(self) -> None:
         if self.kind not in ("linear", "deep", "sparse", "denoising", "vae"):
             raise ValueError(f"unknown autoencoder kind {self.kind!r}")
-        if self.activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {self.activation!r}")
+        if self.activation not in typing.get_args(Activation):
+            raise ValueError(f"activation must be one of {sorted(typing.get_args(Activation))}, got {self.activation!r}")
         if self.in_features < 1 or self.code < 1 or any(h < 1 for h in self.hidden):
             raise ValueError("in_features, code and hidden widths must all be >= 1")
         if self.kind == "linear" and self.hidden:
@@ -175,7 +170,7 @@ class VAE(nn.Module):
         self.cfg = cfg
         hidden = cfg.hidden_sizes
         body = _mlp((cfg.in_features, *hidden), cfg.activation)
-        self.encoder = nn.Sequential(*body, _ACTIVATIONS[cfg.activation]())
+        self.encoder = nn.Sequential(*body, make_activation(cfg.activation))
         self.to_mean = nn.Linear(hidden[-1], cfg.code)
         self.to_log_var = nn.Linear(hidden[-1], cfg.code)
         self.decoder = _mlp((cfg.code, *hidden[::-1], cfg.in_features), cfg.activation)
@@ -268,6 +263,6 @@ def _mlp(sizes: tuple[int, ...], activation: str) -> nn.Sequential:
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         if i > 0:
-            layers.append(_ACTIVATIONS[activation]())
+            layers.append(make_activation(activation))
         layers.append(nn.Linear(a, b))
     return nn.Sequential(*layers)
