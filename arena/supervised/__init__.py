@@ -16,6 +16,7 @@ import tyro
 
 def _models() -> Any:
     """The union of every script's command (one subcommand each)."""
+    from arena.supervised.autoencoder import AutoencoderCommand
     from arena.supervised.cnn import CnnCommand
     from arena.supervised.gradients import GradientsCommand
     from arena.supervised.mlp import MlpCommand
@@ -24,6 +25,7 @@ def _models() -> Any:
         Annotated[CnnCommand, tyro.conf.subcommand("cnn")],
         Annotated[MlpCommand, tyro.conf.subcommand("mlp")],
         Annotated[GradientsCommand, tyro.conf.subcommand("gradients")],
+        Annotated[AutoencoderCommand, tyro.conf.subcommand("autoencoder")],
     ]
 
 

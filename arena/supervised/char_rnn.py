@@ -120,7 +120,7 @@ def _quick(task: char_rnn.CharRNNTask) -> char_rnn.CharRNNTask:
     return replace(
         task, net=replace(task.net, embedding=16, hidden=64, layers=1),
         train=replace(task.train, batch_size=16, lr=1e-2), seq_len=32, max_steps=80, warmup_steps=5,
-        eval_every=20, eval_chars=2_000,
+        eval_every=20, eval_seconds=None, eval_chars=2_000,
     )
 
 
