@@ -18,6 +18,7 @@ def _models() -> Any:
     """The union of every script's command (one subcommand each)."""
     from arena.supervised.autoencoder import AutoencoderCommand
     from arena.supervised.cnn import CnnCommand
+    from arena.supervised.gan import CganCommand, GanCommand
     from arena.supervised.gradients import GradientsCommand
     from arena.supervised.mlp import MlpCommand
 
@@ -26,6 +27,8 @@ def _models() -> Any:
         Annotated[MlpCommand, tyro.conf.subcommand("mlp")],
         Annotated[GradientsCommand, tyro.conf.subcommand("gradients")],
         Annotated[AutoencoderCommand, tyro.conf.subcommand("autoencoder")],
+        Annotated[GanCommand, tyro.conf.subcommand("gan")],
+        Annotated[CganCommand, tyro.conf.subcommand("cgan")],
     ]
 
 

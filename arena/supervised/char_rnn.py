@@ -78,7 +78,8 @@ def run_char_rnn(cmd: CharRnnCommand) -> Path:
         "vocabulary": list(result.vocab.chars), "metrics": metrics,
     })
     print(f"char-rnn: test {metrics['test_bits_per_char']:.3f} bits/char (val {metrics['val_bits_per_char']:.3f}) "
-          f"after {metrics['steps']} steps, {metrics['chars_seen']:,} characters, {metrics['wall_time']:.0f} s -> {run_dir}")
+          f"after {metrics['steps']} steps, {metrics['chars_seen']:,} characters, {metrics['wall_time']:.0f} s "
+          f"-> {run_dir}")
     return run_dir
 
 
@@ -95,11 +96,13 @@ def load_char_rnn(path: str | Path) -> tuple[CharLM, Vocabulary, char_rnn.CharRN
     """The model (eval mode, CPU), vocabulary and task config of a char-rnn checkpoint."""
     tensors, meta = load_checkpoint(path)
     if meta.get("model") != "char-rnn" or "vocabulary" not in meta:
-        raise CheckpointError(f"{path} is not a char-rnn checkpoint (its sidecar says model={meta.get('model')!r})")
+        raise CheckpointError(
+            f"{path} is not a char-rnn checkpoint (its sidecar says model={meta.get('model')!r})")
     task = config_from_dict(char_rnn.CharRNNTask, meta["config"])
     vocab = Vocabulary(tuple(meta["vocabulary"]))
     if vocab.size != task.net.vocab_size:
-        raise CheckpointError(f"{path}: the sidecar's vocabulary has {vocab.size} characters, its config {task.net.vocab_size}")
+        raise CheckpointError(
+            f"{path}: the sidecar's vocabulary has {vocab.size} characters, its config {task.net.vocab_size}")
     return load_weights(CharLM(task.net), tensors, str(path)).eval(), vocab, task
 
 

@@ -70,7 +70,8 @@ def run_gan(cmd: GanCommand) -> Path:
     pick = lambda idx: (data.x[idx], data.y[idx])  # noqa: E731
     key = "class_agreement" if task.net.conditional else "classes_covered"
     show = cmd.common.progress
-    with Progress(run_dir / "classifier", task.judge.train.epochs * task.judge.ensemble, show, "judge", "val_accuracy") as judge_bar, \
+    judge_epochs = task.judge.train.epochs * task.judge.ensemble
+    with Progress(run_dir / "classifier", judge_epochs, show, "judge", "val_accuracy") as judge_bar, \
             Progress(run_dir, task.epochs, show, name, key) as bar:
         result = gan.train(task, pick(parts.train), pick(parts.val), pick(parts.test), [bar], [judge_bar])
     metrics = {**result.metrics, "dataset": cmd.dataset, "device": str(select_device(task.device)),
@@ -101,11 +102,26 @@ def _write_plots(plots: Path, history: list[dict[str, float]], figures: dict[str
         "loss": ["d_loss", "g_loss"], "D(x)": ["d_real", "d_fake"], "judge": judge_keys,
         "diversity": ["sample_diversity"], "classes covered": ["classes_covered"],
     }, title=f"{name} on {dataset}")
-    rows = "row r = class r" if conditional else "fixed noise"
     for key, images in figures.items():
         epoch = int(key.rsplit("_", 1)[1])
-        runs.plot_image_grid(plots / f"{key}.png", _mosaic(images, 10)[None], rows=1,
-                             title=f"{name} samples, epoch {epoch} ({rows})")
+        _plot_mosaic(plots / f"{key}.png", images, f"{name} samples, epoch {epoch}", conditional)
+
+
+def _plot_mosaic(path: Path, images: np.ndarray, title: str, conditional: bool) -> None:
+    """A 10x10 sample grid drawn as one image (a hundred subplots per epoch would be slow); for a
+    cGAN the rows are labelled with their class."""
+    import matplotlib.pyplot as plt  # after arena.runs chose the Agg backend
+
+    n, H, W = images.shape
+    fig, ax = plt.subplots(figsize=(5, 5.3))
+    ax.imshow(_mosaic(images, 10), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([r * (H + 1) + H / 2 - 0.5 for r in range(10)] if conditional else [])
+    ax.set_yticklabels([str(r) for r in range(10)] if conditional else [])
+    ax.set_title(title + (" (row = class)" if conditional else " (same noise every epoch)"), fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
 
 
 def _mosaic(images: np.ndarray, rows: int) -> np.ndarray:

@@ -20,6 +20,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from nets import gan
 from nets.data import batches
@@ -35,7 +36,7 @@ class GANTask:
 
     net: gan.GANConfig = field(default_factory=lambda: gan.GANConfig(width=32))
     """Generator/discriminator shape (image_size is set from the data); num_classes > 0 makes a cGAN."""
-    epochs: int = 40
+    epochs: int = 50
     """Passes over the training split."""
     batch_size: int = 64
     """Real images per discriminator step (and fakes per generator step)."""
@@ -47,10 +48,19 @@ class GANTask:
     """Adam beta1: DCGAN found the default 0.9 oscillates and 0.5 stabilises training."""
     beta2: float = 0.999
     """Adam beta2."""
+    mode_seeking: float = 0.3
+    """Weight of the mode-seeking term (Mao et al. 2019, MSGAN): the generator also minimises
+    ``1 / (|G(z1, y) - G(z2, y)| / |z1 - z2|)`` over pairs of fakes (with one label). Without it the
+    cGAN here ignored its noise, one image per class (within-class diversity 0.47, real digits
+    2.23; with 0.3: 2.06), and the GAN covered 8 of 10 classes (with 0.3: 10)."""
+    mismatch_weight: float = 0.0
+    """cGAN only: weight of a third discriminator term that calls real images with a wrong label
+    fake (the matching-aware discriminator of Reed et al. 2016), so the label is not ignored."""
     ema_decay: float = 0.99
     """Sample from an exponential moving average of the generator's weights (0 = the raw weights):
-    the raw generator's class agreement swung between 0.65 and 1.0 from epoch to epoch here, the
-    average's held at 1.0 (Yazici et al. 2019, "The Unusual Effectiveness of Averaging in GAN Training")."""
+    the raw generator's class agreement swung from epoch to epoch here (0.65 to 1.0 in one run),
+    the average's is steadier (Yazici et al. 2019, "The Unusual Effectiveness of Averaging in GAN
+    Training")."""
     sample_every: int = 1
     """Epochs between the sample grids returned as figures (the last epoch always has one)."""
     eval_samples: int = 1000
@@ -65,6 +75,8 @@ class GANTask:
     """Seeds the GAN's weights, batches and noise; grids use seed, judged samples seed + 1."""
 
     def __post_init__(self) -> None:
+        if self.mode_seeking < 0 or self.mismatch_weight < 0:
+            raise ValueError("mode_seeking and mismatch_weight must be >= 0")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.epochs < 1 or self.batch_size < 1 or self.eval_samples < 1 or self.sample_every < 0:
@@ -86,7 +98,7 @@ class GANRun(NamedTuple):
 
 def cgan_task() -> GANTask:
     """The class-conditional defaults: 10 digit classes."""
-    return GANTask(net=gan.GANConfig(width=32, num_classes=10))
+    return GANTask(net=gan.GANConfig(width=32, num_classes=10), mismatch_weight=1.0)
 
 
 def train(
@@ -163,22 +175,33 @@ def train_gan(
         count = 0
         for images, labels in batches(real, cfg.batch_size, shuffle=True, generator=rng):
             B = len(images)
-            cond = labels if net.conditional else None  # fakes of the same classes as the batch
+            half = B // 2
+            cond = labels if net.conditional else None
+            # Fakes of the batch's classes; with mode seeking, fakes i and i + half share a label.
+            fake_cond = cond
+            if cond is not None and cfg.mode_seeking:
+                fake_cond = cond[torch.arange(B, device=device) % max(half, 1)]
             z = torch.randn(B, net.latent, device=device)
-            fake = generator(z, cond)  # (B, C, H, W)
+            fake = generator(z, fake_cond)  # (B, C, H, W)
 
             # Discriminator: real -> 1, fake -> 0 (the fake is detached: G is not updated here).
             real_logits = discriminator(images, cond)
-            fake_logits = discriminator(fake.detach(), cond)
+            fake_logits = discriminator(fake.detach(), fake_cond)
             d_loss = gan.discriminator_loss(real_logits, fake_logits)
+            if cond is not None and cfg.mismatch_weight:
+                d_loss = d_loss + cfg.mismatch_weight * mismatch_loss(discriminator, images, cond, net.num_classes)
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             opt_d.step()
 
             # Generator: make the freshly updated D call the same fakes real.
-            g_loss = gan.generator_loss(discriminator(fake, cond))
+            g_loss = gan.generator_loss(discriminator(fake, fake_cond))
+            total = g_loss
+            if cfg.mode_seeking and half:
+                pairs = slice(0, half), slice(half, 2 * half)
+                total = total + cfg.mode_seeking * mode_seeking_loss(*(fake[p] for p in pairs), *(z[p] for p in pairs))
             opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
+            total.backward()
             opt_g.step()
             _update_average(averaged, generator, cfg.ema_decay)
 
@@ -200,6 +223,22 @@ def train_gan(
     for m in (averaged, generator, discriminator):
         m.eval()
     return GANRun(averaged, generator, discriminator, history, figures)
+
+
+def mode_seeking_loss(fake_1: Tensor, fake_2: Tensor, z_1: Tensor, z_2: Tensor, eps: float = 1e-5) -> Tensor:
+    """MSGAN's term ``1 / (mean|fake_1 - fake_2| / mean|z_1 - z_2| + eps)`` (Mao et al. 2019): small
+    when different noise gives different images. Fakes ``[h, C, H, W]`` from noise ``[h, latent]``,
+    pair i sharing its label."""
+    ratio = (fake_1 - fake_2).abs().mean() / (z_1 - z_2).abs().mean()
+    return 1.0 / (ratio + eps)
+
+
+def mismatch_loss(discriminator: gan.Discriminator, images: Tensor, labels: Tensor, num_classes: int) -> Tensor:
+    """``BCE(D(real image, wrong label), 0)``, the wrong label drawn uniformly from the other
+    classes (Reed et al. 2016): a projection discriminator must then check the label."""
+    shift = torch.randint(1, num_classes, labels.shape, device=labels.device)
+    logits = discriminator(images, (labels + shift) % num_classes)
+    return F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits))
 
 
 def sample_images(generator: gan.Generator, n: int, seed: int, labels: Tensor | None = None) -> Tensor:
