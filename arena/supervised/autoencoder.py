@@ -22,10 +22,9 @@ from tqdm import tqdm
 
 from arena import runs
 from arena.checkpoint import CheckpointError, config_from_dict, load_checkpoint, load_weights, save_checkpoint
-from arena.datasets import ImageDataset, load_images
-from arena.supervised.common import Common
+from arena.datasets import ImageDataset
+from arena.supervised.common import Common, image_splits
 from nets.autoencoder import VAE, Autoencoder, AutoencoderConfig, make_autoencoder
-from nets.data import split_indices
 from nets.supervised import autoencoder
 from nets.train import EpochLog, select_device
 
@@ -52,10 +51,7 @@ def run_autoencoder(cmd: AutoencoderCommand) -> Path:
     """Train every chosen variant at every chosen k and write the run folder."""
     torch.set_num_threads(cmd.common.threads)
     task = _quick(cmd.task) if cmd.common.quick else cmd.task
-    data = load_images(cmd.dataset)
-    parts = split_indices(len(data.y), cmd.split, seed=task.train.seed, stratify=data.y)
-    if cmd.common.quick:
-        parts = type(parts)(*(p[:300] for p in parts))
+    splits = image_splits(cmd.dataset, cmd.split, task.train.seed, cmd.common.quick)
     run_dir = runs.new_run_dir("supervised-autoencoder", cmd.common.run_dir)
     runs.write_config(run_dir, cmd)
     total = sum(task.train_config(v).epochs for v in task.variants) * len(task.codes)
@@ -68,7 +64,7 @@ def run_autoencoder(cmd: AutoencoderCommand) -> Path:
         bar.update(1)
 
     with bar:
-        result = autoencoder.train(task, data.x[parts.train], data.x[parts.val], data.x[parts.test], [progress])
+        result = autoencoder.train(task, splits.train[0], splits.val[0], splits.test[0], [progress])
     metrics = {**result.metrics, "dataset": cmd.dataset, "device": str(select_device(task.train.device)),
                "split": list(cmd.split), "threads": cmd.common.threads, "quick": cmd.common.quick}
     runs.write_json(run_dir / "metrics.json", metrics)
@@ -78,7 +74,7 @@ def run_autoencoder(cmd: AutoencoderCommand) -> Path:
         save_checkpoint(run_dir / "checkpoints" / f"{name}.safetensors", model, {
             "kind": "supervised", "model": "autoencoder", "variant": variant, "code": int(code),
             "config": dataclasses.asdict(model.cfg), "task": dataclasses.asdict(task), "dataset": cmd.dataset,
-            "image_shape": list(data.x.shape[1:]), "metrics": metrics["variants"][variant][code],
+            "image_shape": list(splits.image_shape), "metrics": metrics["variants"][variant][code],
         })
     print(format_table(metrics) + f"\n{metrics['wall_time']:.0f} s -> {run_dir}")
     return run_dir

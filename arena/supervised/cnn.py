@@ -12,9 +12,8 @@ import tyro
 
 from arena import runs
 from arena.checkpoint import save_checkpoint
-from arena.datasets import ImageDataset, load_images
-from arena.supervised.common import Common, Progress
-from nets.data import split_indices
+from arena.datasets import ImageDataset
+from arena.supervised.common import Common, Progress, image_splits
 from nets.supervised import cnn
 from nets.train import select_device
 
@@ -40,17 +39,13 @@ def run_cnn(cmd: CnnCommand) -> Path:
     task = cmd.task
     if cmd.common.quick:
         task = replace(task, ensemble=1, train=replace(task.train, epochs=5))
-    data = load_images(cmd.dataset)
-    parts = split_indices(len(data.y), cmd.split, seed=task.train.seed, stratify=data.y)
-    if cmd.common.quick:
-        parts = type(parts)(*(p[:300] for p in parts))
+    splits = image_splits(cmd.dataset, cmd.split, task.train.seed, cmd.common.quick)
     run_dir = runs.new_run_dir("supervised-cnn", cmd.common.run_dir)
     runs.write_config(run_dir, cmd)
-    pick = lambda idx: (data.x[idx], data.y[idx])  # noqa: E731
     with Progress(run_dir, task.train.epochs, cmd.common.progress, "cnn", "val_accuracy") as progress:
-        result = cnn.train(task, pick(parts.train), pick(parts.val), pick(parts.test), [progress])
+        result = cnn.train(task, splits.train, splits.val, splits.test, [progress])
     metrics = {**result.metrics, "dataset": cmd.dataset, "device": str(select_device(task.train.device)),
-               "split": list(cmd.split), "train_size": len(parts.train)}
+               "split": list(cmd.split), "train_size": len(splits.train[1])}
     runs.write_json(run_dir / "metrics.json", metrics)
     plots = run_dir / "plots"
     plots.mkdir(exist_ok=True)
@@ -63,7 +58,7 @@ def run_cnn(cmd: CnnCommand) -> Path:
                              title="test errors (true->predicted)", labels=labels)
     save_checkpoint(run_dir / "model.safetensors", result.model, {
         "kind": "supervised", "model": "cnn", "config": dataclasses.asdict(task), "dataset": cmd.dataset,
-        "image_size": int(data.x.shape[-1]), "metrics": metrics,
+        "image_size": splits.image_shape[-1], "metrics": metrics,
     })
     print(f"cnn on {cmd.dataset}: test accuracy {metrics['test_accuracy']:.4f} "
           f"({metrics['test_errors']} errors in {metrics['test_size']}), {metrics['wall_time']:.0f} s -> {run_dir}")

@@ -5,11 +5,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
+import torch
 from tqdm import tqdm
 
 from arena import runs
+from arena.datasets import ImageDataset, load_images
+from nets.data import split_indices
 from nets.train import EpochLog
 
 
@@ -46,3 +49,25 @@ class Progress:
     def __exit__(self, *exc: Any) -> Literal[False]:
         self.bar.close()
         return False
+
+
+class ImageSplits(NamedTuple):
+    """``(x, y)`` tensors of the train, validation and test parts of an image dataset."""
+
+    train: tuple[torch.Tensor, torch.Tensor]
+    val: tuple[torch.Tensor, torch.Tensor]
+    test: tuple[torch.Tensor, torch.Tensor]
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        return tuple(self.train[0].shape[1:])
+
+
+def image_splits(dataset: ImageDataset, fractions: tuple[float, float, float], seed: int, quick: bool) -> ImageSplits:
+    """Load an offline image dataset and split it (stratified by label); ``quick`` keeps at
+    most 300 images per part."""
+    data = load_images(dataset)
+    parts = split_indices(len(data.y), fractions, seed=seed, stratify=data.y)
+    if quick:
+        parts = type(parts)(*(p[:300] for p in parts))
+    return ImageSplits(*((data.x[p], data.y[p]) for p in parts))

@@ -21,9 +21,8 @@ import tyro
 
 from arena import runs
 from arena.checkpoint import save_checkpoint
-from arena.datasets import ImageDataset, load_images
-from arena.supervised.common import Common, Progress
-from nets.data import split_indices
+from arena.datasets import ImageDataset
+from arena.supervised.common import Common, Progress, image_splits
 from nets.supervised import gan
 from nets.train import select_device
 
@@ -60,22 +59,18 @@ def run_gan(cmd: GanCommand) -> Path:
     if cmd.common.quick:
         judge = replace(task.judge, train=replace(task.judge.train, epochs=3))
         task = replace(task, epochs=4, judge=judge, eval_samples=100)
-    data = load_images(cmd.dataset)
-    parts = split_indices(len(data.y), cmd.split, seed=task.seed, stratify=data.y)
-    if cmd.common.quick:
-        parts = type(parts)(*(p[:300] for p in parts))
+    splits = image_splits(cmd.dataset, cmd.split, task.seed, cmd.common.quick)
     run_dir = runs.new_run_dir(f"supervised-{name}", cmd.common.run_dir)
     runs.write_config(run_dir, cmd)
     (run_dir / "classifier").mkdir(exist_ok=True)
-    pick = lambda idx: (data.x[idx], data.y[idx])  # noqa: E731
     key = "class_agreement" if task.net.conditional else "classes_covered"
     show = cmd.common.progress
     judge_epochs = task.judge.train.epochs * task.judge.ensemble
     with Progress(run_dir / "classifier", judge_epochs, show, "judge", "val_accuracy") as judge_bar, \
             Progress(run_dir, task.epochs, show, name, key) as bar:
-        result = gan.train(task, pick(parts.train), pick(parts.val), pick(parts.test), [bar], [judge_bar])
+        result = gan.train(task, splits.train, splits.val, splits.test, [bar], [judge_bar])
     metrics = {**result.metrics, "dataset": cmd.dataset, "device": str(select_device(task.device)),
-               "split": list(cmd.split), "train_size": len(parts.train)}
+               "split": list(cmd.split), "train_size": len(splits.train[1])}
     runs.write_json(run_dir / "metrics.json", metrics)
     _write_plots(run_dir / "plots", result.history, result.figures, name, cmd.dataset, task.net.conditional)
     meta = {"kind": "supervised", "model": name, "task": dataclasses.asdict(task), "dataset": cmd.dataset,

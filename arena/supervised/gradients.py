@@ -21,9 +21,8 @@ from tqdm import tqdm
 
 from arena import runs
 from arena.checkpoint import save_checkpoint
-from arena.datasets import ImageDataset, load_images
-from arena.supervised.common import Common
-from nets.data import split_indices
+from arena.datasets import ImageDataset
+from arena.supervised.common import Common, image_splits
 from nets.supervised import SupervisedResult, gradients
 from nets.train import EpochLog, select_device
 
@@ -51,13 +50,9 @@ def run_gradients(cmd: GradientsCommand) -> Path:
     task = cmd.task
     if cmd.common.quick:
         task = replace(task, probe_batches=2, record_epochs=(1, 3), train=replace(task.train, epochs=3))
-    data = load_images(cmd.dataset)
-    parts = split_indices(len(data.y), cmd.split, seed=task.train.seed, stratify=data.y)
-    if cmd.common.quick:
-        parts = type(parts)(*(p[:300] for p in parts))
+    splits = image_splits(cmd.dataset, cmd.split, task.train.seed, cmd.common.quick)
     run_dir = runs.new_run_dir("supervised-gradients", cmd.common.run_dir)
     runs.write_config(run_dir, cmd)
-    pick = lambda idx: (data.x[idx], data.y[idx])  # noqa: E731
     bar = tqdm(total=task.train.epochs * len(task.networks), desc="gradients", unit="epoch",
                disable=not cmd.common.progress, dynamic_ncols=True)
 
@@ -68,10 +63,10 @@ def run_gradients(cmd: GradientsCommand) -> Path:
 
     start = time.perf_counter()
     with bar:
-        results = gradients.train(task, pick(parts.train), pick(parts.val), pick(parts.test), [progress])
+        results = gradients.train(task, splits.train, splits.val, splits.test, [progress])
     metrics = _metrics(results)
     metrics.update({"wall_time": time.perf_counter() - start, "dataset": cmd.dataset, "device": str(select_device(task.train.device)), "depth": task.depth,
-                    "width": task.width, "split": list(cmd.split), "train_size": len(parts.train)})
+                    "width": task.width, "split": list(cmd.split), "train_size": len(splits.train[1])})
     runs.write_json(run_dir / "metrics.json", metrics)
     plots = run_dir / "plots"
     plots.mkdir(exist_ok=True)
@@ -82,7 +77,7 @@ def run_gradients(cmd: GradientsCommand) -> Path:
         save_checkpoint(run_dir / "checkpoints" / f"{name}.safetensors", result.model, {
             "kind": "supervised", "model": "gradients", "network": name, "config": dataclasses.asdict(task),
             "net": dataclasses.asdict(result.model.cfg), "dataset": cmd.dataset,
-            "image_size": int(data.x.shape[-1]), "metrics": {k: v for k, v in result.metrics.items() if k != "gradient_norms"},
+            "image_size": splits.image_shape[-1], "metrics": {k: v for k, v in result.metrics.items() if k != "gradient_norms"},
         })
     ratios = ", ".join(f"{n} {r:.1e}" for n, r in metrics["first_to_last_ratio"].items())
     accs = ", ".join(f"{n} {a:.3f}" for n, a in metrics["test_accuracy"].items())

@@ -12,9 +12,8 @@ import tyro
 
 from arena import runs
 from arena.checkpoint import save_checkpoint
-from arena.datasets import ImageDataset, load_images
-from arena.supervised.common import Common, Progress
-from nets.data import split_indices
+from arena.datasets import ImageDataset
+from arena.supervised.common import Common, Progress, image_splits
 from nets.supervised import mlp
 from nets.train import select_device
 
@@ -40,17 +39,13 @@ def run_mlp(cmd: MlpCommand) -> Path:
     task = cmd.task
     if cmd.common.quick:
         task = replace(task, train=replace(task.train, epochs=5))
-    data = load_images(cmd.dataset)
-    parts = split_indices(len(data.y), cmd.split, seed=task.train.seed, stratify=data.y)
-    if cmd.common.quick:
-        parts = type(parts)(*(p[:300] for p in parts))
+    splits = image_splits(cmd.dataset, cmd.split, task.train.seed, cmd.common.quick)
     run_dir = runs.new_run_dir("supervised-mlp", cmd.common.run_dir)
     runs.write_config(run_dir, cmd)
-    pick = lambda idx: (data.x[idx], data.y[idx])  # noqa: E731
     with Progress(run_dir, task.train.epochs, cmd.common.progress, "mlp", "val_accuracy") as progress:
-        result = mlp.train(task, pick(parts.train), pick(parts.val), pick(parts.test), [progress])
+        result = mlp.train(task, splits.train, splits.val, splits.test, [progress])
     metrics = {**result.metrics, "dataset": cmd.dataset, "device": str(select_device(task.train.device)),
-               "split": list(cmd.split), "train_size": len(parts.train), "depth": task.depth,
+               "split": list(cmd.split), "train_size": len(splits.train[1]), "depth": task.depth,
                "width": task.width, "activation": task.activation}
     runs.write_json(run_dir / "metrics.json", metrics)
     plots = run_dir / "plots"
@@ -66,7 +61,7 @@ def run_mlp(cmd: MlpCommand) -> Path:
     net = result.model.cfg
     save_checkpoint(run_dir / "model.safetensors", result.model, {
         "kind": "supervised", "model": "mlp", "config": dataclasses.asdict(task), "net": dataclasses.asdict(net),
-        "dataset": cmd.dataset, "image_size": int(data.x.shape[-1]), "metrics": metrics,
+        "dataset": cmd.dataset, "image_size": splits.image_shape[-1], "metrics": metrics,
     })
     print(f"mlp {task.depth}x{task.width} {task.activation} on {cmd.dataset}: test accuracy "
           f"{metrics['test_accuracy']:.4f} ({metrics['test_errors']} errors in {metrics['test_size']}), "
