@@ -17,6 +17,7 @@ import tyro
 def _models() -> Any:
     """The union of every script's command (one subcommand each)."""
     from arena.supervised.autoencoder import AutoencoderCommand
+    from arena.supervised.char_rnn import CharRnnCommand
     from arena.supervised.cnn import CnnCommand
     from arena.supervised.gan import CganCommand, GanCommand
     from arena.supervised.gradients import GradientsCommand
@@ -26,6 +27,7 @@ def _models() -> Any:
         Annotated[CnnCommand, tyro.conf.subcommand("cnn")],
         Annotated[MlpCommand, tyro.conf.subcommand("mlp")],
         Annotated[GradientsCommand, tyro.conf.subcommand("gradients")],
+        Annotated[CharRnnCommand, tyro.conf.subcommand("char-rnn")],
         Annotated[AutoencoderCommand, tyro.conf.subcommand("autoencoder")],
         Annotated[GanCommand, tyro.conf.subcommand("gan")],
         Annotated[CganCommand, tyro.conf.subcommand("cgan")],
