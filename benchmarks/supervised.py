@@ -3,15 +3,19 @@
 For each chosen model this runs ``arena supervised <model>`` with its defaults (into a temporary
 run folder), reads its headline metric and wall time, and computes the classic counterparts on
 the very same split: scikit-learn's logistic regression, linear and RBF-kernel SVMs and k-NN for
-the digits classifiers (ratio = our accuracy / the best baseline's), PCA for the autoencoders.
+the digits classifiers (ratio = our accuracy / the best baseline's), PCA for the autoencoders
+(computed inside the script's own run, on its split), smoothed character n-gram models for
+char-rnn, and the independent judge's own test accuracy next to the cGAN's class agreement.
 
     python benchmarks/supervised.py                     # cnn and mlp (a few minutes on 2 cores)
     python benchmarks/supervised.py --models cnn --seeds 0 1 2
+    python benchmarks/supervised.py --models autoencoder cgan char-rnn --minutes 10
 """
 
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 import time
 from dataclasses import dataclass, replace
@@ -24,7 +28,7 @@ import tyro
 from arena.datasets import load_images
 from nets.data import split_indices
 
-Model = Literal["cnn", "mlp"]
+Model = Literal["cnn", "mlp", "autoencoder", "cgan", "char-rnn"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,8 @@ class Config:
     """Split/training seeds; each gives one row per model and per baseline."""
     threads: int = 1
     """torch threads for our scripts."""
+    minutes: float = 10.0
+    """char-rnn's training budget."""
 
 
 def classic_baselines(seed: int, fractions: tuple[float, float, float]) -> dict[str, dict[str, float]]:
@@ -86,9 +92,75 @@ def run_ours(model: Model, seed: int, threads: int) -> dict[str, Any]:
         return {**json.loads((run / "metrics.json").read_text()), "split": list(cmd.split)}
 
 
+def ngram_bits_per_char(train: str, test: str, order: int, alpha: float = 0.05) -> float:
+    """Held-out bits/char of an add-alpha smoothed character n-gram model (order 1 = unigram),
+    the classic baseline for character language models."""
+    from collections import Counter
+
+    vocab = len(set(train) | set(test)) + 1
+    context_counts: Counter[str] = Counter()
+    counts: Counter[str] = Counter()
+    for i in range(order - 1, len(train)):
+        gram = train[i - order + 1 : i + 1]
+        counts[gram] += 1
+        context_counts[gram[:-1]] += 1
+    total = 0.0
+    for i in range(order - 1, len(test)):
+        gram = test[i - order + 1 : i + 1]
+        p = (counts[gram] + alpha) / (context_counts[gram[:-1]] + alpha * vocab)
+        total -= math.log2(p)
+    return total / max(1, len(test) - order + 1)
+
+
+def run_other(model: Model, cfg: Config) -> None:
+    """autoencoder, cgan and char-rnn rows (one run each, their defaults)."""
+    from arena.supervised.common import Common
+
+    with tempfile.TemporaryDirectory() as tmp:
+        common = Common(run_dir=Path(tmp) / "run", threads=cfg.threads, progress=False)
+        if model == "autoencoder":
+            from arena.supervised.autoencoder import AutoencoderCommand
+
+            m = json.loads((AutoencoderCommand(common=common).run() / "metrics.json").read_text())
+            for variant, by_k in m["variants"].items():
+                for k, row in by_k.items():
+                    out = {"bench": "supervised", "model": f"autoencoder-{variant}", "k": int(k),
+                           "test_mse": round(row["test_mse"], 5), "pca_mse": round(row["pca_mse"], 5),
+                           "ratio_vs_pca": round(row["test_mse"] / row["pca_mse"], 3)}
+                    if "test_negative_elbo" in row:
+                        out["test_negative_elbo"] = round(row["test_negative_elbo"], 2)
+                    print(json.dumps(out), flush=True)
+        elif model == "cgan":
+            from arena.supervised.gan import CganCommand
+
+            m = json.loads((CganCommand(common=common).run() / "metrics.json").read_text())
+            print(json.dumps({"bench": "supervised", "model": "cgan", "class_agreement": round(m["class_agreement"], 4),
+                              "judge_test_accuracy": round(m["classifier_test_accuracy"], 4),
+                              "wall_time": round(m["wall_time"], 1)}), flush=True)
+        elif model == "char-rnn":
+            from arena.datasets import stdlib_text
+            from arena.supervised.char_rnn import CharRnnCommand, split_text
+
+            cmd = CharRnnCommand(common=common)
+            cmd = replace(cmd, task=replace(cmd.task, minutes=cfg.minutes))
+            m = json.loads((cmd.run() / "metrics.json").read_text())
+            train, _, test = split_text(stdlib_text(cmd.max_chars), cmd.split)
+            grams = {f"{n}-gram": ngram_bits_per_char(train, test, n) for n in (1, 3, 5)}
+            for name, bits in grams.items():
+                print(json.dumps({"bench": "supervised", "model": name, "test_bits_per_char": round(bits, 3)}))
+            best = min(grams.values())
+            print(json.dumps({"bench": "supervised", "model": "char-rnn", "impl": "arena",
+                              "test_bits_per_char": round(m["test_bits_per_char"], 3),
+                              "wall_time": round(m["wall_time"], 1), "minutes": cfg.minutes,
+                              "ratio_vs_best_ngram": round(m["test_bits_per_char"] / best, 3)}), flush=True)
+
+
 def main(cfg: Config) -> None:
+    for model in cfg.models:
+        if model not in ("cnn", "mlp"):
+            run_other(model, cfg)
     for seed in cfg.seeds:
-        for model in cfg.models:
+        for model in [m for m in cfg.models if m in ("cnn", "mlp")]:
             ours = run_ours(model, seed, cfg.threads)
             fractions = tuple(ours["split"])
             base = classic_baselines(seed, fractions)  # type: ignore[arg-type]
