@@ -18,6 +18,7 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from nets.data import batches
@@ -237,6 +238,21 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.
     model.eval()
     device = next(model.parameters()).device
     return torch.cat([model(x[i : i + batch_size].to(device)) for i in range(0, len(x), batch_size)])
+
+
+def classification_loss(label_smoothing: float = 0.0) -> LossFn:
+    """``loss_fn`` for ``fit`` on ``(x, labels)`` batches: mean cross-entropy of ``model(x)``."""
+    def loss_fn(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        return F.cross_entropy(model(batch[0]), batch[1], label_smoothing=label_smoothing)
+
+    return loss_fn
+
+
+def classification_metrics(model: nn.Module, val: tuple[torch.Tensor, ...]) -> dict[str, float]:
+    """``evaluate`` for ``fit`` on ``(x, labels)``: ``val_loss`` (plain cross-entropy) and
+    ``val_accuracy``."""
+    logits = predict(model, val[0])
+    return {"val_loss": float(F.cross_entropy(logits, val[1].to(logits.device))), "val_accuracy": accuracy(logits, val[1])}
 
 
 def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:

@@ -9,13 +9,12 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from nets.conv import CNN, CNNConfig
 from nets.data import random_shift_rotate
 from nets.supervised import SupervisedResult
-from nets.train import EpochLog, TrainConfig, accuracy, fit, predict
+from nets.train import EpochLog, TrainConfig, accuracy, classification_loss, classification_metrics, fit, predict
 
 
 @dataclass(frozen=True)
@@ -55,23 +54,15 @@ def train(
     net_cfg = replace(cfg.net, image_size=size, in_channels=train_data[0].shape[1])
     shift = cfg.max_shift * size / 8
 
-    def loss_fn(m: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        x, y = batch
-        return F.cross_entropy(m(x), y, label_smoothing=cfg.label_smoothing)
-
-    def evaluate(m: nn.Module, val: tuple[torch.Tensor, ...]) -> dict[str, float]:
-        logits = predict(m, val[0])
-        return {"val_loss": float(F.cross_entropy(logits, val[1].to(logits.device))), "val_accuracy": accuracy(logits, val[1])}
-
     def augment(batch: tuple[torch.Tensor, ...], g: torch.Generator) -> tuple[torch.Tensor, ...]:
         return (random_shift_rotate(batch[0], shift, cfg.max_degrees, g), batch[1])
 
     members, history, wall = [], [], 0.0
     for i in range(cfg.ensemble):
         result = fit(
-            CNN(net_cfg), train_data, loss_fn, replace(cfg.train, seed=cfg.train.seed + i), val=val_data,
-            evaluate=evaluate, monitor="val_accuracy", mode="max", augment=augment if cfg.augment else None,
-            callbacks=callbacks,
+            CNN(net_cfg), train_data, classification_loss(cfg.label_smoothing), replace(cfg.train, seed=cfg.train.seed + i),
+            val=val_data, evaluate=classification_metrics, monitor="val_accuracy", mode="max",
+            augment=augment if cfg.augment else None, callbacks=callbacks,
         )
         members.append(result.model)
         history += [{**row, "member": float(i)} for row in result.history]

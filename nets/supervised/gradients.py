@@ -28,7 +28,7 @@ from torch import nn
 from nets.init import InitScheme, init_weights
 from nets.mlp import MLP, MLPConfig
 from nets.supervised import SupervisedResult
-from nets.train import EpochLog, TrainConfig, accuracy, fit, predict, seed_everything
+from nets.train import EpochLog, TrainConfig, accuracy, classification_loss, classification_metrics, fit, predict, seed_everything
 
 NetworkName = Literal["sigmoid", "tanh", "relu", "relu_bn", "residual", "residual_bn"]
 
@@ -172,14 +172,7 @@ def _train_one(
         for cb in callbacks:
             cb(name, log)
 
-    def loss_fn(m: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        return F.cross_entropy(m(batch[0]), batch[1])
-
-    def evaluate(m: nn.Module, v: tuple[torch.Tensor, ...]) -> dict[str, float]:
-        logits = predict(m, v[0])
-        return {"val_loss": float(F.cross_entropy(logits, v[1].to(logits.device))), "val_accuracy": accuracy(logits, v[1])}
-
-    result = fit(model, train_data, loss_fn, cfg.train, val=val, evaluate=evaluate, monitor="val_accuracy",
+    result = fit(model, train_data, classification_loss(), cfg.train, val=val, evaluate=classification_metrics, monitor="val_accuracy",
                  mode="max", callbacks=[record])
     metrics = {
         "test_accuracy": accuracy(predict(result.model, test[0]), test[1]),

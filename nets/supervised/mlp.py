@@ -15,14 +15,13 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from nets.data import random_shift_rotate
 from nets.init import InitScheme, init_weights
 from nets.mlp import MLP, ActivationName, MLPConfig, NormName
 from nets.supervised import SupervisedResult
-from nets.train import EpochLog, TrainConfig, accuracy, fit, predict
+from nets.train import EpochLog, TrainConfig, accuracy, classification_loss, classification_metrics, fit, predict
 
 
 @dataclass(frozen=True)
@@ -94,19 +93,12 @@ def train(
     shift = cfg.max_shift * size / 8
     flat = lambda data: (data[0].flatten(1), data[1])  # noqa: E731  (n, H * W)
 
-    def loss_fn(m: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        return F.cross_entropy(m(batch[0]), batch[1], label_smoothing=cfg.label_smoothing)
-
-    def evaluate(m: nn.Module, val: tuple[torch.Tensor, ...]) -> dict[str, float]:
-        logits = predict(m, val[0])
-        return {"val_loss": float(F.cross_entropy(logits, val[1].to(logits.device))), "val_accuracy": accuracy(logits, val[1])}
-
     def augment(batch: tuple[torch.Tensor, ...], g: torch.Generator) -> tuple[torch.Tensor, ...]:
         images = batch[0].view(-1, 1, size, size)  # (B, 1, H, W)
         return (random_shift_rotate(images, shift, cfg.max_degrees, g).flatten(1), batch[1])
 
     result = fit(
-        model, flat(train_data), loss_fn, cfg.train, val=flat(val_data), evaluate=evaluate,
+        model, flat(train_data), classification_loss(cfg.label_smoothing), cfg.train, val=flat(val_data), evaluate=classification_metrics,
         monitor="val_loss", mode="min", augment=augment if cfg.augment else None, callbacks=callbacks,
     )
     logits = predict(result.model, test_data[0].flatten(1)).cpu()
