@@ -26,7 +26,7 @@ class CNNTask:
     ))
     """Architecture (image_size is set from the data)."""
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
-        epochs=60, batch_size=64, optimizer="adamw", lr=3e-3, weight_decay=5e-4, schedule="onecycle",
+        epochs=100, batch_size=64, optimizer="adamw", lr=3e-3, weight_decay=5e-4, schedule="onecycle",
     ))
     """Optimisation."""
     augment: bool = True
@@ -59,6 +59,7 @@ def train(
 
     members, history, wall = [], [], 0.0
     for i in range(cfg.ensemble):
+        torch.manual_seed(cfg.train.seed + i)  # the init too: the same seed gives the same run in any process
         result = fit(
             CNN(net_cfg), train_data, classification_loss(cfg.label_smoothing), replace(cfg.train, seed=cfg.train.seed + i),
             val=val_data, evaluate=classification_metrics, monitor="val_accuracy", mode="max",
