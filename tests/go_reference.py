@@ -47,19 +47,26 @@ def neighbors(point: int, size: int) -> list[int]:
     return out
 
 
-def chain_at(board: list[int], size: int, point: int) -> tuple[set[int], set[int]]:
-    """Flood fill from a stone: (stones of its chain, empty points beside the chain)."""
-    colour = board[point]
-    stones, liberties, todo = {point}, set(), [point]
+def flood(board: list[int], size: int, start: int) -> tuple[set[int], set[int]]:
+    """The connected points of ``start``'s value (a chain, or an empty region) and the
+    points bordering them (of any other value)."""
+    value = board[start]
+    inside, border, todo = {start}, set(), [start]
     while todo:
         p = todo.pop()
         for q in neighbors(p, size):
-            if board[q] == colour and q not in stones:
-                stones.add(q)
+            if board[q] == value and q not in inside:
+                inside.add(q)
                 todo.append(q)
-            elif board[q] == EMPTY:
-                liberties.add(q)
-    return stones, liberties
+            elif board[q] != value:
+                border.add(q)
+    return inside, border
+
+
+def chain_at(board: list[int], size: int, point: int) -> tuple[set[int], set[int]]:
+    """Flood fill from a stone: (stones of its chain, empty points beside the chain)."""
+    stones, border = flood(board, size, point)
+    return stones, {q for q in border if board[q] == EMPTY}
 
 
 def all_chains(board: list[int], size: int) -> list[tuple[int, set[int], set[int]]]:
@@ -101,15 +108,8 @@ def regions(board: list[int], size: int) -> list[tuple[set[int], set[int]]]:
     out = []
     for p, v in enumerate(board):
         if v == EMPTY and p not in seen:
-            points, touches, todo = {p}, set(), [p]
-            while todo:
-                x = todo.pop()
-                for q in neighbors(x, size):
-                    if board[q] == EMPTY and q not in points:
-                        points.add(q)
-                        todo.append(q)
-                    elif board[q] != EMPTY:
-                        touches.add(board[q])
+            points, border = flood(board, size, p)
+            touches = {board[q] for q in border}
             seen |= points
             out.append((points, touches))
     return out
