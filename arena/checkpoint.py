@@ -97,6 +97,45 @@ def load_weights(model: nn.Module, tensors: dict[str, torch.Tensor], source: str
     return model
 
 
+def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor]) -> Path:
+    """Write named tensors (optimizer state, a replay buffer) as one safetensors file, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cpu = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    _atomic_write(path, lambda tmp: save_file(cpu, tmp, metadata={"format": FORMAT}))
+    return path
+
+
+def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
+    """Read a file written by :func:`save_tensors` (never unpickles)."""
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path} is not a readable safetensors file ({e}); it may be corrupt or foreign") from None
+
+
+def optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    """An optimizer's per-parameter state as flat named tensors (``state.<i>.<name>``)."""
+    out = {}
+    for i, state in optimizer.state_dict()["state"].items():
+        for name, value in state.items():
+            out[f"state.{i}.{name}"] = torch.as_tensor(value)
+    return out
+
+
+def load_optimizer_tensors(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
+    """Inverse of :func:`optimizer_tensors` (hyperparameters come from the optimizer as built)."""
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        _, i, name = key.split(".", 2)
+        state.setdefault(int(i), {})[name] = value
+    current = optimizer.state_dict()
+    try:
+        optimizer.load_state_dict({"state": state, "param_groups": current["param_groups"]})
+    except (ValueError, KeyError, RuntimeError) as e:
+        raise CheckpointError(f"the optimizer state does not fit this model: {e}") from None
+
+
 def config_from_dict(cls: type[T], data: dict[str, Any]) -> T:
     """Rebuild a (nested) frozen config dataclass from its sidecar JSON: lists become tuples,
     nested dicts become the field's dataclass; unknown keys are a CheckpointError."""

@@ -68,9 +68,12 @@ def run_demo(cfg: Demo) -> dict[str, int]:
 
 def _commands() -> dict[str, type]:
     """Subcommand name -> config dataclass (imported lazily so ``arena demo`` starts fast)."""
+    from arena.bandits import BanditsCommand
+    from arena.play import PlayCommand
     from arena.supervised import Supervised
+    from arena.train import Train
 
-    return {"demo": Demo, "supervised": Supervised}
+    return {"train": Train, "play": PlayCommand, "demo": Demo, "supervised": Supervised, "bandits": BanditsCommand}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,13 +85,22 @@ def main(argv: list[str] | None = None) -> int:
         config=(tyro.conf.OmitSubcommandPrefixes,),
     )
     from arena.checkpoint import CheckpointError
+    from arena.bandits import BanditsCommand, run_bandits
+    from arena.play import PlayCommand, run_play
     from arena.supervised import Supervised, run as run_supervised
+    from arena.train import Train, run_train
 
     try:
         if isinstance(cfg, Demo):
             run_demo(cfg)
         elif isinstance(cfg, Supervised):
             run_supervised(cfg)
+        elif isinstance(cfg, Train):
+            run_train(cfg)
+        elif isinstance(cfg, PlayCommand):
+            run_play(cfg)
+        elif isinstance(cfg, BanditsCommand):
+            run_bandits(cfg)
     except (IllegalActionError, CheckpointError, ValueError) as e:
         print(f"arena: error: {e}", file=sys.stderr)
         return 2

@@ -8,7 +8,7 @@ seats).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -41,6 +41,38 @@ def make_bot(name: str, game: Any, seed: int = 0) -> Bot:
             raise ValueError(f"minimax is tic-tac-toe only; for {game.name} use: random")
         return minimax_bot(seed)
     raise ValueError(f"unknown bot {name!r}; choose random or minimax")
+
+
+class MatchResult(NamedTuple):
+    """A match from the first bot's point of view."""
+
+    wins: int
+    draws: int
+    losses: int
+
+    @property
+    def games(self) -> int:
+        return self.wins + self.draws + self.losses
+
+    @property
+    def score(self) -> float:
+        return (self.wins + 0.5 * self.draws) / max(self.games, 1)
+
+
+def play_match(game: Any, bots: tuple[Bot, Bot], games: int, device: torch.device | str | None = None) -> MatchResult:
+    """``games`` games in lockstep (one batch): ``bots[0]`` moves first in the first half of
+    them and second in the rest. Each bot is called once per move on the whole batch; the
+    move of the bot whose turn it is is kept per game."""
+    state = game.init(games, device)
+    seat_a = (torch.arange(games, device=state.current_player.device) >= (games + 1) // 2).long()  # bots[0]'s player
+    outcome = torch.zeros(games, 2, device=state.rewards.device)
+    while not bool(state.terminated.all()):
+        a_turn = state.current_player == seat_a
+        action = torch.where(a_turn, bots[0](game, state), bots[1](game, state))
+        state = game.step(state, action, checked=False)
+        outcome = outcome + state.rewards  # finished games are frozen with zero rewards
+    mine = outcome.gather(1, seat_a[:, None])[:, 0]
+    return MatchResult(int((mine > 0).sum()), int((mine == 0).sum()), int((mine < 0).sum()))
 
 
 def play_game(game: Any, bots: tuple[Bot, Bot]) -> Iterator[tuple[Any, int | None]]:

@@ -208,3 +208,31 @@ def _ascii(board: Board) -> str:
     """Three rows of ``X``/``O``/``.`` for error messages."""
     marks = {1: "X", -1: "O", 0: "."}
     return "\n".join(" ".join(marks.get(v, "?") for v in board[r * 3:r * 3 + 3]) for r in range(3))
+
+
+class Judge(NamedTuple):
+    """Every reachable non-terminal position as one batched state, with its optimal moves."""
+
+    state: TicTacToeState  # B = 4,520 games, in a fixed (sorted) order
+    optimal: torch.Tensor  # bool [4520, 9]: the value-keeping moves of each position
+
+
+def judge_positions(device: torch.device | str | None = None) -> Judge:
+    """The 4,520 non-terminal positions as a batch, for judging an agent's moves in one call
+    (``optimal.gather(1, actions[:, None])`` says which of its moves keep the value)."""
+    boards = sorted(nonterminal_positions())
+    board = torch.tensor(boards, dtype=torch.int8, device=device)
+    marks = (board != 0).sum(dim=1)
+    optimal = torch.zeros(len(boards), NUM_CELLS, dtype=torch.bool)
+    for i, b in enumerate(boards):
+        optimal[i, list(_lookup(b).optimal_actions)] = True
+    state = TicTacToeState(
+        board=board,
+        current_player=(marks % 2).long(),
+        legal_action_mask=board == 0,
+        rewards=torch.zeros(len(boards), 2, device=board.device),
+        terminated=torch.zeros(len(boards), dtype=torch.bool, device=board.device),
+        winner=torch.full((len(boards),), -1, dtype=torch.long, device=board.device),
+        move_count=marks.long(),
+    )
+    return Judge(state, optimal.to(board.device))

@@ -1,0 +1,316 @@
+"""``arena train tictactoe|go``: AlphaZero self-play orchestrated, evaluated and saved.
+
+The loop (:func:`train`) reads top to bottom: self-play one move in all B games, put the
+finished games into the replay buffer, take as many gradient steps as the replay ratio asks,
+and every ``eval_every`` seconds evaluate (against random, the previous network, minimax for
+tic-tac-toe), log a row to ``metrics.jsonl`` and TensorBoard, and checkpoint. The training
+clock (``--seconds``) counts self-play and learning only; evaluation time is reported
+apart, so the budget means the same with or without evaluation.
+
+Run folder::
+
+    config.json  metrics.jsonl  metrics.json  tb/  plots/learning_curve.png  replays/*.json
+    checkpoints/latest.{safetensors,json}  checkpoints/best.{...}  checkpoints/trainer.safetensors
+
+``--resume`` continues from ``checkpoints/``: the network, the optimizer, the replay buffer
+and the counters (steps, games, positions, training seconds, Elo) come back; games that were
+in progress when the run stopped are started afresh.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from agents.alphazero import (AlphaZeroConfig, ReplayBuffer, SelfPlay, make_network, make_optimizer,
+                              network_config, train_step)
+from agents.mcts import MCTSConfig, network_evaluator, rollout_evaluator, search
+from arena import checkpoint as ckpt
+from arena.elo import elo_difference
+from arena.match import Bot, MatchResult, make_bot, play_match
+from arena.players import Thinking, thinking_from
+from arena.runs import append_metrics, new_run_dir, plot_curves, write_config, write_json
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """How long and how a run goes (the learning itself is :class:`AlphaZeroConfig`)."""
+
+    seconds: float = 60.0
+    """Training budget in seconds of self-play and learning (evaluation not counted)."""
+    eval_every: float = 10.0
+    """Seconds of training between evaluations and checkpoints."""
+    eval_games: int = 100
+    """Games per evaluation match (half with each colour)."""
+    gating: bool = False
+    """Promote a network to 'best' only when it scores >= 55% against the previous best."""
+    replays_per_eval: int = 2
+    """Self-play games written to the run's replays/ at each evaluation."""
+    seed: int = 0
+    """Seed for networks, search noise and sampling."""
+    device: str = "cpu"
+    """torch device: cpu, cuda, or auto."""
+    resume: bool = False
+    """Continue the run in ``run_dir`` from its last checkpoint."""
+
+
+@dataclass
+class Counters:
+    """Progress that survives a resume (stored in the latest checkpoint's sidecar)."""
+
+    step: int = 0
+    games: int = 0
+    positions: int = 0
+    train_seconds: float = 0.0
+    elo: float = 0.0
+    best_elo: float = 0.0
+    evaluations: int = 0
+
+
+def train(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, progress: Any = None) -> dict[str, Any]:
+    """Train until ``opts.seconds`` of training have passed; returns the final metrics.
+
+    ``progress`` (optional) is called as ``progress(counters, row_or_None)`` after every
+    self-play step, for a progress bar.
+    """
+    torch.manual_seed(opts.seed)
+    device = torch.device("cuda" if opts.device == "auto" and torch.cuda.is_available() else
+                          ("cpu" if opts.device == "auto" else opts.device))
+    game = cfg.make_game()
+    generator = torch.Generator(device).manual_seed(opts.seed)
+    net = make_network(game, cfg).to(device).eval()
+    optimizer = make_optimizer(net, cfg)
+    buffer = ReplayBuffer(cfg.buffer_size, game.observation_shape, game.num_actions, device)
+    counters = Counters()
+    if opts.resume:
+        counters = _restore(run, net, optimizer, buffer)
+    else:
+        write_config(run, {"alphazero": dataclasses.asdict(cfg), "options": dataclasses.asdict(opts)})
+    best = copy.deepcopy(net)
+    if opts.resume and (run / "checkpoints" / "best.safetensors").exists():
+        ckpt.load_weights(best, ckpt.load_checkpoint(run / "checkpoints" / "best.safetensors")[0])
+    selfplay = SelfPlay(game, cfg, device, generator)
+    sample_debt, next_eval = 0.0, counters.train_seconds + opts.eval_every
+    rows: list[dict[str, Any]] = []
+    losses = None
+    writer = _tensorboard(run)
+    wall_start = time.perf_counter() - counters.train_seconds
+    while counters.train_seconds < opts.seconds:
+        tick = time.perf_counter()
+        finished = selfplay.step(net)
+        buffer.add(finished.samples)
+        counters.games += len(finished.lengths)
+        counters.positions += len(finished.samples.value)
+        if buffer.size >= cfg.min_buffer:
+            sample_debt += len(finished.samples.value) * cfg.replay_ratio / cfg.batch_size
+            while sample_debt >= 1:
+                losses = train_step(net, optimizer, buffer, cfg, game.board_size, generator)
+                counters.step += 1
+                sample_debt -= 1
+        counters.train_seconds += time.perf_counter() - tick
+        row = None
+        if counters.train_seconds >= next_eval or counters.train_seconds >= opts.seconds:
+            next_eval = counters.train_seconds + opts.eval_every
+            row = _evaluate(game, cfg, opts, net, best, counters)
+            row.update(wall_time=round(time.perf_counter() - wall_start, 2))
+            if losses is not None:
+                row.update(policy_loss=losses.policy, value_loss=losses.value)
+            rows.append(row)
+            append_metrics(run, row)
+            if writer is not None:
+                for key, value in row.items():
+                    if isinstance(value, (int, float)) and key != "step":
+                        writer.add_scalar(key, value, counters.step)
+                writer.flush()
+            _save(run, cfg, net, optimizer, buffer, counters, best, row)
+            _write_replays(run, game, cfg, finished, counters, opts.replays_per_eval)
+        if progress is not None:
+            progress(counters, row)
+    if writer is not None:
+        writer.close()
+    final = _final_metrics(game, cfg, net, rows, counters)
+    write_json(run / "metrics.json", final)
+    _plot(run, rows, game)
+    return final
+
+
+# ----- evaluation ---------------------------------------------------------------------------
+
+
+def search_bot(game: Any, net: torch.nn.Module, cfg: MCTSConfig) -> Bot:
+    """The network's strongest moves by search (no exploration), batched."""
+    evaluate = network_evaluator(game, net)
+    return lambda g, state: search(g, state, evaluate, cfg).action
+
+
+def _evaluate(game: Any, cfg: AlphaZeroConfig, opts: TrainOptions, net: torch.nn.Module,
+              best: torch.nn.Module, counters: Counters) -> dict[str, Any]:
+    """Matches against random, the previous best (and minimax for tic-tac-toe); Elo update."""
+    play = cfg.play_search()
+    me = search_bot(game, net, play)
+    dev = next(net.parameters()).device
+    row: dict[str, Any] = {"step": counters.step, "games": counters.games, "positions": counters.positions,
+                           "train_seconds": round(counters.train_seconds, 2)}
+    vs_random = play_match(game, (me, make_bot("random", game, opts.seed + counters.evaluations)), opts.eval_games, dev)
+    row.update(_rates("random", vs_random))
+    vs_best = play_match(game, (me, search_bot(game, best, play)), opts.eval_games, dev)
+    row.update(_rates("best", vs_best))
+    if game.name == "tictactoe":
+        row.update(_rates("minimax", play_match(game, (me, make_bot("minimax", game, counters.evaluations)),
+                                                opts.eval_games, dev)))
+        row["optimal_policy"] = judge_tictactoe(game, net, None)
+    # Elo: random is 0; each evaluation is rated against the previous best network.
+    if counters.evaluations == 0:
+        counters.elo = elo_difference(vs_random.score, vs_random.games)
+    else:
+        counters.elo = counters.best_elo + elo_difference(vs_best.score, vs_best.games)
+    promote = not opts.gating or vs_best.score >= 0.55 or counters.evaluations == 0
+    if promote:
+        best.load_state_dict(net.state_dict())
+        counters.best_elo = counters.elo
+    counters.evaluations += 1
+    row.update(elo=round(counters.elo, 1), promoted=promote)
+    return row
+
+
+def judge_tictactoe(game: Any, net: torch.nn.Module, search_cfg: MCTSConfig | None) -> float:
+    """Fraction of the 4,520 non-terminal tic-tac-toe positions where the agent's move is
+    optimal (exact minimax): the raw policy's argmax when ``search_cfg`` is None, else the
+    move its search picks."""
+    from envs.tictactoe_solver import judge_positions
+
+    dev = next(net.parameters()).device
+    judge = judge_positions(dev)
+    if search_cfg is None:
+        logits, _ = network_evaluator(game, net)(judge.state)
+        action = logits.masked_fill(~judge.state.legal_action_mask, -1e9).argmax(-1)
+    else:
+        action = search(game, judge.state, network_evaluator(game, net), search_cfg).action
+    return round(float(judge.optimal.gather(1, action[:, None]).float().mean()), 5)
+
+
+def _rates(name: str, result: MatchResult) -> dict[str, float]:
+    n = result.games
+    return {f"win_{name}": result.wins / n, f"draw_{name}": result.draws / n, f"loss_{name}": result.losses / n}
+
+
+def _final_metrics(game: Any, cfg: AlphaZeroConfig, net: torch.nn.Module, rows: list[dict[str, Any]],
+                   counters: Counters) -> dict[str, Any]:
+    final = {**(rows[-1] if rows else {}), **dataclasses.asdict(counters)}
+    if game.name == "tictactoe":
+        final["optimal_search"] = judge_tictactoe(game, net, cfg.play_search())
+        final["optimal_policy"] = judge_tictactoe(game, net, None)
+    return final
+
+
+# ----- checkpoints and files ----------------------------------------------------------------
+
+
+def _save(run: Path, cfg: AlphaZeroConfig, net: torch.nn.Module, optimizer: torch.optim.Optimizer,
+          buffer: ReplayBuffer, counters: Counters, best: torch.nn.Module, row: dict[str, Any]) -> None:
+    """Latest and best networks, then the trainer state; the counters go last (in the latest
+    sidecar), so a kill between writes resumes from a consistent earlier point or this one."""
+    folder = run / "checkpoints"
+    meta = {"algorithm": "alphazero", "game": cfg.game, "config": dataclasses.asdict(cfg)}
+    ckpt.save_checkpoint(folder / "best.safetensors", best, {**meta, "elo": counters.best_elo})
+    trainer = {**{f"optimizer.{k}": v for k, v in ckpt.optimizer_tensors(optimizer).items()},
+               **{f"buffer.{k}": v for k, v in buffer.tensors().items()}}
+    ckpt.save_tensors(folder / "trainer.safetensors", trainer)
+    ckpt.save_checkpoint(folder / "latest.safetensors", net,
+                         {**meta, "counters": dataclasses.asdict(counters), "metrics": row})
+
+
+def _restore(run: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer, buffer: ReplayBuffer) -> Counters:
+    latest = run / "checkpoints" / "latest.safetensors"
+    if not latest.exists():
+        raise ckpt.CheckpointError(f"--resume: no checkpoint in {run / 'checkpoints'} (start without --resume)")
+    tensors, meta = ckpt.load_checkpoint(latest)
+    ckpt.load_weights(net, tensors, str(latest))
+    trainer = ckpt.load_tensors(run / "checkpoints" / "trainer.safetensors")
+    ckpt.load_optimizer_tensors(optimizer, {k[10:]: v for k, v in trainer.items() if k.startswith("optimizer.")})
+    buffer.load({k[7:]: v for k, v in trainer.items() if k.startswith("buffer.")})
+    return Counters(**meta["counters"])
+
+
+def load_network(path: str | Path, device: str = "cpu") -> tuple[Any, torch.nn.Module, AlphaZeroConfig]:
+    """``(game, network, config)`` from a checkpoint file or a run folder (its best network)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "checkpoints" / "best.safetensors"
+    tensors, meta = ckpt.load_checkpoint(path)
+    if meta.get("algorithm") != "alphazero":
+        raise ckpt.CheckpointError(f"{path} is not an AlphaZero network (algorithm: {meta.get('algorithm')!r})")
+    cfg = ckpt.config_from_dict(AlphaZeroConfig, meta["config"])
+    game = cfg.make_game()
+    net = make_network(game, cfg)
+    ckpt.load_weights(net, tensors, str(path))
+    return game, net.to(device).eval(), cfg
+
+
+@dataclass
+class SearchPlayer:
+    """A search-guided player for people, GTP and replays (B = 1, the same search code)."""
+
+    name: str
+    evaluate: Any
+    cfg: MCTSConfig
+
+    def act(self, game: Any, state: Any) -> tuple[int, Thinking | None]:
+        out = search(game, state, self.evaluate, self.cfg)
+        return int(out.action[0]), thinking_from(out.policy[0], out.value[0])
+
+
+def search_player(game: Any, path: Path | None, simulations: int | None = None, seed: int = 0,
+                  device: str = "cpu") -> SearchPlayer:
+    """``mcts`` (``path`` None: uniform priors, random-playout values) or a trained network."""
+    if path is None:
+        generator = torch.Generator().manual_seed(seed)
+        return SearchPlayer("mcts", rollout_evaluator(game, generator), MCTSConfig(simulations=simulations or 200,
+                                                                                    algorithm="puct"))
+    trained_game, net, cfg = load_network(path, device)
+    if (trained_game.name, trained_game.board_size) != (game.name, game.board_size):
+        raise ckpt.CheckpointError(f"{path} was trained on {trained_game.name} {trained_game.board_size}x"
+                                   f"{trained_game.board_size}, not {game.name} {game.board_size}x{game.board_size}")
+    search_cfg = cfg.play_search() if simulations is None else dataclasses.replace(cfg.play_search(), simulations=simulations)
+    return SearchPlayer(f"alphazero({Path(path).name})", network_evaluator(game, net), search_cfg)
+
+
+def _write_replays(run: Path, game: Any, cfg: AlphaZeroConfig, finished: Any, counters: Counters, count: int) -> None:
+    from arena.replays import Replay, new_replay_path, save_replay
+
+    config = {"size": cfg.size, "komi": cfg.komi} if cfg.game == "go" else {}
+    for moves, outcome in list(zip(finished.actions, finished.outcomes.tolist()))[:count]:
+        result = "draw" if outcome[0] == outcome[1] else ("first player wins" if outcome[0] > 0 else "second player wins")
+        replay = Replay(game.name, config, (f"self-play step {counters.step}",) * 2, tuple(moves), result)
+        save_replay(replay, new_replay_path(game.name, run / "replays"))
+
+
+def _plot(run: Path, rows: list[dict[str, Any]], game: Any) -> None:
+    if not rows:
+        return
+    (run / "plots").mkdir(exist_ok=True)
+    wins = ["win_random", "win_best"] + (["draw_minimax", "optimal_policy"] if game.name == "tictactoe" else [])
+    plot_curves(run / "plots" / "learning_curve.png", rows,
+                {"rate": wins, "elo": ["elo"], "loss": ["policy_loss", "value_loss"]},
+                x="train_seconds", title=f"AlphaZero {game.name}")
+
+
+def _tensorboard(run: Path) -> Any:
+    """A TensorBoard writer for ``run/tb`` (None when tensorboard is not installed)."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(run / "tb"))
+
+
+def new_run(cfg: AlphaZeroConfig, run_dir: str | Path | None) -> Path:
+    """The run folder: ``runs/alphazero-<game>-<time>`` unless given."""
+    name = f"alphazero-{cfg.game}" + (f"{cfg.size}" if cfg.game == "go" else "")
+    return new_run_dir(name, run_dir)

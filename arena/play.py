@@ -1,0 +1,76 @@
+"""``arena play``: play tic-tac-toe or Go against an agent in a pygame window.
+
+The window (:mod:`arena.viewer`) is imported only when the command runs, so reading this
+config (``arena --help``) does not load pygame.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import tyro
+
+
+@dataclass(frozen=True)
+class PlayCommand:
+    """Play against an agent in a window: click to move; P pass, R resign, U undo, N new game,
+    S swap colours, H heat map of the agent's thinking. Closing saves a replay in replays/."""
+
+    game: Annotated[Literal["tictactoe", "go"], tyro.conf.Positional] = "tictactoe"
+    """Which game to play."""
+    size: int = 9
+    """Go board size (5..19)."""
+    komi: float = 7.5
+    """Go komi (points given to white)."""
+    opponent: str | None = None
+    """random, minimax (tic-tac-toe), mcts, or a checkpoint (.safetensors) or training run folder
+    (default: minimax for tic-tac-toe, random for Go)."""
+    color: Literal["black", "white", "random"] = "black"
+    """Your colour: black moves first (X in tic-tac-toe)."""
+    simulations: int | None = None
+    """Search budget per move of mcts/checkpoint opponents (default: the agent's own)."""
+    seed: int = 0
+    """Random seed of the opponent (and of --color random)."""
+    device: str = "cpu"
+    """torch device for a network opponent."""
+    replay_dir: Path = Path("replays")
+    """Folder for the JSON replays written when a game ends or the window closes."""
+
+
+def make_session(cmd: PlayCommand) -> Any:
+    """The game, the opponent and the seats of ``cmd`` as a :class:`arena.viewer.session.PlaySession`.
+
+    Raises ``ValueError`` (or ``CheckpointError``) for an unusable opponent, before any window opens.
+    """
+    import envs
+    from arena.players import make_player
+    from arena.viewer.session import PlaySession
+
+    config: dict[str, Any] = {"size": cmd.size, "komi": cmd.komi} if cmd.game == "go" else {}
+    game = envs.make(cmd.game, **config)
+    spec = cmd.opponent or ("minimax" if cmd.game == "tictactoe" else "random")
+    opponent = make_player(spec, game, simulations=cmd.simulations, seed=cmd.seed, device=cmd.device)
+    color = cmd.color if cmd.color != "random" else random.Random(cmd.seed).choice(["black", "white"])
+    human_seat = 0 if color == "black" else 1
+    return PlaySession(game, opponent, human_seat, config=config, replay_dir=cmd.replay_dir)
+
+
+def run_play(cmd: PlayCommand) -> None:
+    """Open the window and play until it is closed; prints where the replay went."""
+    session = make_session(cmd)
+    from arena.viewer.window import PlayWindow
+
+    window = PlayWindow(session)
+    try:
+        window.run()
+    finally:
+        window.close()  # also on Ctrl+C: the game is saved
+        import pygame
+
+        pygame.display.quit()  # only the window: fonts stay loaded for another session
+    saved = window.saved_to or session.replay_path
+    if saved is not None:
+        print(f"replay saved to {saved}")

@@ -1,0 +1,78 @@
+"""Players a person or a match can face: bots, searches and trained networks, by name.
+
+A :class:`Player` picks one move in a single game (B=1) and may say what it was thinking:
+the viewer draws that as a heat map, the GTP engine and replays record it. Bots from
+:mod:`arena.match` (``random``, ``minimax``) become players through :class:`BotPlayer`;
+``mcts`` and checkpoints are AlphaZero searches (see :func:`make_player`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+from arena.match import Bot, make_bot
+
+
+@dataclass(frozen=True)
+class Thinking:
+    """What a player saw before moving, for overlays and replays."""
+
+    policy: tuple[float, ...]
+    """One weight per action (search visit shares or the network's policy), summing to 1."""
+    value: float
+    """Expected outcome for the player to move, in [-1, 1]."""
+
+
+class Player(Protocol):
+    """Anything that can take a seat in a game."""
+
+    name: str
+
+    def act(self, game: Any, state: Any) -> tuple[int, Thinking | None]:
+        """The move to play in game 0 of ``state`` (a legal one), and optional thinking."""
+        ...
+
+
+@dataclass
+class BotPlayer:
+    """A :data:`arena.match.Bot` seen as a player (it does not show its thinking)."""
+
+    name: str
+    bot: Bot
+
+    def act(self, game: Any, state: Any) -> tuple[int, Thinking | None]:
+        return int(self.bot(game, state)[0]), None
+
+
+def make_player(spec: str, game: Any, simulations: int | None = None, seed: int = 0,
+                device: str = "cpu") -> Player:
+    """A player from a name: ``random``, ``minimax`` (tic-tac-toe), ``mcts`` (search with a
+    uniform prior and random-rollout-free value 0), or the path of a checkpoint / run folder
+    of an AlphaZero training (its network guides the search).
+
+    ``simulations`` sets the search budget (``None``: the agent's default play-time budget).
+    Raises ``ValueError`` (or :class:`arena.checkpoint.CheckpointError`) with a clear message
+    for an unknown name or an unusable file.
+    """
+    if spec in ("random", "minimax"):
+        return BotPlayer(spec, make_bot(spec, game, seed))
+    from arena.alphazero import search_player  # the search and its networks live above the bots
+
+    if spec == "mcts":
+        return search_player(game, None, simulations=simulations, seed=seed, device=device)
+    path = Path(spec)
+    if path.exists():
+        return search_player(game, path, simulations=simulations, seed=seed, device=device)
+    raise ValueError(
+        f"unknown opponent {spec!r}: use random, minimax (tic-tac-toe), mcts, or the path of a "
+        "checkpoint (.safetensors) or training run folder"
+    )
+
+
+def thinking_from(policy: torch.Tensor, value: torch.Tensor | float) -> Thinking:
+    """A :class:`Thinking` from a policy tensor ``[A]`` and a value."""
+    return Thinking(tuple(float(p) for p in policy.tolist()), float(value))

@@ -1,0 +1,120 @@
+"""JSON replays: a finished (or abandoned) game as the moves that replay it.
+
+A replay never stores positions, only the game id, its config and the actions; reading one
+back means stepping the game again (DESIGN.md: "replayed by stepping the game"), so a replay
+can never disagree with the rules. The file format, version 1::
+
+    {"format": "arena-replay", "version": 1, "game": "go", "config": {"size": 9, "komi": 7.5},
+     "players": ["human", "mcts"], "moves": [40, 30, ...], "result": "B+3.5" | null,
+     "thinking": [null, {"policy": [...], "value": 0.1}, ...]}
+
+``players[p]`` played seat ``p`` (0 moves first: X, black); ``thinking[i]`` is what the
+player of move ``i`` showed before playing it (``null`` for people and plain bots).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from arena.players import Thinking
+
+FORMAT = "arena-replay"
+VERSION = 1
+REPLAYS_ROOT = Path("replays")
+
+
+@dataclass(frozen=True)
+class Replay:
+    """One game as it is written to disk (see the module docstring for the JSON)."""
+
+    game: str
+    """Game id for ``envs.make``: ``tictactoe`` or ``go``."""
+    config: dict[str, Any]
+    """Keyword arguments of ``envs.make`` (Go: ``size`` and ``komi``; tic-tac-toe: none)."""
+    players: tuple[str, str]
+    """Name of the player in seat 0 (moves first) and seat 1."""
+    moves: tuple[int, ...]
+    """Every action in order, passes included."""
+    result: str | None = None
+    """``B+3.5``, ``W+R``, ``X wins``, ``draw``...; ``None`` for a game left unfinished."""
+    thinking: tuple[Thinking | None, ...] = field(default=())
+    """One entry per move (empty: none recorded)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object of the file format."""
+        thinking = list(self.thinking) + [None] * (len(self.moves) - len(self.thinking))
+        return {
+            "format": FORMAT, "version": VERSION, "game": self.game, "config": dict(self.config),
+            "players": list(self.players), "moves": [int(a) for a in self.moves], "result": self.result,
+            "thinking": [None if t is None else {"policy": list(t.policy), "value": t.value} for t in thinking],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Replay:
+        """Parse the JSON object; raises ``ValueError`` naming what is wrong."""
+        if data.get("format") != FORMAT or data.get("version") != VERSION:
+            raise ValueError(f"not an {FORMAT} version {VERSION} file "
+                             f"(format={data.get('format')!r}, version={data.get('version')!r})")
+        thinking = tuple(None if t is None else Thinking(tuple(t["policy"]), float(t["value"]))
+                         for t in data.get("thinking", []))
+        players = tuple(data["players"])
+        if len(players) != 2:
+            raise ValueError(f"a replay names 2 players, got {players}")
+        return cls(data["game"], dict(data.get("config", {})), (players[0], players[1]),
+                   tuple(int(a) for a in data["moves"]), data.get("result"), thinking)
+
+
+def new_replay_path(game: str, directory: str | Path = REPLAYS_ROOT) -> Path:
+    """``<directory>/<game>-<YYYYmmdd-HHMMSS>.json``, with ``-2``, ``-3``... if taken."""
+    directory = Path(directory)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = directory / f"{game}-{stamp}.json"
+    n = 1
+    while path.exists():
+        n += 1
+        path = directory / f"{game}-{stamp}-{n}.json"
+    return path
+
+
+def save_replay(replay: Replay, path: str | Path) -> Path:
+    """Write ``replay`` to ``path`` atomically (a temporary file in the same folder, then
+    ``os.replace``), so a crash never leaves half a file; creates the folder. Returns ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(replay.to_json(), f)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_replay(path: str | Path) -> Replay:
+    """Read a replay file (``ValueError`` for anything that is not one)."""
+    return Replay.from_json(json.loads(Path(path).read_text()))
+
+
+def replay_states(replay: Replay) -> tuple[Any, list[Any]]:
+    """The game of ``replay`` and every position of it (B=1): the start, then one per move.
+
+    Steps are checked, so a corrupt replay raises ``envs.core.IllegalActionError``.
+    """
+    import torch
+
+    import envs
+
+    game = envs.make(replay.game, **replay.config)  # type: ignore[arg-type]
+    states = [game.init(1)]
+    for action in replay.moves:
+        states.append(game.step(states[-1], torch.tensor([action])))
+    return game, states

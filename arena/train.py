@@ -1,0 +1,131 @@
+"""``arena train <game>``: the command a person runs to train an agent.
+
+``arena train tictactoe`` trains AlphaZero for 60 seconds with settings that reach perfect
+play on two CPU cores; ``arena train go --size 5|7|9`` trains a Go network (a longer budget;
+use ``--device cuda`` on a GPU). Every option left unset takes the game's preset.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import tyro
+
+from agents.alphazero import AlphaZeroConfig
+from agents.mcts import MCTSConfig
+
+
+@dataclass(frozen=True)
+class Train:
+    """Train an AlphaZero agent by self-play; writes a run folder (metrics, TensorBoard,
+    plots, checkpoints, replays). Play it afterwards with ``arena play <game> --opponent <run>``."""
+
+    game: Annotated[Literal["tictactoe", "go"], tyro.conf.Positional] = "tictactoe"
+    """Which game to learn."""
+    agent: Literal["alphazero"] = "alphazero"
+    """Learning algorithm."""
+    size: int = 9
+    """Go board size (5..19)."""
+    komi: float = 7.5
+    """Go komi."""
+    seconds: float | None = None
+    """Training budget in seconds (default: 60 for tic-tac-toe, 1800 for Go)."""
+    games: int | None = None
+    """Self-play games in lockstep (the batch B)."""
+    simulations: int | None = None
+    """Search simulations per self-play move."""
+    play_simulations: int | None = None
+    """Search simulations per move when the agent plays (evaluation, play, GTP)."""
+    search: Literal["gumbel", "puct"] | None = None
+    """Root rule of the search."""
+    blocks: int | None = None
+    """Residual blocks of the network."""
+    channels: int | None = None
+    """Channels of the network."""
+    eval_every: float | None = None
+    """Training seconds between evaluations and checkpoints."""
+    eval_games: int = 100
+    """Games per evaluation match."""
+    gating: bool = False
+    """Promote a network to 'best' only when it scores >= 55% against the previous best."""
+    seed: int = 0
+    """Random seed."""
+    device: str = "cpu"
+    """torch device: cpu, cuda, or auto."""
+    run_dir: Path | None = None
+    """Run folder (default: runs/alphazero-<game>-<time>)."""
+    resume: bool = False
+    """Continue the run in --run-dir from its last checkpoint (same settings as it was started with)."""
+
+
+def preset(game: str, size: int) -> tuple[AlphaZeroConfig, float, float]:
+    """``(config, seconds, eval_every)`` that work for ``game`` on a small CPU."""
+    if game == "tictactoe":
+        return AlphaZeroConfig(), 60.0, 10.0
+    big = size >= 9
+    cfg = AlphaZeroConfig(
+        game="go", size=size, blocks=4 if big else 3, channels=64 if big else 48, games=256 if big else 128,
+        search=MCTSConfig(simulations=32 if big else 24), play_simulations=64, buffer_size=200_000 if big else 100_000,
+        batch_size=256, replay_ratio=2.0, min_buffer=2048, lr=2e-3, random_opening=2,
+    )
+    return cfg, 1800.0, 120.0
+
+
+def build(cmd: Train) -> tuple[AlphaZeroConfig, Any]:
+    """The AlphaZero config and run options of ``cmd`` (preset, then what was set)."""
+    from arena.alphazero import TrainOptions
+
+    cfg, seconds, eval_every = preset(cmd.game, cmd.size)
+    search = cfg.search
+    if cmd.simulations is not None:
+        search = dataclasses.replace(search, simulations=cmd.simulations)
+    if cmd.search is not None:
+        search = dataclasses.replace(search, algorithm=cmd.search)
+    overrides = {k: v for k, v in {"games": cmd.games, "play_simulations": cmd.play_simulations,
+                                   "blocks": cmd.blocks, "channels": cmd.channels}.items() if v is not None}
+    cfg = dataclasses.replace(cfg, komi=cmd.komi, search=search, **overrides)
+    opts = TrainOptions(seconds=cmd.seconds or seconds, eval_every=cmd.eval_every or eval_every,
+                        eval_games=cmd.eval_games, gating=cmd.gating, seed=cmd.seed, device=cmd.device,
+                        resume=cmd.resume)
+    return cfg, opts
+
+
+def run_train(cmd: Train) -> dict[str, Any]:
+    """Train with a progress bar; prints where the run went and how to play it."""
+    from tqdm import tqdm
+
+    from arena.alphazero import new_run, train
+    from arena.checkpoint import CheckpointError, config_from_dict
+
+    cfg, opts = build(cmd)
+    if cmd.resume:
+        if cmd.run_dir is None:
+            raise ValueError("--resume needs --run-dir, the run folder to continue")
+        import json
+
+        try:
+            saved = json.loads((cmd.run_dir / "config.json").read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise CheckpointError(f"--resume: cannot read {cmd.run_dir / 'config.json'} ({e})") from None
+        cfg = config_from_dict(AlphaZeroConfig, saved["alphazero"])
+    run = new_run(cfg, cmd.run_dir)
+    bar = tqdm(total=round(opts.seconds), unit="s", desc=f"alphazero {cmd.game}", dynamic_ncols=True)
+    bar.update(0)
+    last = {}
+
+    def progress(counters: Any, row: dict[str, Any] | None) -> None:
+        if row is not None:
+            last.update({k: row[k] for k in ("win_random", "loss_minimax", "win_best", "elo") if k in row})
+        bar.set_postfix(games=counters.games, step=counters.step, **last, refresh=False)
+        bar.update(min(int(counters.train_seconds), bar.total) - bar.n)  # redraws at most every 0.1 s
+
+    final = train(cfg, opts, run, progress)
+    bar.close()
+    summary = ", ".join(f"{k} {final[k]}" for k in ("games", "positions", "step", "win_random", "loss_minimax",
+                                                     "optimal_search", "optimal_policy", "elo") if k in final)
+    print(f"{summary}\nrun folder: {run}\nplay it: arena play {cmd.game} --opponent {run}"
+          + (f" --size {cfg.size}" if cfg.game == "go" else ""))
+    return final
