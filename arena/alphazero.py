@@ -214,8 +214,10 @@ def _final_metrics(game: Any, cfg: AlphaZeroConfig, net: torch.nn.Module, rows: 
 
 def _save(run: Path, cfg: AlphaZeroConfig, net: torch.nn.Module, optimizer: torch.optim.Optimizer,
           buffer: ReplayBuffer, counters: Counters, best: torch.nn.Module, row: dict[str, Any]) -> None:
-    """Latest and best networks, then the trainer state; the counters go last (in the latest
-    sidecar), so a kill between writes resumes from a consistent earlier point or this one."""
+    """Best network, trainer state (optimizer, replay buffer), then the latest network with the
+    counters in its sidecar. Each file is written atomically, so none is ever half written; a
+    kill between two of these writes resumes with the previous latest network and counters
+    beside a slightly newer buffer and optimizer state, which training tolerates."""
     folder = run / "checkpoints"
     meta = {"algorithm": "alphazero", "game": cfg.game, "config": dataclasses.asdict(cfg)}
     ckpt.save_checkpoint(folder / "best.safetensors", best, {**meta, "elo": counters.best_elo})

@@ -27,7 +27,8 @@ class PlayCommand:
     """Go komi (points given to white)."""
     opponent: str | None = None
     """random, minimax (tic-tac-toe), mcts, or a checkpoint (.safetensors) or training run folder
-    (default: minimax for tic-tac-toe, random for Go)."""
+    (default: your newest `arena train` run of this game in runs/, else minimax for tic-tac-toe
+    and random for Go)."""
     color: Literal["black", "white", "random"] = "black"
     """Your colour: black moves first (X in tic-tac-toe)."""
     simulations: int | None = None
@@ -51,11 +52,33 @@ def make_session(cmd: PlayCommand) -> Any:
 
     config: dict[str, Any] = {"size": cmd.size, "komi": cmd.komi} if cmd.game == "go" else {}
     game = envs.make(cmd.game, **config)
-    spec = cmd.opponent or ("minimax" if cmd.game == "tictactoe" else "random")
+    spec = cmd.opponent or default_opponent(cmd.game, cmd.size)
+    print(f"opponent: {spec}")
     opponent = make_player(spec, game, simulations=cmd.simulations, seed=cmd.seed, device=cmd.device)
     color = cmd.color if cmd.color != "random" else random.Random(cmd.seed).choice(["black", "white"])
     human_seat = 0 if color == "black" else 1
     return PlaySession(game, opponent, human_seat, config=config, replay_dir=cmd.replay_dir)
+
+
+def default_opponent(game: str, size: int, runs: Path = Path("runs")) -> str:
+    """The newest finished-or-running AlphaZero run of this game (and Go size) under ``runs``,
+    so ``arena train tictactoe`` followed by ``arena play tictactoe`` plays what was trained;
+    else minimax (tic-tac-toe) or random (Go)."""
+    import json
+
+    name = f"alphazero-{game}" + (str(size) if game == "go" else "")
+    candidates = []
+    for run in runs.glob(f"{name}-*"):
+        best = run / "checkpoints" / "best.json"
+        if best.exists():
+            try:
+                if json.loads(best.read_text()).get("config", {}).get("game") == game:
+                    candidates.append((best.stat().st_mtime, run))
+            except (OSError, json.JSONDecodeError):
+                continue
+    if candidates:
+        return str(max(candidates)[1])
+    return "minimax" if game == "tictactoe" else "random"
 
 
 def run_play(cmd: PlayCommand) -> None:

@@ -71,7 +71,7 @@ def preset(game: str, size: int) -> tuple[AlphaZeroConfig, float, float]:
         search=MCTSConfig(simulations=32 if big else 24), play_simulations=64, buffer_size=200_000 if big else 100_000,
         batch_size=256, replay_ratio=2.0, min_buffer=2048, lr=2e-3, random_opening=2,
     )
-    return cfg, 1800.0, 120.0
+    return cfg, 1800.0, 180.0
 
 
 def build(cmd: Train) -> tuple[AlphaZeroConfig, Any]:
