@@ -42,7 +42,7 @@ ENGINE_NAME = "Arena"
 GO_SIZES = range(5, 20)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 and C1 controls but HT and LF
-_ID = re.compile(r"[0-9]{1,30}", re.ASCII)
+_ID = re.compile(r"[0-9]+", re.ASCII)
 _INT = re.compile(r"[+-]?[0-9]+", re.ASCII)
 _VERTEX = re.compile(r"[A-Za-z][0-9]{1,2}|pass", re.ASCII | re.IGNORECASE)
 _COLOURS = {"b": 0, "black": 0, "w": 1, "white": 1}

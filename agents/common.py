@@ -1,0 +1,47 @@
+"""What every model-free learner (DQN, REINFORCE, A2C, PPO) offers the arena's training loop.
+
+``arena/rl.py`` owns the loop a person sees (vector envs, evaluation on a separate env,
+metrics, TensorBoard, checkpoints, ``--resume``); an algorithm file (``agents/dqn.py``,
+``agents/pg.py``) owns only the learning. They meet at :class:`Learner`. Shared pieces of the
+algorithms (replay buffer, schedules, GAE) live in this module once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+
+class Learner(Protocol):
+    """One learning agent over a Gymnasium vector env (``num_envs`` copies of one task)."""
+
+    config: Any
+    """The algorithm's frozen config dataclass (written to config.json and checkpoints)."""
+
+    def learn(self, envs: Any) -> dict[str, float]:
+        """Advance training on ``envs`` (the learner keeps the current observations between
+        calls; the first call resets) by one update's worth of interaction: one rollout for
+        policy gradients, a few steps for DQN. Returns stats, at least ``env_steps`` (the
+        environment steps consumed by this call, summed over the vector) and
+        ``episode_returns`` (a list, possibly empty, of returns of episodes that ended)."""
+        ...
+
+    def act(self, obs: np.ndarray, action_mask: np.ndarray | None = None, deterministic: bool = True) -> np.ndarray:
+        """Actions for a batch of observations ``[N, ...]`` (masked argmax / masked logits
+        when ``action_mask [N, A]`` is given)."""
+        ...
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """Everything needed to resume exactly: networks, optimizers, buffers, counters, as
+        named tensors (safetensors-friendly: no pickles)."""
+        ...
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Inverse of :meth:`state_tensors`."""
+        ...
+
+    def networks(self) -> dict[str, torch.nn.Module]:
+        """The networks by name (``q``, ``policy``...), for checkpoints people can load."""
+        ...
