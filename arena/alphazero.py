@@ -50,6 +50,11 @@ class TrainOptions:
     """Games per evaluation match (half with each colour)."""
     gating: bool = False
     """Promote a network to 'best' only when it scores >= 55% against the previous best."""
+    gnugo_games: int = 0
+    """Go only: games against GNU Go (``apt-get install gnugo``) at each evaluation; 0 skips,
+    as does a machine without GNU Go."""
+    gnugo_level: int = 1
+    """GNU Go's strength level (1..10)."""
     replays_per_eval: int = 2
     """Self-play games written to the run's replays/ at each evaluation."""
     seed: int = 0
@@ -165,6 +170,12 @@ def _evaluate(game: Any, cfg: AlphaZeroConfig, opts: TrainOptions, net: torch.nn
         row.update(_rates("minimax", play_match(game, (me, make_bot("minimax", game, counters.evaluations)),
                                                 opts.eval_games, dev)))
         row["optimal_policy"] = judge_tictactoe(game, net, None)
+    elif opts.gnugo_games > 0:
+        from arena.gnugo import find_gnugo, gnugo_win_rate
+
+        if find_gnugo() is not None:
+            player = SearchPlayer("alphazero", network_evaluator(game, net), play)
+            row.update(gnugo_win_rate(player, game, opts.gnugo_games, opts.gnugo_level))
     # Elo: random is 0; each evaluation is rated against the previous best network.
     if counters.evaluations == 0:
         counters.elo = elo_difference(vs_random.score, vs_random.games)

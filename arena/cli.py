@@ -69,11 +69,13 @@ def run_demo(cfg: Demo) -> dict[str, int]:
 def _commands() -> dict[str, type]:
     """Subcommand name -> config dataclass (imported lazily so ``arena demo`` starts fast)."""
     from arena.bandits import BanditsCommand
+    from arena.gtp import GtpCommand
     from arena.play import PlayCommand
     from arena.supervised import Supervised
     from arena.train import Train
 
-    return {"train": Train, "play": PlayCommand, "demo": Demo, "supervised": Supervised, "bandits": BanditsCommand}
+    return {"train": Train, "play": PlayCommand, "gtp": GtpCommand, "demo": Demo, "supervised": Supervised,
+            "bandits": BanditsCommand}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     from arena.checkpoint import CheckpointError
     from arena.bandits import BanditsCommand, run_bandits
+    from arena.gtp import GtpCommand, run_gtp
     from arena.play import PlayCommand, run_play
     from arena.supervised import Supervised, run as run_supervised
     from arena.train import Train, run_train
@@ -101,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
             run_play(cfg)
         elif isinstance(cfg, BanditsCommand):
             run_bandits(cfg)
+        elif isinstance(cfg, GtpCommand):
+            run_gtp(cfg)
     except (IllegalActionError, CheckpointError, ValueError) as e:
         print(f"arena: error: {e}", file=sys.stderr)
         return 2

@@ -64,6 +64,7 @@ class GtpClient:
         except OSError as e:
             raise GtpEngineError(f"cannot start GTP engine {self.argv[0]!r}: {e}") from None
         self._lines: queue.Queue[str | None] = queue.Queue()
+        self._ended = False  # its output reached end of file
         # A reader thread turns the blocking pipe into a queue we can wait on with a timeout.
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -75,8 +76,8 @@ class GtpClient:
         """
         if "\n" in command:
             raise ValueError(f"one GTP command per call, got {command!r}")
-        if self.process.poll() is not None:
-            raise GtpEngineError(f"{self.argv[0]} has exited (code {self.process.returncode}); cannot send {command!r}")
+        if self._ended or self.process.poll() is not None:
+            raise GtpEngineError(f"{self.argv[0]} has exited (code {self.process.poll()}); cannot send {command!r}")
         try:
             self.process.stdin.write(command + "\n")  # type: ignore[union-attr]
             self.process.stdin.flush()  # type: ignore[union-attr]
@@ -123,6 +124,7 @@ class GtpClient:
             except queue.Empty:
                 raise GtpEngineError(f"{self.argv[0]} did not answer {command!r} within {timeout:g} s") from None
             if line is None:
+                self._ended = True
                 raise GtpEngineError(f"{self.argv[0]} exited while answering {command!r}")
             line = line.rstrip("\r\n")
             if not lines and not line.startswith(("=", "?")):

@@ -150,9 +150,9 @@ PlayerFactory = Callable[[Any], Any]  # game -> a player (arena.players.Player)
 class GtpEngine:
     """The game, the moves played through GTP, and one handler per command.
 
-    ``make_game(size, komi)`` builds the game, ``make_player(game)`` the agent answering
-    ``genmove`` (rebuilt when the board size or komi change; a factory that raises makes
-    that size unacceptable, e.g. a checkpoint trained on another size).
+    ``game_id`` is ``go`` or ``tictactoe``; ``make_player(game)`` builds the agent answering
+    ``genmove``. It is called again when the board size or komi change; a factory that raises
+    makes that size unacceptable (e.g. a checkpoint trained on another size).
     """
 
     def __init__(self, game_id: str, size: int, komi: float, make_player: PlayerFactory):

@@ -51,6 +51,10 @@ class Train:
     """Games per evaluation match."""
     gating: bool = False
     """Promote a network to 'best' only when it scores >= 55% against the previous best."""
+    gnugo_games: int = 0
+    """Go: games against GNU Go at each evaluation (needs `apt-get install gnugo`; 0 skips)."""
+    gnugo_level: int = 1
+    """GNU Go's level (1..10)."""
     seed: int = 0
     """Random seed."""
     device: str = "cpu"
@@ -88,7 +92,8 @@ def build(cmd: Train) -> tuple[AlphaZeroConfig, Any]:
                                    "blocks": cmd.blocks, "channels": cmd.channels}.items() if v is not None}
     cfg = dataclasses.replace(cfg, komi=cmd.komi, search=search, **overrides)
     opts = TrainOptions(seconds=cmd.seconds or seconds, eval_every=cmd.eval_every or eval_every,
-                        eval_games=cmd.eval_games, gating=cmd.gating, seed=cmd.seed, device=cmd.device,
+                        eval_games=cmd.eval_games, gating=cmd.gating, gnugo_games=cmd.gnugo_games,
+                        gnugo_level=cmd.gnugo_level, seed=cmd.seed, device=cmd.device,
                         resume=cmd.resume)
     return cfg, opts
 
@@ -118,7 +123,7 @@ def run_train(cmd: Train) -> dict[str, Any]:
 
     def progress(counters: Any, row: dict[str, Any] | None) -> None:
         if row is not None:
-            last.update({k: row[k] for k in ("win_random", "loss_minimax", "win_best", "elo") if k in row})
+            last.update({k: row[k] for k in ("win_random", "loss_minimax", "win_best", "gnugo_score", "elo") if k in row})
         bar.set_postfix(games=counters.games, step=counters.step, **last, refresh=False)
         bar.update(min(int(counters.train_seconds), bar.total) - bar.n)  # redraws at most every 0.1 s
 

@@ -253,7 +253,7 @@ class Go:
         N = self.board_size
         if t == "PASS":
             return self.pass_action
-        if len(t) >= 2 and t[0] in GTP_COLUMNS[:N] and t[1:].isdecimal():
+        if len(t) >= 2 and t[0] in GTP_COLUMNS[:N] and t[1:].isascii() and t[1:].isdecimal():
             row = int(t[1:])
             if 1 <= row <= N:
                 return (N - row) * N + GTP_COLUMNS.index(t[0])

@@ -89,7 +89,7 @@ class LegalDiscrete(spaces.Discrete):
 class BoardGameEnv(gymnasium.Env[np.ndarray, np.int64]):
     """One game of a two-player batched game against a fixed opponent (see the module doc)."""
 
-    metadata: dict[str, Any] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 2}
+    metadata: dict[str, Any] = {"render_modes": ["ansi", "rgb_array", "human"], "render_fps": 2}
 
     def __init__(
         self, game: Any, opponent: OpponentSpec = "random", agent_color: ColorSpec = 0,
@@ -101,7 +101,9 @@ class BoardGameEnv(gymnasium.Env[np.ndarray, np.int64]):
             game: a batched game (``envs.make("tictactoe")``, ``Go(...)``).
             opponent: ``"random"``, ``"minimax"`` (tic-tac-toe) or a bot ``f(game, state) -> int``.
             agent_color: 0 (moves first), 1, or ``"random"`` (drawn at every reset).
-            render_mode: ``None``, ``"ansi"`` (the game's text board) or ``"rgb_array"``.
+            render_mode: ``None``, ``"ansi"`` (the game's text board), ``"rgb_array"`` or
+                ``"human"`` (a pygame window showing the ``rgb_array`` frame after every
+                ``reset`` and ``step``, at most ``metadata["render_fps"]`` frames a second).
             device: where the game's tensors live (the CPU is fastest for B = 1).
         """
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -116,6 +118,7 @@ class BoardGameEnv(gymnasium.Env[np.ndarray, np.int64]):
         self._generator = torch.Generator(self.device)
         self.agent_color = 0  # this episode's colour
         self.state: Any = None  # the batched state, B = 1
+        self._window: Any = None  # envs.render.HumanWindow in human mode, opened on the first frame
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None,
@@ -126,6 +129,8 @@ class BoardGameEnv(gymnasium.Env[np.ndarray, np.int64]):
         self.agent_color = draw_colors(self._color_spec, 1, self.np_random)[0]
         self.state = self.game.init(1, self.device, self._generator)
         self._play_opponent()
+        if self.render_mode == "human":
+            self.render()
         return self._observation(), self._info()
 
     def step(self, action: int | np.integer | np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -139,6 +144,8 @@ class BoardGameEnv(gymnasium.Env[np.ndarray, np.int64]):
         reward = float(self.state.rewards[0, self.agent_color])
         reward += self._play_opponent()
         terminated = bool(self.state.terminated[0])
+        if self.render_mode == "human":
+            self.render()
         return self._observation(), reward, terminated, False, self._info()
 
     def action_masks(self) -> np.ndarray:
@@ -146,8 +153,23 @@ class BoardGameEnv(gymnasium.Env[np.ndarray, np.int64]):
         return self.state.legal_action_mask[0].cpu().numpy().copy()
 
     def render(self) -> str | np.ndarray | None:
-        """``"ansi"``: the game's text board; ``"rgb_array"``: uint8 ``[H, W, 3]``."""
+        """``"ansi"``: the game's text board; ``"rgb_array"``: uint8 ``[H, W, 3]``; ``"human"``:
+        shows that same frame in the window (``reset`` and ``step`` call this) and returns None."""
+        if self.render_mode == "human":
+            if self.state is not None:
+                if self._window is None:
+                    from envs.render import HumanWindow
+
+                    self._window = HumanWindow(f"arena: {self.game.name}", self.metadata.get("render_fps", 4))
+                self._window.show(render_frame(self.game, self.state, "rgb_array"))
+            return None
         return render_frame(self.game, self.state, self.render_mode)
+
+    def close(self) -> None:
+        """Close the human-mode window, if one is open."""
+        if self._window is not None:
+            self._window.close()
+            self._window = None
 
     def _play_opponent(self) -> float:
         """Let the opponent move until it is the agent's turn; its moves' reward to the agent."""
@@ -187,7 +209,7 @@ class TicTacToeEnv(BoardGameEnv):
 class GoEnv(BoardGameEnv):
     """``arena/Go-v0``: Go (Tromp-Taylor, positional superko) against ``"random"`` or a bot."""
 
-    metadata: dict[str, Any] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+    metadata: dict[str, Any] = {"render_modes": ["ansi", "rgb_array", "human"], "render_fps": 4}
 
     def __init__(
         self, size: int = 9, komi: float = 7.5, max_moves: int | None = None,

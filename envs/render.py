@@ -1,7 +1,9 @@
 """Board pictures as pure numpy: the ``rgb_array`` frames of the Gymnasium/PettingZoo faces.
 
-No pygame here (it is imported only by the arena viewer), so rendering works headless and
-costs nothing at import. Every function returns a fresh ``uint8`` array ``[H, W, 3]``.
+The drawing is numpy only, so rendering works headless and costs nothing at import. Every
+``draw_*`` function returns a fresh ``uint8`` array ``[H, W, 3]``. :class:`HumanWindow`, the
+``render_mode="human"`` window, shows exactly those frames (pixel for pixel) in a pygame
+window; pygame is imported only when such a window opens.
 Boards use the games' convention: ``+1`` for X / black, ``-1`` for O / white, ``0`` empty,
 cell ``row * size + col`` with row 0 at the top.
 """
@@ -95,6 +97,55 @@ def draw_go(board: Sequence[int] | np.ndarray, size: int, size_px: int = 320) ->
             _disc(img, center, radius, INK)
             _disc(img, center, radius - max(1.0, step * 0.05), WHITE_STONE)
     return img
+
+
+class HumanWindow:
+    """A pygame window that shows ``rgb_array`` frames as they are, at most ``fps`` a second.
+
+    Gymnasium's ``render_mode="human"``: the env draws its usual frame and hands it to
+    :meth:`show`, so the window shows the very picture ``render_mode="rgb_array"`` returns.
+    Runs headless under ``SDL_VIDEODRIVER=dummy``. pygame is imported on the first frame.
+    """
+
+    def __init__(self, title: str = "arena", fps: float = 4) -> None:
+        self.title, self.fps = title, fps
+        self.surface = None  # the display surface, once the first frame is shown
+        self._clock = None
+
+    def show(self, frame: np.ndarray) -> None:
+        """Blit ``frame`` (uint8 ``[H, W, 3]``) to the window (opened or resized to fit), flip,
+        pump the event queue (so the OS sees the window alive) and wait to keep ``fps``."""
+        import pygame
+
+        if not pygame.display.get_init():
+            pygame.display.init()
+        height, width = frame.shape[:2]
+        if self.surface is None or self.surface.get_size() != (width, height) or \
+                pygame.display.get_surface() is not self.surface:
+            self.surface = pygame.display.set_mode((width, height))
+            pygame.display.set_caption(self.title)
+            self._clock = pygame.time.Clock()
+        pygame.surfarray.blit_array(self.surface, np.ascontiguousarray(frame.transpose(1, 0, 2)))  # (W, H, 3)
+        pygame.event.pump()
+        pygame.display.flip()
+        if self.fps and self._clock is not None:
+            self._clock.tick(self.fps)
+
+    def pixels(self) -> np.ndarray:
+        """What the window shows now, uint8 ``[H, W, 3]`` (empty before the first frame)."""
+        if self.surface is None:
+            return np.zeros((0, 0, 3), dtype=np.uint8)
+        import pygame
+
+        return pygame.surfarray.array3d(self.surface).transpose(1, 0, 2).copy()
+
+    def close(self) -> None:
+        """Close the window (pygame's display only; a later :meth:`show` opens a new one)."""
+        if self.surface is not None:
+            import pygame
+
+            pygame.display.quit()
+            self.surface = None
 
 
 # ----- private helpers -------------------------------------------------------------------

@@ -126,7 +126,7 @@ class TicTacToe:
     def string_to_action(self, text: str) -> int:
         """Inverse of :meth:`action_to_string`; also accepts a bare cell number ``0``..``8``."""
         t = text.strip().upper()
-        if t.isdecimal() and 0 <= int(t) < NUM_CELLS:
+        if t.isascii() and t.isdecimal() and 0 <= int(t) < NUM_CELLS:
             return int(t)
         if len(t) == 2 and t[0] in "ABC" and t[1] in "123":
             return (SIZE - int(t[1])) * SIZE + "ABC".index(t[0])

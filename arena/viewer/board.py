@@ -1,9 +1,12 @@
-"""Drawing a :class:`~arena.viewer.session.PlaySession` onto a pygame surface.
+"""Drawing a :class:`~arena.viewer.session.PlaySession` (or any position) onto a pygame surface.
 
 Pure drawing: nothing here reads events or changes the session. The palette and the star
 points are those of :mod:`envs.render` (the numpy ``rgb_array`` frames of the Gymnasium
 faces), so the window and the env frames look alike; here pygame draws them anti-aliased
 and adds what a person needs: coordinates, the last move, the heat map and a status bar.
+
+:func:`draw_board` draws one position with an optional heat map; the play window
+(:func:`draw`) and the watch window (:mod:`arena.viewer.watch`) add their own bars.
 
 The window is ``WINDOW_SIZE``: a square board on top and a bar below with the status line,
 an info line (captures, score, the agent's value) and the buttons.
@@ -90,9 +93,10 @@ def layout_for(game: Any, rect: pygame.Rect = BOARD_RECT) -> BoardLayout:
     return BoardLayout(n, rect.left + margin, rect.top + margin, step)
 
 
-def buttons_for(game: Any) -> list[Button]:
-    """The buttons of the bar, left to right (no Pass in tic-tac-toe)."""
-    chosen = [b for b in BUTTONS if game.name == "go" or b[1] != "pass"]
+def buttons_for(game: Any, specs: tuple[tuple[str, str], ...] = BUTTONS) -> list[Button]:
+    """The buttons of the bar, left to right (no Pass in tic-tac-toe); ``specs`` are
+    ``(label, command)`` pairs (default: the play window's)."""
+    chosen = [b for b in specs if game.name == "go" or b[1] != "pass"]
     gap, height = 8, 36
     width = (WINDOW_SIZE[0] - gap * (len(chosen) + 1)) / len(chosen)
     top = WINDOW_SIZE[1] - height - 10
@@ -108,20 +112,59 @@ def button_at(buttons: list[Button], pos: tuple[int, int]) -> str | None:
 def draw(surface: pygame.Surface, session: PlaySession, layout: BoardLayout, buttons: list[Button]) -> None:
     """Draw the whole window for the session's current position (mutates ``surface``)."""
     surface.fill(BAR)
-    cells = [int(v) for v in session.state.board[0].tolist()]
-    last = session.last_move
     heat = session.shown_thinking if session.show_thinking else None
-    if session.is_go:
+    draw_board(surface, session.game, session.state, layout, session.last_move,
+               None if heat is None else heat.policy)
+    _draw_bar(surface, session, buttons)
+
+
+def draw_board(surface: pygame.Surface, game: Any, state: Any, layout: BoardLayout, last: int | None,
+               heat: tuple[float, ...] | None = None) -> None:
+    """Draw game 0 of ``state`` into :data:`BOARD_RECT` (mutates ``surface``): the goban or
+    the tic-tac-toe grid, the heat map of a policy ``heat`` (one share per action) under the
+    stones, and the ``last`` move marked. The play and watch windows both draw with this."""
+    cells = [int(v) for v in state.board[0].tolist()]
+    if game.name == "go":
         _draw_goban(surface, layout)
         if heat is not None:
-            _draw_heat(surface, layout, heat.policy, cells)
+            _draw_heat(surface, layout, heat, cells)
         _draw_stones(surface, layout, cells, last)
     else:
         _draw_grid(surface, layout, last)
         if heat is not None:
-            _draw_heat(surface, layout, heat.policy, cells)
+            _draw_heat(surface, layout, heat, cells)
         _draw_marks(surface, layout, cells)
-    _draw_bar(surface, session, buttons)
+
+
+def go_counts(game: Any, state: Any, over: bool) -> list[str]:
+    """The info-line parts of a Go position: captures, and the final areas (``over``) or the
+    running area count."""
+    black, white = (int(v) for v in state.captures[0].tolist())
+    parts = [f"captures B {black} W {white}"]
+    if over and bool(state.terminated[0]):
+        area_b, area_w = (int(v) for v in game.areas(state)[0].tolist())
+        parts.append(f"area B {area_b} W {area_w}, komi {game.komi:g}")
+    else:
+        score = float(game.score_now(state)[0])
+        parts.append(f"area now {'B' if score > 0 else 'W'}+{abs(score):g}" if score else "area now even")
+    return parts
+
+
+def draw_text(surface: pygame.Surface, text: str, size: int, color: Color, center: tuple[float, float] | None = None,
+              topleft: tuple[float, float] | None = None) -> pygame.Rect:
+    """Blit ``text`` (pygame's default font at ``size``) centred at ``center`` or from
+    ``topleft``; returns the rectangle used."""
+    image = _font(size).render(text, True, color)
+    rect = image.get_rect(center=center) if center is not None else image.get_rect(topleft=topleft)
+    surface.blit(image, rect)
+    return rect
+
+
+def draw_button(surface: pygame.Surface, button: Button, enabled: bool = True) -> None:
+    """A rounded button with its label (greyed when not ``enabled``)."""
+    pygame.draw.rect(surface, BUTTON if enabled else BUTTON_OFF, button.rect, border_radius=6)
+    pygame.draw.rect(surface, INK, button.rect, 1, border_radius=6)
+    draw_text(surface, button.label, 22, INK if enabled else (120, 120, 120), center=button.rect.center)
 
 
 # ----- private helpers -----------------------------------------------------------------------
@@ -133,15 +176,6 @@ def _font(size: int) -> pygame.font.Font:
     if not pygame.font.get_init():
         pygame.font.init()
     return pygame.font.Font(None, size)
-
-
-def _text(surface: pygame.Surface, text: str, size: int, color: Color, center: tuple[float, float] | None = None,
-          topleft: tuple[float, float] | None = None) -> pygame.Rect:
-    """Blit ``text`` centred at ``center`` or from ``topleft``; returns the rectangle used."""
-    image = _font(size).render(text, True, color)
-    rect = image.get_rect(center=center) if center is not None else image.get_rect(topleft=topleft)
-    surface.blit(image, rect)
-    return rect
 
 
 def _disc(surface: pygame.Surface, center: tuple[int, int], radius: float, color: Color) -> None:
@@ -170,9 +204,9 @@ def _draw_goban(surface: pygame.Surface, layout: BoardLayout) -> None:
     for k in range(n):
         x, y = layout.center(k)[0], layout.center(k * n)[1]
         for edge_y in (BOARD_RECT.top + 12, BOARD_RECT.bottom - 12):
-            _text(surface, GTP_COLUMNS[k], size, INK, center=(x, edge_y))
+            draw_text(surface, GTP_COLUMNS[k], size, INK, center=(x, edge_y))
         for edge_x in (BOARD_RECT.left + 12, BOARD_RECT.right - 12):
-            _text(surface, str(n - k), size, INK, center=(edge_x, y))
+            draw_text(surface, str(n - k), size, INK, center=(edge_x, y))
 
 
 def _draw_stones(surface: pygame.Surface, layout: BoardLayout, cells: list[int], last: int | None) -> None:
@@ -246,36 +280,25 @@ def _draw_heat(surface: pygame.Surface, layout: BoardLayout, policy: tuple[float
         x, y = layout.center(point)
         surface.blit(overlay, (x - side // 2, y - side // 2))
         if cells[point] == 0 and share >= 0.005 and point in labelled and layout.step >= 24:
-            _text(surface, f"{round(100 * share)}%", size, INK, center=(x, y))
+            draw_text(surface, f"{round(100 * share)}%", size, INK, center=(x, y))
 
 
 def _draw_bar(surface: pygame.Surface, session: PlaySession, buttons: list[Button]) -> None:
     """Status line, message or info line, and the buttons."""
     surface.fill(BAR, pygame.Rect(0, BAR_TOP, WINDOW_SIZE[0], WINDOW_SIZE[1] - BAR_TOP))
-    _text(surface, session.status(), 28, INK, topleft=(12, BAR_TOP + 8))
-    _text(surface, _info(session), 22, INK, topleft=(12, BAR_TOP + 36))
+    draw_text(surface, session.status(), 28, INK, topleft=(12, BAR_TOP + 8))
+    draw_text(surface, _info(session), 22, INK, topleft=(12, BAR_TOP + 36))
     if session.message:
-        _text(surface, session.message, 22, MESSAGE, topleft=(12, BAR_TOP + 58))
+        draw_text(surface, session.message, 22, MESSAGE, topleft=(12, BAR_TOP + 58))
     for button in buttons:
-        enabled = button.command != "thinking" or session.shown_thinking is not None
-        pygame.draw.rect(surface, BUTTON if enabled else BUTTON_OFF, button.rect, border_radius=6)
-        pygame.draw.rect(surface, INK, button.rect, 1, border_radius=6)
-        _text(surface, button.label, 22, INK if enabled else (120, 120, 120), center=button.rect.center)
+        draw_button(surface, button, button.command != "thinking" or session.shown_thinking is not None)
 
 
 def _info(session: PlaySession) -> str:
     """Captures and score (Go), who plays what, and the agent's value when shown."""
     parts = [f"you: {session.seat_name(session.human_seat)}"]
     if session.is_go:
-        state = session.state
-        black, white = (int(v) for v in state.captures[0].tolist())
-        parts.append(f"captures B {black} W {white}")
-        if session.over and bool(state.terminated[0]):
-            area_b, area_w = (int(v) for v in session.game.areas(state)[0].tolist())
-            parts.append(f"area B {area_b} W {area_w}, komi {session.game.komi:g}")
-        else:
-            score = float(session.game.score_now(state)[0])
-            parts.append(f"area now {'B' if score > 0 else 'W'}+{abs(score):g}" if score else "area now even")
+        parts += go_counts(session.game, session.state, session.over)
     thinking = session.shown_thinking
     if thinking is not None and session.show_thinking:
         parts.append(f"{session.opponent.name}'s value {thinking.value:+.2f}")  # for itself

@@ -1,0 +1,417 @@
+"""Deep Q-learning (Mnih et al. 2015) with the usual Rainbow-lite additions: double DQN (van
+Hasselt et al. 2016), a dueling head (Wang et al. 2016), n-step returns, hard or Polyak target
+updates, a linear epsilon schedule and optional proportional prioritized replay.
+
+Reads top to bottom: :class:`DQNConfig`; :class:`QNetwork` (an MLP trunk from ``nets`` and a
+dueling or linear head); the pure math (``linear_schedule``, ``n_step_returns``, ``td_target``,
+``masked_argmax``, ``polyak_update``); then :class:`DQNLearner`, whose ``learn(envs)`` plays
+``train_frequency`` vector steps epsilon-greedily and takes ``gradient_steps`` updates.
+
+Action masks: when the env gives ``info["action_mask"]`` (our board games) exploration draws
+among legal actions, acting is a masked argmax, and the bootstrap ``max`` runs over the legal
+actions of the next state only. The vector env must use same-step autoreset
+(``gymnasium.vector.AutoresetMode.SAME_STEP``), as ``arena/rl.py`` builds it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
+
+import gymnasium
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from agents.replay import ReplayBuffer
+from nets.heads import DuelingQHead
+from nets.mlp import MLP, MLPConfig
+
+
+@dataclass(frozen=True)
+class DQNConfig:
+    """Hyperparameters of DQN (defaults: a sound start for small control tasks)."""
+
+    hidden: tuple[int, ...] = (256, 256)
+    """Widths of the Q network's hidden layers (observations are flattened first)."""
+    dueling: bool = True
+    """Dueling head V + A - mean(A) instead of one linear layer."""
+    double: bool = True
+    """Double DQN: the online network picks the bootstrap action, the target network values it."""
+    lr: float = 1e-3
+    """Adam learning rate."""
+    gamma: float = 0.99
+    """Discount factor."""
+    n_step: int = 3
+    """Steps of real rewards before bootstrapping (1 = one-step TD)."""
+    batch_size: int = 64
+    """Transitions per gradient step."""
+    buffer_size: int = 100_000
+    """Replay capacity in transitions."""
+    learning_starts: int = 1_000
+    """Env steps (summed over the vector) before the first gradient step."""
+    train_frequency: int = 64
+    """Vector env steps per ``learn`` call."""
+    gradient_steps: int = 64
+    """Gradient steps per ``learn`` call (after ``learning_starts``)."""
+    target_update_every: int = 500
+    """Gradient steps between hard target copies (used when ``tau == 1``)."""
+    tau: float = 1.0
+    """Polyak rate: < 1 blends the target towards the online net after every gradient step."""
+    eps_start: float = 1.0
+    """Initial exploration rate."""
+    eps_end: float = 0.05
+    """Final exploration rate."""
+    exploration_steps: int = 10_000
+    """Env steps over which epsilon decays linearly from ``eps_start`` to ``eps_end``."""
+    max_grad_norm: float = 10.0
+    """Gradient clipping by global norm."""
+    loss: Literal["huber", "mse"] = "huber"
+    """TD loss: Huber (smooth L1, as in the Nature DQN) or squared error."""
+    prioritized: bool = False
+    """Proportional prioritized replay (Schaul et al. 2016) instead of uniform."""
+    priority_alpha: float = 0.6
+    """Priority exponent alpha."""
+    priority_beta_start: float = 0.4
+    """Initial importance-sampling exponent beta (annealed linearly to 1)."""
+    priority_beta_steps: int = 100_000
+    """Env steps over which beta reaches 1."""
+
+    def __post_init__(self) -> None:
+        checks = {"lr": self.lr > 0, "gamma": 0 <= self.gamma <= 1, "n_step": self.n_step >= 1,
+                  "batch_size": self.batch_size >= 1, "buffer_size": self.buffer_size >= self.batch_size,
+                  "train_frequency": self.train_frequency >= 1, "gradient_steps": self.gradient_steps >= 0,
+                  "target_update_every": self.target_update_every >= 1, "tau": 0 < self.tau <= 1,
+                  "eps_end": 0 <= self.eps_end <= self.eps_start <= 1, "loss": self.loss in ("huber", "mse")}
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(f"invalid DQNConfig field(s) {bad}: {self}")
+        if not isinstance(self.hidden, tuple):
+            raise TypeError(f"hidden must be a tuple of ints, got {self.hidden!r}")
+
+
+def default_config(name: str = "dqn") -> DQNConfig:
+    """The default config of ``name`` (only ``"dqn"`` lives here)."""
+    if name != "dqn":
+        raise ValueError(f"agents.dqn knows only 'dqn', not {name!r}")
+    return DQNConfig()
+
+
+class QNetwork(nn.Module):
+    """Flatten -> MLP trunk -> dueling or linear head: ``[B, *obs_shape] -> [B, A]`` Q-values."""
+
+    def __init__(self, obs_dim: int, num_actions: int, hidden: tuple[int, ...], dueling: bool) -> None:
+        super().__init__()
+        if dueling and hidden:
+            self.trunk = MLP(MLPConfig(obs_dim, hidden[-1], hidden[:-1], output_activation="relu"))
+            self.head: nn.Module = DuelingQHead(hidden[-1], num_actions)
+        else:
+            self.trunk = MLP(MLPConfig(obs_dim, num_actions, hidden))
+            self.head = nn.Identity()
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """Q-values float ``[B, A]`` for observations ``[B, ...]``."""
+        return self.head(self.trunk(obs.flatten(1)))  # (B, obs_dim) -> (B, A)
+
+
+# ----- the math: tensors in, tensors out ----------------------------------------------------
+
+
+def linear_schedule(start: float, end: float, duration: int, t: int) -> float:
+    """``start`` moving linearly to ``end`` over ``duration`` steps, then ``end`` (t in steps)."""
+    if duration <= 0:
+        return end
+    return start + (end - start) * min(1.0, max(0, t) / duration)
+
+
+class NStepReturn(NamedTuple):
+    """Discounted sums of n-step windows and how to bootstrap them."""
+
+    returns: torch.Tensor
+    """float [B]: sum_{j<=k} gamma^j r_j over the window's included steps 0..k."""
+    last: torch.Tensor
+    """long [B]: k, the last included step (its next observation is the bootstrap state)."""
+    discount: torch.Tensor
+    """float [B]: gamma^(k+1), or 0 when step k terminated (no bootstrap)."""
+
+
+def n_step_returns(rewards: torch.Tensor, terminated: torch.Tensor, truncated: torch.Tensor,
+                   valid: torch.Tensor, gamma: float) -> NStepReturn:
+    """n-step returns with cut-offs: a window stops after its first terminated or truncated step
+    (episode end) and before its first invalid step (not written yet).
+
+    Args:
+        rewards: float ``[B, n]``; terminated, truncated, valid: bool ``[B, n]`` (``valid[:, 0]`` True).
+        gamma: discount.
+
+    Returns:
+        :class:`NStepReturn`. A truncated last step bootstraps (the episode did not end by its
+        dynamics); a terminated one does not.
+    """
+    n = rewards.shape[1]
+    ended = (terminated | truncated).float()
+    alive_before = torch.cumprod(torch.cat([torch.ones_like(ended[:, :1]), 1 - ended[:, :-1]], 1), 1)
+    include = alive_before * torch.cumprod(valid.float(), 1)  # (B, n): 1 for steps 0..k
+    powers = gamma ** torch.arange(n, dtype=rewards.dtype, device=rewards.device)
+    returns = (rewards * include * powers).sum(1)
+    last = include.sum(1).long() - 1
+    last_terminated = terminated.gather(1, last[:, None]).squeeze(1)
+    discount = torch.where(last_terminated, torch.zeros_like(returns), gamma ** (last + 1).to(returns.dtype))
+    return NStepReturn(returns, last, discount)
+
+
+def masked_argmax(q: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """``argmax`` over legal actions: q float ``[B, A]``, mask bool ``[B, A]`` or None -> long ``[B]``.
+
+    A row with no legal action (a finished game) returns 0; callers ignore such rows."""
+    if mask is None:
+        return q.argmax(-1)
+    return q.masked_fill(~mask, torch.finfo(q.dtype).min).argmax(-1)
+
+
+def td_target(returns: torch.Tensor, discount: torch.Tensor, next_q_online: torch.Tensor,
+              next_q_target: torch.Tensor, next_mask: torch.Tensor | None, double: bool) -> torch.Tensor:
+    """Bootstrapped target ``G + discount * Q_target(s', a*)`` ``[B]``.
+
+    ``a*`` is the masked argmax of ``next_q_online`` (double DQN) or of ``next_q_target``
+    (vanilla DQN: the max of the target network). ``discount`` is 0 where the episode
+    terminated, so those rows are just ``G``. Inputs ``[B]`` and ``[B, A]``; no gradients flow.
+    """
+    chooser = next_q_online if double else next_q_target
+    best = masked_argmax(chooser, next_mask)
+    value = next_q_target.gather(1, best[:, None]).squeeze(1)
+    return (returns + discount * value).detach()
+
+
+@torch.no_grad()
+def polyak_update(target: nn.Module, online: nn.Module, tau: float) -> None:
+    """``target <- (1 - tau) * target + tau * online`` for every parameter and buffer (tau = 1: copy)."""
+    for t, o in zip(target.state_dict().values(), online.state_dict().values()):
+        if t.dtype.is_floating_point:
+            t.lerp_(o, tau)
+        else:
+            t.copy_(o)
+
+
+# ----- the learner --------------------------------------------------------------------------
+
+
+class DQNLearner:
+    """DQN over a same-step-autoreset Gymnasium vector env (the :class:`agents.common.Learner` protocol)."""
+
+    def __init__(self, config: DQNConfig, observation_space: gymnasium.Space, action_space: gymnasium.Space,
+                 num_envs: int, device: torch.device | str = "cpu", seed: int = 0) -> None:
+        if not isinstance(action_space, gymnasium.spaces.Discrete):
+            raise ValueError(f"DQN needs a discrete action space, this task has {action_space}; "
+                             "use --agent ppo (or a2c/reinforce) for continuous actions")
+        if not isinstance(observation_space, gymnasium.spaces.Box):
+            raise ValueError(f"DQN needs Box observations, this task has {observation_space}")
+        self.config = config
+        self.device = torch.device(device)
+        self.num_envs = num_envs
+        self.num_actions = int(action_space.n)
+        torch.manual_seed(seed)
+        obs_dim = int(np.prod(observation_space.shape))
+        self.q = QNetwork(obs_dim, self.num_actions, config.hidden, config.dueling).to(self.device)
+        self.q_target = QNetwork(obs_dim, self.num_actions, config.hidden, config.dueling).to(self.device)
+        self.q_target.load_state_dict(self.q.state_dict())
+        self.q_target.requires_grad_(False)
+        self._params = list(self.q.parameters())
+        self.optimizer = torch.optim.Adam(self._params, lr=config.lr, foreach=True)
+        self.obs_shape = tuple(observation_space.shape)
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.buffer: ReplayBuffer | None = None  # built on the first step, once we know if the env has masks
+        self.env_steps = 0
+        self.gradient_steps = 0
+        self._obs: np.ndarray | None = None
+        self._mask: np.ndarray | None = None
+        self._episode_return = np.zeros(num_envs)
+
+    @property
+    def epsilon(self) -> float:
+        """The exploration rate at the current env step."""
+        c = self.config
+        return linear_schedule(c.eps_start, c.eps_end, c.exploration_steps, self.env_steps)
+
+    def learn(self, envs: Any) -> dict[str, Any]:
+        """Play ``train_frequency`` vector steps, then ``gradient_steps`` updates (after ``learning_starts``)."""
+        c = self.config
+        if self._obs is None:
+            self._start(envs)
+        finished: list[float] = []
+        for _ in range(c.train_frequency):
+            finished += self._env_step(envs)
+        losses, q_means = [], []
+        if self.env_steps >= c.learning_starts and len(self.buffer) >= c.batch_size:
+            for _ in range(c.gradient_steps):
+                loss, q_mean = self._update()
+                losses.append(loss)
+                q_means.append(q_mean)
+        stats: dict[str, Any] = {"env_steps": c.train_frequency * self.num_envs, "episode_returns": finished,
+                                 "epsilon": self.epsilon}
+        if losses:
+            stats.update(loss=float(np.mean(losses)), q_mean=float(np.mean(q_means)))
+        return stats
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, action_mask: np.ndarray | None = None, deterministic: bool = True) -> np.ndarray:
+        """Greedy (masked) actions, or epsilon-greedy with the current epsilon: int64 ``[N]``."""
+        q = self.q(torch.as_tensor(obs, dtype=torch.float32, device=self.device))
+        mask = None if action_mask is None else torch.as_tensor(action_mask, device=self.device).bool()
+        greedy = masked_argmax(q, mask).cpu().numpy()
+        if deterministic:
+            return greedy
+        n = len(greedy)
+        noise = self.rng.random((n, self.num_actions))
+        if action_mask is not None:
+            noise = np.where(np.asarray(action_mask, bool), noise, -1.0)  # uniform over legal actions
+        explore = self.rng.random(n) < self.epsilon
+        return np.where(explore, noise.argmax(1), greedy).astype(np.int64)
+
+    def networks(self) -> dict[str, nn.Module]:
+        """The online Q network (what a checkpoint holds for playing)."""
+        return {"q": self.q}
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """Networks, optimizer, replay buffer and counters as named tensors (the live episodes are not
+        kept: the next ``learn`` after a load starts fresh episodes)."""
+        out = {f"q.{k}": v for k, v in self.q.state_dict().items()}
+        out.update({f"q_target.{k}": v for k, v in self.q_target.state_dict().items()})
+        out.update(_optimizer_tensors(self.optimizer, "optimizer."))
+        if self.buffer is not None:
+            out.update(self.buffer.state_tensors("replay."))
+        out["counters"] = torch.tensor([self.env_steps, self.gradient_steps], dtype=torch.int64)
+        return out
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Inverse of :meth:`state_tensors`."""
+        self.q.load_state_dict(_strip(tensors, "q."))
+        self.q_target.load_state_dict(_strip(tensors, "q_target."))
+        _load_optimizer_tensors(self.optimizer, _strip(tensors, "optimizer."))
+        if "replay.counters" in tensors:
+            masks = "replay.next_mask" in tensors
+            self.buffer = self._new_buffer(masks)
+            self.buffer.load_state_tensors(tensors, "replay.")
+        self.env_steps, self.gradient_steps = (int(v) for v in tensors["counters"])
+        self.rng = np.random.default_rng([self.seed, self.env_steps])  # a fresh stream after a resume
+        self._obs = None
+
+    # -- private -----------------------------------------------------------------------------
+
+    def _start(self, envs: Any) -> None:
+        mode = envs.metadata.get("autoreset_mode")
+        if mode is not None and str(getattr(mode, "value", mode)) != "SameStep":
+            raise ValueError(f"DQN needs a vector env with same-step autoreset, this one uses {mode}")
+        seed = self.seed + 1_000_003 * (self.env_steps > 0) + self.env_steps
+        self._obs, info = envs.reset(seed=seed)
+        self._mask = _mask(info)
+        if self.buffer is None:
+            self.buffer = self._new_buffer(self._mask is not None)
+        self._episode_return[:] = 0
+
+    def _new_buffer(self, masks: bool) -> ReplayBuffer:
+        c = self.config
+        return ReplayBuffer(c.buffer_size, self.num_envs, self.obs_shape, self.num_actions, masks=masks,
+                            n_step=c.n_step, prioritized=c.prioritized, alpha=c.priority_alpha, seed=self.seed)
+
+    def _env_step(self, envs: Any) -> list[float]:
+        """One epsilon-greedy vector step stored in the buffer; returns the returns of episodes that ended."""
+        actions = self.act(self._obs, self._mask, deterministic=False)
+        obs, reward, terminated, truncated, info = envs.step(actions)
+        ended = terminated | truncated
+        next_obs, next_mask = obs.copy(), _mask(info)
+        if ended.any():  # same-step autoreset: obs is already the new episode's first observation
+            for i in np.flatnonzero(ended):
+                next_obs[i] = info["final_obs"][i]
+            if next_mask is not None:
+                final = info["final_info"]["action_mask"]
+                next_mask[ended] = final[ended].astype(bool)
+        self.buffer.add(self._obs, actions, reward, terminated, truncated, next_obs, next_mask)
+        self._episode_return += reward
+        done_returns = self._episode_return[ended].tolist()
+        self._episode_return[ended] = 0
+        self._obs, self._mask = obs, _mask(info)
+        self.env_steps += self.num_envs
+        return done_returns
+
+    def _update(self) -> tuple[float, float]:
+        """One gradient step on a replay batch; returns (loss, mean Q of the taken actions)."""
+        c = self.config
+        beta = linear_schedule(c.priority_beta_start, 1.0, c.priority_beta_steps, self.env_steps)
+        batch = self.buffer.sample(c.batch_size, beta)
+        dev = self.device
+        rewards, terminated, truncated, valid = (torch.as_tensor(a, device=dev) for a in
+                                                 (batch.rewards, batch.terminated, batch.truncated, batch.valid))
+        nstep = n_step_returns(rewards, terminated, truncated, valid, c.gamma)
+        rows = torch.arange(len(nstep.last), device=dev)
+        next_obs = torch.as_tensor(batch.next_obs, device=dev)[rows, nstep.last]  # (B, *obs_shape)
+        next_mask = None if batch.next_mask is None else torch.as_tensor(batch.next_mask, device=dev)[rows, nstep.last]
+        obs = torch.as_tensor(batch.obs, device=dev)
+        with torch.no_grad():
+            next_q_target = self.q_target(next_obs)
+        if c.double:  # one online forward for s and s' (fewer small ops; the s' half gets no gradient)
+            q, next_q_online = self.q(torch.cat([obs, next_obs])).split(len(obs))
+            next_q_online = next_q_online.detach()
+        else:
+            q, next_q_online = self.q(obs), next_q_target
+        target = td_target(nstep.returns, nstep.discount, next_q_online, next_q_target, next_mask, c.double)
+        q_taken = q.gather(1, torch.as_tensor(batch.actions, device=dev)[:, None]).squeeze(1)
+        td = q_taken - target
+        per_sample = F.smooth_l1_loss(q_taken, target, reduction="none") if c.loss == "huber" else td.pow(2)
+        loss = (torch.as_tensor(batch.weights, device=dev) * per_sample).mean()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self._params, c.max_grad_norm, foreach=True)
+        self.optimizer.step()
+        self.buffer.update_priorities(batch.indices, td.detach().cpu().numpy())
+        self.gradient_steps += 1
+        if c.tau < 1.0:
+            polyak_update(self.q_target, self.q, c.tau)
+        elif self.gradient_steps % c.target_update_every == 0:
+            polyak_update(self.q_target, self.q, 1.0)
+        return float(loss.detach()), float(q_taken.detach().mean())
+
+
+def make_learner(name: str, config_overrides: dict[str, Any], observation_space: gymnasium.Space,
+                 action_space: gymnasium.Space, num_envs: int, device: torch.device | str = "cpu",
+                 seed: int = 0) -> DQNLearner:
+    """A DQN learner: ``default_config(name)`` with ``config_overrides`` (lists become tuples).
+
+    Raises:
+        ValueError: an unknown name or config field, naming the known fields.
+    """
+    base = default_config(name)
+    fields = {f.name for f in dataclasses.fields(base)}
+    unknown = sorted(set(config_overrides) - fields)
+    if unknown:
+        raise ValueError(f"unknown DQN config field(s) {unknown}; known: {sorted(fields)}")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in config_overrides.items()}
+    return DQNLearner(dataclasses.replace(base, **values), observation_space, action_space, num_envs, device, seed)
+
+
+def _mask(info: dict[str, Any]) -> np.ndarray | None:
+    """The bool ``[N, A]`` action mask of a vector env's info, or None when the task has none."""
+    mask = info.get("action_mask")
+    return None if mask is None else np.asarray(mask).astype(bool)
+
+
+def _strip(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def _optimizer_tensors(optimizer: torch.optim.Optimizer, prefix: str) -> dict[str, torch.Tensor]:
+    """Per-parameter optimizer state as flat named tensors ``<prefix><param index>.<name>``."""
+    return {f"{prefix}{i}.{name}": torch.as_tensor(value)
+            for i, state in optimizer.state_dict()["state"].items() for name, value in state.items()}
+
+
+def _load_optimizer_tensors(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
+    """Inverse of :func:`_optimizer_tensors`; hyperparameters stay those the optimizer was built with."""
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        i, name = key.split(".", 1)
+        state.setdefault(int(i), {})[name] = value
+    optimizer.load_state_dict({"state": state, "param_groups": optimizer.state_dict()["param_groups"]})

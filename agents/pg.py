@@ -1,0 +1,431 @@
+"""Policy gradients: REINFORCE (with or without a learned baseline), A2C and PPO.
+
+One learner, three ways to turn a rollout into a gradient (``PGConfig.algorithm``):
+
+- ``reinforce`` (Williams 1992): each update resets the envs and plays one whole episode per
+  env; the weight of ``log pi(a_t | s_t)`` is the Monte Carlo reward-to-go ``G_t``, minus a
+  learned ``V(s_t)`` when ``baseline`` is on. One gradient step per update.
+- ``a2c`` (Mnih et al. 2016, synchronous): ``n_steps`` rows of every env, advantages from
+  :func:`gae` (lambda 1: n-step returns), one gradient step.
+- ``ppo`` (Schulman et al. 2017): ``n_steps`` rows, GAE, then ``n_epochs`` passes of minibatches
+  on the clipped surrogate (:func:`ppo_clip_loss`), optionally a clipped value loss
+  (:func:`value_clip_loss`); learning rate and clip range can fall linearly to 0.
+
+Actions are categorical (with the legal-action mask of our games applied to the logits, so an
+illegal move is never sampled) or diagonal Gaussian (Box actions; the sample is clipped to the
+bounds only when handed to the env). Policy and critic are separate MLPs from ``nets`` with
+orthogonal init, as in SB3 and CleanRL. The rollout layout (Gymnasium's NEXT_STEP autoreset,
+truncations bootstrapped) is described in ``agents/rollout.py``.
+
+    learner = make_learner("ppo", {"n_steps": 32}, env.single_observation_space,
+                           env.single_action_space, num_envs=8, device=torch.device("cpu"), seed=0)
+    stats = learner.learn(envs)   # one rollout + update; stats["env_steps"], stats["episode_returns"]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from torch import nn
+
+from agents.rollout import EnvCursor, PolicyStep, Rollout, collect, discounted_returns, gae, reset_envs
+from nets.heads import (
+    CategoricalPolicyHead, GaussianPolicyHead, categorical_log_prob_entropy, gaussian_entropy, gaussian_log_prob,
+)
+from nets.init import init_weights
+from nets.mlp import MLP, ActivationName, MLPConfig
+
+__all__ = [
+    "ALGORITHMS", "PGConfig", "PolicyGradient", "PolicyNetwork", "default_config", "discounted_returns", "gae",
+    "make_learner", "ppo_clip_loss", "value_clip_loss",
+]
+
+Algorithm = Literal["reinforce", "a2c", "ppo"]
+ALGORITHMS: tuple[str, ...] = ("reinforce", "a2c", "ppo")
+
+
+@dataclass(frozen=True)
+class PGConfig:
+    """Hyperparameters of REINFORCE, A2C and PPO (defaults: SB3's PPO defaults)."""
+
+    algorithm: Algorithm = "ppo"
+    """Which update: ``reinforce``, ``a2c`` or ``ppo`` (see the module doc)."""
+    n_steps: int = 2048
+    """Rows per env per update (``reinforce``: the most steps one episode may take)."""
+    gamma: float = 0.99
+    """Discount factor."""
+    gae_lambda: float = 0.95
+    """GAE lambda (a2c, ppo); 1 gives n-step returns."""
+    learning_rate: float = 3e-4
+    """Initial learning rate of the optimizer."""
+    anneal_steps: int = 0
+    """Env steps over which the learning rate falls linearly to 0 (0: constant); set it to the
+    run's step budget."""
+    optimizer: Literal["adam", "rmsprop"] = "adam"
+    """Adam, or RMSprop (alpha 0.99) as A2C traditionally uses."""
+    optimizer_eps: float = 1e-5
+    """The optimizer's epsilon (SB3's 1e-5 for both)."""
+    n_epochs: int = 10
+    """Passes over each rollout (reinforce and a2c: 1)."""
+    minibatch_size: int = 64
+    """Transitions per gradient step; 0 takes the whole rollout at once."""
+    clip_range: float = 0.2
+    """PPO's clip on the probability ratio, ``1 +- clip_range``."""
+    anneal_clip: bool = False
+    """Anneal ``clip_range`` to 0 along with the learning rate (needs ``anneal_steps``)."""
+    clip_value: float | None = None
+    """Clip the value update to ``+- clip_value`` around the rollout's values (ppo); None: plain MSE."""
+    ent_coef: float = 0.0
+    """Weight of the entropy bonus."""
+    vf_coef: float = 0.5
+    """Weight of the value loss (mean squared error, no 1/2 factor, as in SB3)."""
+    max_grad_norm: float = 0.5
+    """Clip the global gradient norm to this (0 disables)."""
+    normalize_advantages: bool = True
+    """Standardize advantages per minibatch (reinforce without baseline: the returns)."""
+    baseline: bool = True
+    """Learn a critic ``V(s)``; a2c and ppo need it, reinforce may go without."""
+    hidden: tuple[int, ...] = (64, 64)
+    """Hidden widths of the policy MLP and of the critic MLP (separate networks)."""
+    activation: ActivationName = "tanh"
+    """Nonlinearity of both MLPs."""
+    init_log_std: float = 0.0
+    """Initial log standard deviation of a Gaussian policy (Box actions)."""
+    orthogonal_init: bool = True
+    """Orthogonal init: gain sqrt(2) hidden, 0.01 policy output, 1 value output (SB3, CleanRL)."""
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in ALGORITHMS:
+            raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {self.algorithm!r}")
+        if self.algorithm != "reinforce" and not self.baseline:
+            raise ValueError(f"{self.algorithm} needs a critic: set baseline=True (only reinforce may go without)")
+        if self.n_steps < 1 or self.n_epochs < 1 or self.minibatch_size < 0:
+            raise ValueError(f"need n_steps >= 1, n_epochs >= 1, minibatch_size >= 0; got {self.n_steps}, "
+                             f"{self.n_epochs}, {self.minibatch_size}")
+        if not 0.0 <= self.gamma <= 1.0 or not 0.0 <= self.gae_lambda <= 1.0:
+            raise ValueError(f"gamma and gae_lambda must be in [0, 1], got {self.gamma}, {self.gae_lambda}")
+        if self.anneal_clip and self.anneal_steps <= 0:
+            raise ValueError("anneal_clip needs anneal_steps > 0 (the run's step budget)")
+        if not isinstance(self.hidden, tuple) or not self.hidden:
+            raise TypeError(f"hidden must be a tuple of ints, got {self.hidden!r}: use e.g. (64, 64)")
+
+
+def default_config(name: str) -> PGConfig:
+    """The default config of ``reinforce``, ``a2c`` or ``ppo`` (SB3's defaults for a2c and ppo)."""
+    if name == "ppo":
+        return PGConfig()
+    if name == "a2c":
+        return PGConfig(algorithm="a2c", n_steps=5, gae_lambda=1.0, learning_rate=7e-4, optimizer="rmsprop",
+                        n_epochs=1, minibatch_size=0, normalize_advantages=False)
+    if name == "reinforce":
+        return PGConfig(algorithm="reinforce", n_steps=1000, learning_rate=1e-3, n_epochs=1, minibatch_size=0,
+                        baseline=False, normalize_advantages=False)
+    raise ValueError(f"unknown policy-gradient algorithm {name!r}; choose one of {ALGORITHMS}")
+
+
+def make_learner(
+    name: str, config_overrides: dict[str, Any], observation_space: spaces.Space, action_space: spaces.Space,
+    num_envs: int, device: torch.device, seed: int,
+) -> PolicyGradient:
+    """A learner for ``name`` with ``default_config(name)`` updated by ``config_overrides``.
+
+    Lists in the overrides (TOML, JSON) become tuples. Spaces are the single env's
+    (``envs.single_observation_space``).
+
+    Raises:
+        ValueError: an override names no config field (the message lists the fields).
+    """
+    config = default_config(name)
+    fields = {f.name for f in dataclasses.fields(PGConfig)}
+    unknown = set(config_overrides) - fields
+    if unknown:
+        raise ValueError(f"unknown {name} config fields {sorted(unknown)}; known: {sorted(fields)}")
+    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in config_overrides.items()}
+    if overrides.get("algorithm", name) != name:
+        raise ValueError(f"config_overrides say algorithm={overrides['algorithm']!r} but the learner is {name!r}")
+    config = dataclasses.replace(config, **overrides)
+    return PolicyGradient(config, observation_space, action_space, num_envs, device, seed)
+
+
+def ppo_clip_loss(
+    log_prob: torch.Tensor, old_log_prob: torch.Tensor, advantages: torch.Tensor, clip_range: float,
+) -> torch.Tensor:
+    """PPO's clipped surrogate, as a loss to minimize (Schulman et al. 2017, eq. 7).
+
+    ``-mean(min(r A, clip(r, 1 - eps, 1 + eps) A))`` with ``r = exp(log_prob - old_log_prob)``.
+
+    Args:
+        log_prob: float ``[B]`` under the policy being trained.
+        old_log_prob: float ``[B]`` under the policy that acted.
+        advantages: float ``[B]``.
+        clip_range: ``eps``.
+
+    Returns:
+        A scalar.
+    """
+    ratio = torch.exp(log_prob - old_log_prob)
+    clipped = ratio.clamp(1.0 - clip_range, 1.0 + clip_range)
+    return -torch.min(ratio * advantages, clipped * advantages).mean()
+
+
+def value_clip_loss(
+    values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, clip_range: float | None,
+) -> torch.Tensor:
+    """Squared error of the critic, pessimistically clipped around the rollout's values.
+
+    ``mean(max((V - R)^2, (V_old + clip(V - V_old, -c, c) - R)^2))`` (OpenAI baselines' PPO2);
+    ``clip_range=None`` gives the plain ``mean((V - R)^2)``.
+
+    Args:
+        values: float ``[B]``, the critic being trained.
+        old_values: float ``[B]``, the critic's values when acting.
+        returns: float ``[B]``, the targets.
+        clip_range: ``c``, or None.
+
+    Returns:
+        A scalar.
+    """
+    unclipped = (values - returns).pow(2)
+    if clip_range is None:
+        return unclipped.mean()
+    clipped = old_values + (values - old_values).clamp(-clip_range, clip_range)
+    return torch.max(unclipped, (clipped - returns).pow(2)).mean()
+
+
+class PolicyNetwork(nn.Module):
+    """An MLP trunk and a categorical (Discrete) or diagonal Gaussian (Box) head.
+
+    ``forward(obs [B, F], legal_action_mask [B, A] | None)`` gives logits ``[B, A]`` (masked)
+    or ``GaussianParams(mean [B, D], log_std [B, D])``.
+    """
+
+    def __init__(self, obs_features: int, action_space: spaces.Space, config: PGConfig) -> None:
+        super().__init__()
+        *inner, width = config.hidden
+        self.trunk = MLP(MLPConfig(obs_features, width, tuple(inner), config.activation,
+                                   output_activation=config.activation))
+        self.discrete = isinstance(action_space, spaces.Discrete)
+        if self.discrete:
+            self.head: nn.Module = CategoricalPolicyHead(width, int(action_space.n))
+        else:
+            self.head = GaussianPolicyHead(width, int(np.prod(action_space.shape)), init_log_std=config.init_log_std)
+        if config.orthogonal_init:
+            init_weights(self.trunk, "orthogonal", math.sqrt(2.0))
+            init_weights(self.head.linear if self.discrete else self.head.mean, "orthogonal", 0.01)
+
+    def forward(self, obs: torch.Tensor, legal_action_mask: torch.Tensor | None = None) -> Any:
+        features = self.trunk(obs)
+        return self.head(features, legal_action_mask) if self.discrete else self.head(features)
+
+
+class PolicyGradient:
+    """The :class:`agents.common.Learner` for REINFORCE, A2C and PPO (see the module doc)."""
+
+    def __init__(
+        self, config: PGConfig, observation_space: spaces.Space, action_space: spaces.Space, num_envs: int,
+        device: torch.device, seed: int,
+    ) -> None:
+        if not isinstance(observation_space, spaces.Box):
+            raise ValueError(f"policy gradients need Box observations, got {observation_space}")
+        if not isinstance(action_space, (spaces.Discrete, spaces.Box)):
+            raise ValueError(f"policy gradients need Discrete or Box actions, got {action_space}")
+        self.config = config
+        self.action_space = action_space
+        self.num_envs = num_envs
+        self.device = torch.device(device)
+        self.seed = seed
+        obs_features = int(np.prod(observation_space.shape))
+        with torch.random.fork_rng(devices=[]):  # seeded init that leaves the global RNG alone
+            torch.manual_seed(seed)
+            self.policy = PolicyNetwork(obs_features, action_space, config).to(self.device)
+            self.value = _critic(obs_features, config).to(self.device) if config.baseline else None
+        params = [p for net in self.networks().values() for p in net.parameters()]
+        if config.optimizer == "adam":
+            self.optimizer: torch.optim.Optimizer = torch.optim.Adam(params, config.learning_rate,
+                                                                     eps=config.optimizer_eps)
+        else:
+            self.optimizer = torch.optim.RMSprop(params, config.learning_rate, alpha=0.99, eps=config.optimizer_eps)
+        self.generator = torch.Generator(self.device).manual_seed(seed)
+        self.env_steps = 0
+        self.updates = 0
+        self._cursor: EnvCursor | None = None
+
+    # -- the Learner protocol -------------------------------------------------------------
+
+    def learn(self, envs: Any) -> dict[str, Any]:
+        """One rollout and one update; returns ``env_steps``, ``episode_returns`` and the losses."""
+        cfg = self.config
+        episodic = cfg.algorithm == "reinforce"
+        if self._cursor is None or episodic:
+            # REINFORCE needs whole episodes: every update starts them afresh.
+            self._cursor = reset_envs(envs, seed=self.seed if self._cursor is None else None)
+        self.policy.eval()
+        rollout = collect(envs, self._cursor, self._policy_step, self._value_of, cfg.n_steps, self.device,
+                          episodic=episodic)
+        self.env_steps += rollout.env_steps
+        progress = max(0.0, 1.0 - self.env_steps / cfg.anneal_steps) if cfg.anneal_steps > 0 else 1.0
+        for group in self.optimizer.param_groups:
+            group["lr"] = cfg.learning_rate * progress
+        clip_range = cfg.clip_range * (progress if cfg.anneal_clip else 1.0)
+        advantages, returns = self._targets(rollout)
+        stats = self._update(rollout, advantages, returns, clip_range)
+        self.updates += 1
+        return {"env_steps": rollout.env_steps, "episode_returns": rollout.episode_returns,
+                "learning_rate": cfg.learning_rate * progress, "clip_range": clip_range, **stats}
+
+    def act(self, obs: np.ndarray, action_mask: np.ndarray | None = None, deterministic: bool = True) -> np.ndarray:
+        """Actions ``[N]`` (Discrete) or ``[N, D]`` (Box, clipped to the bounds) for observations ``[N, ...]``."""
+        x = torch.as_tensor(np.asarray(obs), dtype=torch.float32, device=self.device).reshape(len(obs), -1)
+        mask = None if action_mask is None else torch.as_tensor(np.asarray(action_mask), device=self.device).bool()
+        with torch.no_grad():
+            return self._sample(x, mask, deterministic)[1]
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """Networks, optimizer state, counters and the sampling generator, as named tensors."""
+        tensors = {f"{name}.{k}": v.detach().clone() for name, net in self.networks().items()
+                   for k, v in net.state_dict().items()}
+        for index, state in self.optimizer.state_dict()["state"].items():
+            for key, value in state.items():
+                tensors[f"optimizer.{index}.{key}"] = torch.as_tensor(value).clone()
+        tensors["counters"] = torch.tensor([self.env_steps, self.updates], dtype=torch.int64)
+        tensors["generator"] = self.generator.get_state()
+        return tensors
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Inverse of :meth:`state_tensors` (the envs restart: the next ``learn`` resets them)."""
+        for name, net in self.networks().items():
+            prefix = f"{name}."
+            net.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+        state: dict[int, dict[str, torch.Tensor]] = {}
+        for key, value in tensors.items():
+            if key.startswith("optimizer."):
+                _, index, name = key.split(".", 2)
+                state.setdefault(int(index), {})[name] = value
+        self.optimizer.load_state_dict({"state": state, "param_groups": self.optimizer.state_dict()["param_groups"]})
+        self.env_steps, self.updates = (int(x) for x in tensors["counters"])
+        self.generator.set_state(tensors["generator"].cpu())
+        self._cursor = None
+
+    def networks(self) -> dict[str, nn.Module]:
+        """``policy`` and, with a baseline, ``value``."""
+        return {"policy": self.policy} if self.value is None else {"policy": self.policy, "value": self.value}
+
+    # -- acting ---------------------------------------------------------------------------
+
+    def _sample(self, obs: torch.Tensor, mask: torch.Tensor | None, deterministic: bool) -> tuple[Any, ...]:
+        """``(action, env_action, log_prob)`` for a row of observations ``[N, F]``."""
+        out = self.policy(obs, mask)
+        if self.policy.discrete:
+            if deterministic:
+                action = out.argmax(dim=-1)
+            else:
+                action = torch.multinomial(torch.softmax(out, dim=-1), 1, generator=self.generator).squeeze(-1)
+            log_prob = categorical_log_prob_entropy(out, action).log_prob
+            return action, action.cpu().numpy(), log_prob
+        mean, log_std = out
+        noise = torch.randn(mean.shape, generator=self.generator, device=mean.device)
+        action = mean if deterministic else mean + log_std.exp() * noise
+        low, high = self.action_space.low, self.action_space.high
+        env_action = np.clip(action.cpu().numpy(), low, high).astype(self.action_space.dtype)
+        return action, env_action, gaussian_log_prob(mean, log_std, action)
+
+    def _policy_step(self, obs: torch.Tensor, mask: torch.Tensor | None) -> PolicyStep:
+        action, env_action, log_prob = self._sample(obs, mask, deterministic=False)
+        return PolicyStep(action, env_action, log_prob, self._value_of(obs))
+
+    def _value_of(self, obs: torch.Tensor) -> torch.Tensor:
+        if self.value is None:
+            return torch.zeros(obs.shape[0], device=obs.device)
+        return self.value(obs).squeeze(-1)
+
+    # -- learning -------------------------------------------------------------------------
+
+    def _targets(self, rollout: Rollout) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(advantages, returns)``, float ``[T, N]``: reward-to-go for reinforce, GAE otherwise."""
+        cfg = self.config
+        if cfg.algorithm == "reinforce":
+            returns = discounted_returns(rollout.rewards, rollout.dones, rollout.last_value, cfg.gamma)
+            return returns - rollout.values, returns  # values are 0 without a baseline
+        advantages = gae(rollout.rewards, rollout.values, rollout.dones, rollout.last_value, cfg.gamma,
+                         cfg.gae_lambda, terminated=rollout.terminated)
+        return advantages, advantages + rollout.values
+
+    def _update(
+        self, rollout: Rollout, advantages: torch.Tensor, returns: torch.Tensor, clip_range: float,
+    ) -> dict[str, float]:
+        """Gradient steps on the valid transitions; mean losses and PPO diagnostics."""
+        cfg = self.config
+        valid = rollout.valid.reshape(-1)
+        flat = {
+            "obs": rollout.obs.flatten(0, 1), "actions": rollout.actions.flatten(0, 1),
+            "log_probs": rollout.log_probs.reshape(-1), "values": rollout.values.reshape(-1),
+            "advantages": advantages.reshape(-1), "returns": returns.reshape(-1),
+            "mask": None if rollout.action_mask is None else rollout.action_mask.flatten(0, 1),
+        }
+        batch = {k: None if v is None else v[valid] for k, v in flat.items()}  # (B, ...) transitions
+        size = int(valid.sum())
+        minibatch = size if cfg.minibatch_size == 0 else cfg.minibatch_size
+        self.policy.train()
+        totals: dict[str, float] = {}
+        count = 0
+        for _ in range(cfg.n_epochs if size else 0):
+            order = torch.randperm(size, generator=self.generator, device=self.device)
+            for start in range(0, size, minibatch):
+                idx = order[start:start + minibatch]
+                mb = {k: None if v is None else v[idx] for k, v in batch.items()}
+                for key, value in self._minibatch_step(mb, clip_range).items():
+                    totals[key] = totals.get(key, 0.0) + value
+                count += 1
+        stats = {k: v / max(count, 1) for k, v in totals.items()}
+        if self.value is not None and size > 1:
+            var = batch["returns"].var()
+            stats["explained_variance"] = float(1.0 - (batch["returns"] - batch["values"]).var() / var) if var > 0 else 0.0
+        return stats
+
+    def _minibatch_step(self, mb: dict[str, Any], clip_range: float) -> dict[str, float]:
+        """One gradient step on a minibatch of transitions."""
+        cfg = self.config
+        out = self.policy(mb["obs"], mb["mask"])
+        if self.policy.discrete:
+            log_prob, entropy = categorical_log_prob_entropy(out, mb["actions"])
+        else:
+            log_prob, entropy = gaussian_log_prob(out.mean, out.log_std, mb["actions"]), gaussian_entropy(out.log_std)
+        advantages = mb["advantages"]
+        if cfg.normalize_advantages and len(advantages) > 1:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        if cfg.algorithm == "ppo":
+            policy_loss = ppo_clip_loss(log_prob, mb["log_probs"], advantages, clip_range)
+        else:
+            policy_loss = -(advantages * log_prob).mean()
+        loss = policy_loss - cfg.ent_coef * entropy.mean()
+        value_loss = torch.zeros(())
+        if self.value is not None:
+            values = self.value(mb["obs"]).squeeze(-1)
+            value_loss = value_clip_loss(values, mb["values"], mb["returns"], cfg.clip_value)
+            loss = loss + cfg.vf_coef * value_loss
+        self.optimizer.zero_grad()
+        loss.backward()
+        if cfg.max_grad_norm > 0:
+            nn.utils.clip_grad_norm_([p for g in self.optimizer.param_groups for p in g["params"]], cfg.max_grad_norm)
+        self.optimizer.step()
+        with torch.no_grad():
+            log_ratio = log_prob - mb["log_probs"]
+            approx_kl = float(((log_ratio.exp() - 1) - log_ratio).mean())  # Schulman's k3 estimator
+            clip_fraction = float(((log_ratio.exp() - 1).abs() > clip_range).float().mean())
+        return {"loss": loss.item(), "policy_loss": policy_loss.item(), "value_loss": value_loss.item(),
+                "entropy": entropy.mean().item(), "approx_kl": approx_kl, "clip_fraction": clip_fraction}
+
+
+def _critic(obs_features: int, config: PGConfig) -> MLP:
+    """``V(s)``: an MLP ``[B, F] -> [B, 1]`` (orthogonal init: sqrt(2) hidden, 1 output)."""
+    net = MLP(MLPConfig(obs_features, 1, config.hidden, config.activation))
+    if config.orthogonal_init:
+        init_weights(net, "orthogonal", math.sqrt(2.0))
+        init_weights(net.output, "orthogonal", 1.0)
+    return net

@@ -1,0 +1,439 @@
+"""Model-free RL runs: ``arena train <task> --agent dqn|reinforce|a2c|ppo`` and ``arena eval``.
+
+:func:`train_rl` is the one training loop a person sees for every :class:`agents.common.Learner`:
+a synchronous Gymnasium vector env (same-step autoreset) feeds ``learner.learn``; every
+``eval_every`` env steps the greedy policy plays ``eval_episodes`` episodes on a separate env,
+and the run folder gets a metrics line, TensorBoard scalars, the learning-curve plot and
+checkpoints. Defaults per task and agent come from ``agents/hyperparams.toml``.
+
+The run folder::
+
+    config.json                 task, env id and kwargs, agent, run settings, the agent's config
+    metrics.jsonl               one line per evaluation: step (env steps), wall_time (s since start),
+                                eval_return_mean/std, train_return_mean, episodes, + the learner's stats
+    tb/                         TensorBoard events
+    plots/learning_curve.png    eval and training returns against env steps
+    checkpoints/latest.*        the networks (safetensors + JSON sidecar: algorithm, task, config, step)
+    checkpoints/best.*          the networks at the best evaluation so far
+    checkpoints/trainer.safetensors   the learner's full state and the loop's counters, for --resume
+
+``--resume`` restores what ``learner.state_tensors()`` holds (for DQN: networks, target network,
+optimizer, replay buffer, step counters) and the loop's counters (env steps, wall time, episodes,
+best evaluation); metrics lines written after that checkpoint are dropped. Episodes in progress
+when the run stopped start afresh, and the random streams are re-seeded from (seed, step).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium
+import numpy as np
+import torch
+from torch import nn
+
+from arena.checkpoint import CheckpointError, load_checkpoint, load_tensors, load_weights, save_checkpoint, save_tensors
+from arena.runs import append_metrics, new_run_dir, plot_curves, write_json
+
+HYPERPARAMS = Path(__file__).resolve().parent.parent / "agents" / "hyperparams.toml"
+PG_AGENTS = ("reinforce", "a2c", "ppo")
+AGENTS = ("dqn", *PG_AGENTS)
+GAMES: dict[str, str] = {"tictactoe": "arena/TicTacToe-v0", "go": "arena/Go-v0"}
+"""Our games by short name -> their Gymnasium id (played against an opponent, see envs/gym.py)."""
+RUN_DEFAULTS: dict[str, Any] = {"steps": 100_000, "num_envs": 1, "eval_every": None, "eval_episodes": 10,
+                                "opponent": "random", "agent_color": 0}
+"""Run settings (not agent config) a table section or an override may set; eval_every None = steps / 20."""
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What an RL run trains, for how long, and how it is evaluated."""
+
+    task: str
+    """What the person typed: a Gymnasium id (CartPole-v1) or one of our games (tictactoe)."""
+    env_id: str
+    """The Gymnasium id made for training and evaluation."""
+    env_kwargs: dict[str, Any]
+    """Keyword arguments of ``gymnasium.make`` (our games: opponent, agent_color)."""
+    agent: str
+    """dqn, reinforce, a2c or ppo."""
+    steps: int
+    """Total env steps (summed over the vector env)."""
+    num_envs: int
+    """Sub-envs of the training vector env."""
+    eval_every: int
+    """Env steps between evaluations (and checkpoints)."""
+    eval_episodes: int
+    """Deterministic episodes per evaluation."""
+    seed: int
+    """Seed of the learner, the training envs and the evaluation episodes."""
+    device: str
+    """torch device of the learner (resolved: cpu or cuda)."""
+
+
+def resolve_settings(task: str, agent: str, steps: int | None, seed: int, device: str,
+                     overrides: dict[str, Any] | None = None,
+                     table_path: Path = HYPERPARAMS) -> tuple[RunSettings, dict[str, Any]]:
+    """The run settings and the agent's config overrides: built-in defaults < the table's
+    ``["*".<agent>]`` < ``["<task>".<agent>]`` < ``overrides`` < ``steps``.
+
+    Raises:
+        ValueError: unknown agent, or a table/override key that is neither a run setting nor a
+            field of the agent's config (the message names the section and the known keys).
+    """
+    if agent not in AGENTS:
+        raise ValueError(f"unknown agent {agent!r}; choose one of {', '.join(AGENTS)}")
+    known = set(RUN_DEFAULTS) | config_fields(agent)
+    merged: dict[str, Any] = dict(RUN_DEFAULTS)
+    table = load_table(table_path)
+    for section in ("*", task):
+        values = table.get(section, {}).get(agent, {})
+        _check_keys(values, known, f"{table_path} section [\"{section}\".{agent}]")
+        merged.update(values)
+    _check_keys(overrides or {}, known, "the overrides")
+    merged.update(overrides or {})
+    if steps is not None:
+        merged["steps"] = steps
+    env_id = GAMES.get(task, task)
+    env_kwargs = {"opponent": merged["opponent"], "agent_color": merged["agent_color"]} if env_id.startswith("arena/") else {}
+    run_keys = {k: merged.pop(k) for k in RUN_DEFAULTS}
+    total = int(run_keys["steps"])
+    settings = RunSettings(
+        task=task, env_id=env_id, env_kwargs=env_kwargs, agent=agent, steps=total,
+        num_envs=int(run_keys["num_envs"]), eval_every=int(run_keys["eval_every"] or max(1, total // 20)),
+        eval_episodes=int(run_keys["eval_episodes"]), seed=seed, device=resolve_device(device),
+    )
+    return settings, merged
+
+
+def load_table(path: Path = HYPERPARAMS) -> dict[str, Any]:
+    """The hyperparameter table ``{task: {agent: {key: value}}}`` (read with tomllib)."""
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise ValueError(f"cannot read the hyperparameter table {path}: {e}") from None
+
+
+def agent_module(agent: str) -> Any:
+    """The module implementing ``agent`` (``make_learner``, ``default_config``), imported lazily."""
+    if agent == "dqn":
+        import agents.dqn as module
+
+        return module
+    if agent in PG_AGENTS:
+        try:
+            import agents.pg as module
+        except Exception as e:  # noqa: BLE001 - any failure to import means the agent is unavailable
+            raise ValueError(f"--agent {agent} needs agents/pg.py (REINFORCE, A2C, PPO), which could not be "
+                             f"imported: {type(e).__name__}: {e}") from None
+        return module
+    raise ValueError(f"unknown agent {agent!r}; choose one of {', '.join(AGENTS)}")
+
+
+def config_fields(agent: str) -> set[str]:
+    """The field names of ``agent``'s config dataclass."""
+    return {f.name for f in dataclasses.fields(agent_module(agent).default_config(agent))}
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> cuda when available else cpu; ``cuda`` without a GPU is a clear error."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda, but torch sees no CUDA GPU; use --device cpu or auto")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise ValueError(f"unknown device {device!r}; use auto, cpu or cuda")
+    return device
+
+
+def make_env(settings: RunSettings, render_mode: str | None = None) -> gymnasium.Env:
+    """One env of the run's task (evaluation, watching)."""
+    import envs  # noqa: F401 - registers the arena/... ids
+
+    return gymnasium.make(settings.env_id, render_mode=render_mode, **settings.env_kwargs)
+
+
+def make_vector_env(settings: RunSettings) -> gymnasium.vector.VectorEnv:
+    """The training vector env: ``num_envs`` synchronous copies with same-step autoreset (an
+    episode's final observation is in ``info["final_obs"]`` on the step that ends it)."""
+    import envs  # noqa: F401
+
+    return gymnasium.make_vec(settings.env_id, num_envs=settings.num_envs, vectorization_mode="sync",
+                              vector_kwargs={"autoreset_mode": gymnasium.vector.AutoresetMode.SAME_STEP},
+                              **settings.env_kwargs)
+
+
+def build_learner(settings: RunSettings, config: dict[str, Any], env: gymnasium.Env) -> Any:
+    """The agent's learner for ``env``'s spaces (lists in ``config`` become tuples)."""
+    config = {k: tuple(v) if isinstance(v, list) else v for k, v in config.items()}
+    return agent_module(settings.agent).make_learner(
+        settings.agent, config, env.observation_space, env.action_space, settings.num_envs, settings.device,
+        settings.seed)
+
+
+def evaluate(learner: Any, env: gymnasium.Env, episodes: int, seed: int, render: bool = False) -> np.ndarray:
+    """Returns float ``[episodes]`` of the deterministic policy, episode i reset with ``seed + i``.
+    With ``render`` an ``ansi`` env's frames are printed (a ``human`` env draws itself)."""
+    returns = np.zeros(episodes)
+    for i in range(episodes):
+        obs, info = env.reset(seed=seed + i)
+        done = False
+        while not done:
+            mask = info.get("action_mask")
+            action = learner.act(obs[None], None if mask is None else mask[None], deterministic=True)[0]
+            obs, reward, terminated, truncated, info = env.step(action)
+            returns[i] += float(reward)
+            done = terminated or truncated
+            if render and env.render_mode == "ansi":
+                print(env.render(), end="\n\n")
+    return returns
+
+
+def train_rl(task: str, agent: str, steps: int | None = None, seed: int = 0, device: str = "cpu",
+             run_dir: str | Path | None = None, resume: bool = False, overrides: dict[str, Any] | None = None,
+             progress: bool = True) -> dict[str, Any]:
+    """Train ``agent`` on ``task`` into a run folder (see the module doc); returns the last metrics
+    row plus ``run_dir`` and ``best_eval_return``. ``steps`` None takes the table's budget; with
+    ``resume`` the settings come from ``run_dir/config.json`` (``steps`` may raise the budget).
+
+    Raises:
+        CheckpointError: ``resume`` without a readable run folder or checkpoint.
+        ValueError: an unknown task, agent, config key or device.
+    """
+    if resume:
+        if run_dir is None:
+            raise ValueError("--resume needs --run-dir, the run folder to continue")
+        settings, config = _saved_settings(Path(run_dir), steps)
+        run = Path(run_dir)
+    else:
+        settings, config = resolve_settings(task, agent, steps, seed, device, overrides)
+        run = new_run_dir(f"{agent}-{task.replace('/', '_')}", run_dir)
+    eval_env = _checked_env(settings)
+    learner = build_learner(settings, config, eval_env)
+    envs = make_vector_env(settings)
+    write_json(run / "config.json", {**dataclasses.asdict(settings), "config": dataclasses.asdict(learner.config)})
+    loop = _restore(run, learner) if resume else _LoopState()
+    history = _read_history(run, loop.step)
+    writer = _tensorboard(run, loop.step)
+    bar = _progress_bar(settings, loop.step, progress)
+    recent: list[float] = []
+    start = time.perf_counter() - loop.wall_time
+    try:
+        if loop.step == 0:
+            _evaluate_and_save(run, settings, learner, eval_env, loop, history, writer, recent, {}, start)
+        while loop.step < settings.steps:
+            stats = learner.learn(envs)
+            loop.step += int(stats["env_steps"])
+            loop.episodes += len(stats["episode_returns"])
+            recent = (recent + [float(r) for r in stats["episode_returns"]])[-100:]
+            _log_train(writer, stats, loop.step)
+            if bar is not None:
+                bar.update(min(loop.step, settings.steps) - bar.n)
+                bar.set_postfix(ret=f"{np.mean(recent[-20:]):.1f}" if recent else "-", best=f"{loop.best:.1f}",
+                                refresh=False)
+            if loop.step >= loop.next_eval(settings) or loop.step >= settings.steps:
+                _evaluate_and_save(run, settings, learner, eval_env, loop, history, writer, recent, stats, start)
+    finally:
+        if bar is not None:
+            bar.close()
+        writer.close()
+        envs.close()
+        eval_env.close()
+    return {**history[-1], "run_dir": str(run), "best_eval_return": loop.best}
+
+
+def run_rl_from_cli(task: str, agent: str, steps: int | None, seed: int, device: str, run_dir: str | Path | None,
+                    resume: bool, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``arena train <task> --agent ...``: train with a progress bar, then print where the run went."""
+    final = train_rl(task, agent, steps, seed, device, run_dir, resume, overrides, progress=True)
+    print(f"step {final['step']}: eval return {final['eval_return_mean']:.1f} +- {final['eval_return_std']:.1f} "
+          f"(best {final['best_eval_return']:.1f}), {final['wall_time']:.0f} s\n"
+          f"run folder: {final['run_dir']}\nwatch it: arena eval {final['run_dir']} --render")
+    return final
+
+
+def eval_run(path: str | Path, episodes: int = 10, render: bool = False, checkpoint: str = "best",
+             seed: int = 12_345, device: str = "cpu") -> dict[str, Any]:
+    """Evaluate a trained agent: ``path`` is a run folder (its ``checkpoints/<checkpoint>``) or a
+    checkpoint file. With ``render`` the episodes play in a window (Gymnasium's
+    ``render_mode="human"``) or, for tasks without one (our games), as text boards.
+
+    Returns:
+        ``{"checkpoint", "task", "agent", "step", "episodes", "return_mean", "return_std", "returns"}``.
+    """
+    file = _checkpoint_file(Path(path), checkpoint)
+    tensors, meta = load_checkpoint(file)
+    for key in ("algorithm", "settings", "config"):
+        if key not in meta:
+            raise CheckpointError(f"{file} is not an RL checkpoint (its sidecar has no {key!r})")
+    settings = dataclasses.replace(_settings_from_dict(meta["settings"]), num_envs=1, device=resolve_device(device))
+    env = make_env(settings)
+    modes = env.metadata.get("render_modes", [])
+    if render:
+        env.close()
+        env = make_env(settings, "human" if "human" in modes else "ansi")
+    learner = build_learner(settings, meta["config"], env)
+    load_weights(nn.ModuleDict(learner.networks()), tensors, str(file))
+    returns = evaluate(learner, env, episodes, seed, render)
+    env.close()
+    return {"checkpoint": str(file), "task": settings.task, "agent": settings.agent, "step": meta.get("step"),
+            "episodes": episodes, "return_mean": float(returns.mean()), "return_std": float(returns.std()),
+            "returns": returns.tolist()}
+
+
+# ----- private helpers ----------------------------------------------------------------------
+
+
+@dataclass
+class _LoopState:
+    """The loop's counters (mutable; saved with every checkpoint)."""
+
+    step: int = 0
+    wall_time: float = 0.0
+    episodes: int = 0
+    best: float = float("-inf")
+
+    def next_eval(self, settings: RunSettings) -> int:
+        """The env step of the next evaluation after the last one (multiples of eval_every)."""
+        return (self.last_eval // settings.eval_every + 1) * settings.eval_every
+
+    last_eval: int = 0
+
+
+def _evaluate_and_save(run: Path, settings: RunSettings, learner: Any, env: gymnasium.Env, loop: _LoopState,
+                       history: list[dict[str, Any]], writer: Any, recent: list[float], stats: dict[str, Any],
+                       start: float) -> None:
+    """Evaluate, append the metrics line, log, plot, then write the checkpoints (in this order, so a
+    kill leaves at most a metrics line newer than the checkpoint, which resume drops)."""
+    returns = evaluate(learner, env, settings.eval_episodes, settings.seed + 10_000)
+    loop.wall_time = time.perf_counter() - start
+    loop.last_eval = loop.step
+    row: dict[str, Any] = {"step": loop.step, "wall_time": round(loop.wall_time, 3),
+                           "eval_return_mean": float(returns.mean()), "eval_return_std": float(returns.std()),
+                           "train_return_mean": float(np.mean(recent)) if recent else None,
+                           "episodes": loop.episodes}
+    row.update({k: float(v) for k, v in stats.items() if isinstance(v, (int, float)) and k != "env_steps"})
+    history.append(row)
+    append_metrics(run, row)
+    for key in ("eval_return_mean", "eval_return_std"):
+        writer.add_scalar(f"eval/{key}", row[key], loop.step)
+    writer.flush()
+    (run / "plots").mkdir(exist_ok=True)
+    plot_curves(run / "plots" / "learning_curve.png", history,
+                {"return": ["eval_return_mean", "train_return_mean"]}, x="step",
+                title=f"{settings.agent} on {settings.task}")
+    meta = {"algorithm": settings.agent, "task": settings.task, "settings": dataclasses.asdict(settings),
+            "config": dataclasses.asdict(learner.config), "step": loop.step, "metrics": row}
+    networks = nn.ModuleDict(learner.networks())
+    if row["eval_return_mean"] > loop.best:
+        loop.best = row["eval_return_mean"]
+        save_checkpoint(run / "checkpoints" / "best.safetensors", networks, meta)
+    save_checkpoint(run / "checkpoints" / "latest.safetensors", networks, meta)
+    state = {f"learner.{k}": v for k, v in learner.state_tensors().items()}
+    state["loop.counters"] = torch.tensor([loop.step, loop.episodes, loop.last_eval], dtype=torch.int64)
+    state["loop.times"] = torch.tensor([loop.wall_time, loop.best], dtype=torch.float64)
+    save_tensors(run / "checkpoints" / "trainer.safetensors", state)
+
+
+def _restore(run: Path, learner: Any) -> _LoopState:
+    """Load ``checkpoints/trainer.safetensors`` into ``learner``; the loop counters it held."""
+    path = run / "checkpoints" / "trainer.safetensors"
+    if not path.exists():
+        raise CheckpointError(f"--resume: {path} does not exist (the run wrote no checkpoint yet); start it afresh")
+    tensors = load_tensors(path)
+    if "loop.counters" not in tensors:
+        raise CheckpointError(f"--resume: {path} is not an RL trainer checkpoint (no loop counters)")
+    try:
+        learner.load_state_tensors({k[len("learner."):]: v for k, v in tensors.items() if k.startswith("learner.")})
+    except (KeyError, RuntimeError, ValueError) as e:
+        raise CheckpointError(f"--resume: {path} does not fit this learner ({type(e).__name__}: {e})") from None
+    step, episodes, last_eval = (int(v) for v in tensors["loop.counters"])
+    wall_time, best = (float(v) for v in tensors["loop.times"])
+    return _LoopState(step=step, wall_time=wall_time, episodes=episodes, best=best, last_eval=last_eval)
+
+
+def _saved_settings(run: Path, steps: int | None) -> tuple[RunSettings, dict[str, Any]]:
+    """Settings and agent config of an existing run (``steps`` given: the new total budget)."""
+    try:
+        saved = json.loads((run / "config.json").read_text())
+        settings = _settings_from_dict(saved)
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
+        raise CheckpointError(f"--resume: cannot read the run's settings from {run / 'config.json'} ({e})") from None
+    if steps is not None:
+        settings = dataclasses.replace(settings, steps=steps)
+    return settings, saved["config"]
+
+
+def _settings_from_dict(data: dict[str, Any]) -> RunSettings:
+    return RunSettings(**{f.name: data[f.name] for f in dataclasses.fields(RunSettings)})
+
+
+def _read_history(run: Path, step: int) -> list[dict[str, Any]]:
+    """Metrics lines up to ``step``; newer ones (written after the last checkpoint) are dropped."""
+    path = run / "metrics.jsonl"
+    if step == 0 or not path.exists():
+        path.unlink(missing_ok=True)
+        return []
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    kept = [r for r in rows if r["step"] <= step]
+    if len(kept) != len(rows):
+        tmp = path.with_name(".metrics.jsonl.tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
+        tmp.replace(path)
+    return kept
+
+
+def _checked_env(settings: RunSettings) -> gymnasium.Env:
+    """The evaluation env, with an unknown task turned into a clear error."""
+    try:
+        return make_env(settings)
+    except gymnasium.error.Error as e:
+        raise ValueError(f"unknown task {settings.task!r} ({e}); use a Gymnasium id such as CartPole-v1, "
+                         f"or one of our games: {', '.join(GAMES)}") from None
+
+
+def _checkpoint_file(path: Path, which: str) -> Path:
+    """A run folder's ``checkpoints/<which>.safetensors`` (``latest`` if there is no ``best``), or ``path``."""
+    if not path.is_dir():
+        return path
+    folder = path / "checkpoints"
+    for name in (which, "latest"):
+        if (folder / f"{name}.safetensors").exists():
+            return folder / f"{name}.safetensors"
+    raise CheckpointError(f"{path} holds no checkpoints/{which}.safetensors: is it an RL run folder?")
+
+
+def _tensorboard(run: Path, step: int) -> Any:
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(str(run / "tb"), purge_step=step if step > 0 else None)
+
+
+def _log_train(writer: Any, stats: dict[str, Any], step: int) -> None:
+    for r in stats["episode_returns"]:
+        writer.add_scalar("train/episode_return", float(r), step)
+    for key, value in stats.items():
+        if key not in ("env_steps", "episode_returns") and isinstance(value, (int, float)):
+            writer.add_scalar(f"train/{key}", float(value), step)
+
+
+def _progress_bar(settings: RunSettings, step: int, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=settings.steps, initial=min(step, settings.steps), unit="step",
+                desc=f"{settings.agent} {settings.task}", dynamic_ncols=True)
+
+
+def _check_keys(values: dict[str, Any], known: set[str], where: str) -> None:
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown} in {where}; known keys: {sorted(known)}")

@@ -1,0 +1,220 @@
+"""``arena tournament``: a round robin between players, with win/draw/loss tables and Elo.
+
+Every pair of players meets in one batched :func:`arena.match.play_match` of ``--games``
+games, half with each colour (the arena swaps seats, STYLE.md rule 12). All the results
+are then fitted at once into Elo ratings (:func:`arena.elo.fit_elo`: Bradley-Terry maximum
+likelihood, draws as half wins), anchored so ``random`` (or ``--anchor``) is 0. The command
+prints both tables and writes ``results.json``, ``config.json`` and ``elo.png`` into a run
+folder (``runs/tournament-<game>-<time>``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, NamedTuple
+
+import torch
+import tyro
+
+from arena.elo import PairResult, fit_elo
+from arena.match import Bot, play_match
+
+
+@dataclass(frozen=True)
+class TournamentCommand:
+    """Round robin between players (seats swapped): win/draw/loss table and an Elo table,
+    printed and written to a run folder (results.json, elo.png)."""
+
+    game: Annotated[Literal["tictactoe", "go"], tyro.conf.Positional] = "tictactoe"
+    """Which game to play."""
+    players: tuple[str, ...] = ("random", "minimax")
+    """Players: random, minimax (tic-tac-toe), mcts, or a checkpoint (.safetensors) or training
+    run folder; a name may repeat (copies are told apart as name#2, name#3...)."""
+    games: int = 100
+    """Games per pair of players, half with each colour (at least 2)."""
+    size: int = 9
+    """Go board size (5..19)."""
+    komi: float = 7.5
+    """Go komi."""
+    simulations: int | None = None
+    """Search budget per move of mcts/checkpoint players (default: the agent's own)."""
+    seed: int = 0
+    """Random seed (player k gets seed + k)."""
+    device: str = "cpu"
+    """torch device for the games and the networks."""
+    anchor: str | None = None
+    """Player rated 0 (default: random if it plays, else the mean rating is 0)."""
+    run_dir: Path | None = None
+    """Output folder (default: runs/tournament-<game>-<time>)."""
+    plot: bool = True
+    """Write elo.png, a bar chart of the ratings."""
+
+
+class Standing(NamedTuple):
+    """One player's totals over the whole tournament."""
+
+    player: str
+    wins: int
+    draws: int
+    losses: int
+    elo: float
+
+    @property
+    def score(self) -> float:
+        return (self.wins + 0.5 * self.draws) / max(self.wins + self.draws + self.losses, 1)
+
+
+@dataclass(frozen=True)
+class TournamentResult:
+    """What a round robin gave: every pair's match and the fitted ratings."""
+
+    players: tuple[str, ...]
+    """Display names, in the order given."""
+    matches: tuple[PairResult, ...]
+    """One per pair, from the first-named player's side."""
+    ratings: dict[str, float]
+    """Elo per player."""
+    anchor: str | None
+    """Player rated 0 (``None``: the mean is 0)."""
+
+    def standings(self) -> list[Standing]:
+        """Totals per player, best rating first."""
+        totals = {name: [0, 0, 0] for name in self.players}
+        for m in self.matches:
+            for name, (w, d, l) in ((m.player, (m.wins, m.draws, m.losses)), (m.opponent, (m.losses, m.draws, m.wins))):
+                totals[name] = [totals[name][0] + w, totals[name][1] + d, totals[name][2] + l]
+        rows = [Standing(name, *totals[name], self.ratings[name]) for name in self.players]
+        return sorted(rows, key=lambda s: -s.elo)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "players": list(self.players), "anchor": self.anchor,
+            "matches": [m._asdict() for m in self.matches],
+            "standings": [{**s._asdict(), "score": round(s.score, 4), "elo": round(s.elo, 1)} for s in self.standings()],
+        }
+
+
+def round_robin(game: Any, bots: dict[str, Bot], games: int, device: torch.device | str | None = None,
+                anchor: str | None = None) -> TournamentResult:
+    """Every pair of ``bots`` plays ``games`` games (half with each colour), then one Elo fit.
+
+    ``anchor`` is rated 0 (``None``: the mean rating is 0). Raises ``ValueError`` for fewer
+    than 2 players or 2 games per pair.
+    """
+    if len(bots) < 2:
+        raise ValueError(f"a tournament needs at least 2 players, got {len(bots)}")
+    if games < 2:
+        raise ValueError(f"--games must be at least 2 (one with each colour), got {games}")
+    matches = []
+    for a, b in itertools.combinations(bots, 2):
+        r = play_match(game, (bots[a], bots[b]), games, device)
+        matches.append(PairResult(a, b, r.wins, r.draws, r.losses))
+    ratings = fit_elo(matches, anchor=anchor)
+    return TournamentResult(tuple(bots), tuple(matches), ratings, anchor)
+
+
+def display_names(specs: tuple[str, ...] | list[str]) -> list[str]:
+    """A short unique name per player spec: a path becomes its last part (the run folder or
+    the checkpoint file), and repeats get ``#2``, ``#3``..."""
+    names: list[str] = []
+    for spec in specs:
+        base = Path(spec).name if ("/" in spec or spec.endswith(".safetensors")) else spec
+        name, k = base, 1
+        while name in names:
+            k += 1
+            name = f"{base}#{k}"
+        names.append(name)
+    return names
+
+
+def player_bot(player: Any) -> Bot:
+    """A batched bot from an :class:`arena.players.Player`: its own bot (``random``,
+    ``minimax``), one batched search over all games (``mcts``, networks), or else one
+    ``act`` per unfinished game."""
+    if hasattr(player, "bot"):
+        return player.bot
+    if hasattr(player, "evaluate") and hasattr(player, "cfg"):
+        from agents.mcts import search
+
+        return lambda game, state: search(game, state, player.evaluate, player.cfg).action
+
+    def one_at_a_time(game: Any, state: Any) -> torch.Tensor:
+        from envs.gym import state_rows
+
+        done = state.terminated.tolist()
+        moves = [0 if d else player.act(game, state_rows(state, slice(i, i + 1)))[0] for i, d in enumerate(done)]
+        return torch.tensor(moves, dtype=torch.long, device=state.terminated.device)
+
+    return one_at_a_time
+
+
+def format_tables(result: TournamentResult) -> str:
+    """The pairwise table (row player's wins-draws-losses against each column player) and
+    the standings with Elo, as text."""
+    names = list(result.players)
+    cell: dict[tuple[str, str], str] = {}
+    for m in result.matches:
+        cell[m.player, m.opponent] = f"{m.wins}-{m.draws}-{m.losses}"
+        cell[m.opponent, m.player] = f"{m.losses}-{m.draws}-{m.wins}"
+    width = max(12, *(len(n) + 2 for n in names))
+    lines = ["results (row player's wins-draws-losses against each column):",
+             " " * width + "".join(n.rjust(width) for n in names)]
+    for a in names:
+        lines.append(a.ljust(width) + "".join(cell.get((a, b), "-").rjust(width) for b in names))
+    anchor = f"{result.anchor} = 0" if result.anchor else "mean = 0"
+    lines += ["", f"Elo ({anchor}):", f"{'player'.ljust(width)}{'elo':>8}{'W':>7}{'D':>7}{'L':>7}{'score':>8}"]
+    for s in result.standings():
+        lines.append(f"{s.player.ljust(width)}{s.elo:8.0f}{s.wins:7d}{s.draws:7d}{s.losses:7d}{s.score:8.3f}")
+    return "\n".join(lines)
+
+
+def plot_ratings(path: Path, result: TournamentResult, title: str = "") -> Path:
+    """A horizontal bar chart of the ratings, best at the top."""
+    from arena.runs import plt  # the Agg backend, chosen there
+
+    rows = result.standings()[::-1]
+    fig, ax = plt.subplots(figsize=(6, 0.5 * len(rows) + 1.2))
+    ax.barh([s.player for s in rows], [s.elo for s in rows], color="#4a7ab5")
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel(f"Elo ({result.anchor} = 0)" if result.anchor else "Elo (mean = 0)")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def run_tournament(cmd: TournamentCommand) -> TournamentResult:
+    """Build the players, play the round robin, print and write the tables; returns them.
+
+    Raises ``ValueError`` (or ``CheckpointError``) for an unusable player, before any game.
+    """
+    import envs
+    from arena.players import make_player
+    from arena.runs import new_run_dir, write_config, write_json
+
+    config: dict[str, Any] = {"size": cmd.size, "komi": cmd.komi} if cmd.game == "go" else {}
+    game = envs.make(cmd.game, **config)
+    names = display_names(cmd.players)
+    anchor = cmd.anchor if cmd.anchor is not None else ("random" if "random" in names else None)
+    if anchor is not None and anchor not in names:
+        raise ValueError(f"--anchor {anchor!r} is not one of the players: {', '.join(names)}")
+    bots = {name: player_bot(make_player(spec, game, simulations=cmd.simulations, seed=cmd.seed + k,
+                                         device=cmd.device))
+            for k, (name, spec) in enumerate(zip(names, cmd.players))}
+    pairs = len(names) * (len(names) - 1) // 2
+    print(f"{cmd.game}: {len(names)} players, {pairs} pairs x {cmd.games} games")
+    result = round_robin(game, bots, cmd.games, cmd.device, anchor)
+    print(format_tables(result))
+    run = new_run_dir(f"tournament-{cmd.game}", cmd.run_dir)
+    write_config(run, dataclasses.asdict(cmd))
+    write_json(run / "results.json", {"game": cmd.game, "config": config, "games_per_pair": cmd.games,
+                                      "specs": list(cmd.players), **result.to_json()})
+    if cmd.plot:
+        plot_ratings(run / "elo.png", result, f"{cmd.game} round robin, {cmd.games} games per pair")
+    print(f"results written to {run}")
+    return result
