@@ -306,7 +306,7 @@ class PolicyGradient:
         for key, value in tensors.items():
             if key.startswith("optimizer."):
                 _, index, name = key.split(".", 2)
-                state.setdefault(int(index), {})[name] = value
+                state.setdefault(int(index), {})[name] = value.clone()  # the optimizer adopts it in place
         self.optimizer.load_state_dict({"state": state, "param_groups": self.optimizer.state_dict()["param_groups"]})
         self.env_steps, self.updates = (int(x) for x in tensors["counters"])
         self.generator.set_state(tensors["generator"].cpu())
@@ -332,7 +332,7 @@ class PolicyGradient:
         noise = torch.randn(mean.shape, generator=self.generator, device=mean.device)
         action = mean if deterministic else mean + log_std.exp() * noise
         low, high = self.action_space.low, self.action_space.high
-        env_action = np.clip(action.cpu().numpy(), low, high).astype(self.action_space.dtype)
+        env_action = np.clip(action.detach().cpu().numpy(), low, high).astype(self.action_space.dtype)
         return action, env_action, gaussian_log_prob(mean, log_std, action)
 
     def _policy_step(self, obs: torch.Tensor, mask: torch.Tensor | None) -> PolicyStep:

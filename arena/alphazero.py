@@ -148,10 +148,12 @@ def train(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, progress: Any = N
 # ----- evaluation ---------------------------------------------------------------------------
 
 
-def search_bot(game: Any, net: torch.nn.Module, cfg: MCTSConfig) -> Bot:
-    """The network's strongest moves by search (no exploration), batched."""
+def search_bot(game: Any, net: torch.nn.Module, cfg: MCTSConfig, explore: bool = False,
+               generator: torch.Generator | None = None) -> Bot:
+    """The network's moves by search, batched: its strongest (``explore=False``) or with the
+    self-play root noise (varied games between two deterministic players)."""
     evaluate = network_evaluator(game, net)
-    return lambda g, state: search(g, state, evaluate, cfg).action
+    return lambda g, state: search(g, state, evaluate, cfg, explore=explore, generator=generator).action
 
 
 def _evaluate(game: Any, cfg: AlphaZeroConfig, opts: TrainOptions, net: torch.nn.Module,
@@ -164,7 +166,10 @@ def _evaluate(game: Any, cfg: AlphaZeroConfig, opts: TrainOptions, net: torch.nn
                            "train_seconds": round(counters.train_seconds, 2)}
     vs_random = play_match(game, (me, make_bot("random", game, opts.seed + counters.evaluations)), opts.eval_games, dev)
     row.update(_rates("random", vs_random))
-    vs_best = play_match(game, (me, search_bot(game, best, play)), opts.eval_games, dev)
+    # Two deterministic searches would replay one game per colour: both sides explore here.
+    noise = torch.Generator(dev).manual_seed(opts.seed + 7919 * counters.evaluations)
+    vs_best = play_match(game, (search_bot(game, net, play, True, noise), search_bot(game, best, play, True, noise)),
+                         opts.eval_games, dev)
     row.update(_rates("best", vs_best))
     if game.name == "tictactoe":
         row.update(_rates("minimax", play_match(game, (me, make_bot("minimax", game, counters.evaluations)),

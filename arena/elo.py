@@ -93,6 +93,8 @@ def fit_elo(results: Sequence[PairResult], anchor: str | None = None, prior_draw
                 score[j] += prior_draws / 2
     if anchor is not None and anchor not in index:
         raise ValueError(f"anchor {anchor!r} is not one of the players: {', '.join(names)}")
+    if n == 0:
+        return {}
     _check_connected(names, games)
     gamma = [1.0] * n
     for _ in range(max_iterations):

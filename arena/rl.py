@@ -214,6 +214,8 @@ def train_rl(task: str, agent: str, steps: int | None = None, seed: int = 0, dev
         run = Path(run_dir)
     else:
         settings, config = resolve_settings(task, agent, steps, seed, device, overrides)
+        if run_dir is not None and (Path(run_dir) / "checkpoints" / "trainer.safetensors").exists():
+            raise ValueError(f"{run_dir} already holds a run: continue it with --resume, or choose another --run-dir")
         run = new_run_dir(f"{agent}-{task.replace('/', '_')}", run_dir)
     eval_env = _checked_env(settings)
     learner = build_learner(settings, config, eval_env)
@@ -299,12 +301,11 @@ class _LoopState:
     wall_time: float = 0.0
     episodes: int = 0
     best: float = float("-inf")
+    last_eval: int = 0
 
     def next_eval(self, settings: RunSettings) -> int:
         """The env step of the next evaluation after the last one (multiples of eval_every)."""
         return (self.last_eval // settings.eval_every + 1) * settings.eval_every
-
-    last_eval: int = 0
 
 
 def _evaluate_and_save(run: Path, settings: RunSettings, learner: Any, env: gymnasium.Env, loop: _LoopState,

@@ -1,0 +1,274 @@
+"""AlphaZero: time to perfect tic-tac-toe, and batched self-play throughput, as JSON lines.
+
+Two parts (``--part``):
+
+- ``tictactoe``: the issue's goal, "perfect play in at most 60 s of training on 2 CPU cores with
+  the default command". For each seed, ``arena.alphazero.train`` runs the tic-tac-toe preset
+  (``arena.train.preset("tictactoe", 3)``, ``TrainOptions(seconds=60, seed=s)``) into a temporary
+  run folder; the trained network (``checkpoints/latest.safetensors``) is then judged on all 4,520
+  non-terminal positions against the exact solver, with its default play-time search
+  (``optimal_search``) and as a raw policy argmax (``optimal_policy``), and plays 100 games against
+  minimax (50 with each colour). The peer, alpha-zero-general's tic-tac-toe (about 30 minutes of
+  CPU training), is a figure quoted from the literature, not measured here: its row says so.
+- ``throughput``: positions per second of batched self-play
+  (``agents.alphazero.SelfPlay(game, cfg, device, generator).step(net)``, one searched move in each
+  of B games per step; a warm-up step is never timed) at B = 1, 64, 256, 1024, for Go 9x9 and
+  tic-tac-toe. Each row gives the ratio to B = 1 (the sequential baseline: the same code, one game
+  at a time) and, beside it, the network's own inference rate at that batch (evaluations per second
+  of a forward pass on ``observe()`` planes, inference mode) with the ceiling it puts on self-play,
+  ``evaluations/s / (simulations + 1)`` positions per second (one root and one leaf evaluation per
+  simulation), and the fraction of that ceiling reached.
+
+    python benchmarks/alphazero.py --part tictactoe                 # 60 s of training per seed
+    python benchmarks/alphazero.py --part tictactoe --seeds 0 1 2 --seconds 60
+    python benchmarks/alphazero.py --part throughput                # CPU, a few minutes
+    python benchmarks/alphazero.py --part throughput --games go9 --batches 1 64 256 --steps 2
+    python benchmarks/alphazero.py --part throughput --device cuda --batches 1 64 256 1024 4096
+    python benchmarks/alphazero.py --part throughput --blocks 6 --channels 64
+
+Run on a quiet machine (the training budget is wall-clock time); results and the machine are
+recorded in BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import math
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+import tyro
+
+from agents.alphazero import AlphaZeroConfig, SelfPlay, make_network
+from arena.train import preset
+
+GameId = Literal["go9", "tictactoe"]
+PEER_TICTACTOE = {
+    "impl": "alpha-zero-general", "source": "quoted, not measured",
+    "training_minutes_cpu": 30,
+    "note": "about 30 minutes of CPU training for alpha-zero-general's tic-tac-toe agent, the figure "
+            "quoted for it (github.com/suragnair/alpha-zero-general); nothing of it is run here",
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Options of the AlphaZero benchmark."""
+
+    part: Literal["tictactoe", "throughput", "all"] = "all"
+    """Which part to run."""
+    seeds: tuple[int, ...] = (0,)
+    """tictactoe: training seeds, one run each."""
+    seconds: float = 60.0
+    """tictactoe: training budget per run (the goal is perfect play within 60)."""
+    match_games: int = 100
+    """tictactoe: games against minimax (half with each colour)."""
+    games: tuple[GameId, ...] = ("go9", "tictactoe")
+    """throughput: games to measure."""
+    batches: tuple[int, ...] = (1, 64, 256, 1024)
+    """throughput: self-play batch sizes B (B = 1 is the sequential baseline)."""
+    simulations: int = 32
+    """throughput: search simulations per move."""
+    algorithm: Literal["gumbel", "puct"] | None = None
+    """throughput: root rule of the search (default: the preset's)."""
+    blocks: int | None = None
+    """throughput: residual blocks (default: the preset's; Go 9x9: 4, tic-tac-toe: 2)."""
+    channels: int | None = None
+    """throughput: channels of the tower (default: the preset's; Go 9x9: 64, tic-tac-toe: 32)."""
+    steps: int = 3
+    """throughput: timed self-play steps per measurement (after one untimed warm-up step)."""
+    step_budget: float = 20.0
+    """throughput: fewer timed steps (at least one) when the warm-up step says ``steps`` would
+    take longer than this many seconds (Go 9x9 at B = 1024 on a CPU)."""
+    inference_seconds: float = 1.0
+    """throughput: timed seconds of forward passes per inference-rate measurement."""
+    device: Literal["cpu", "cuda"] = "cpu"
+    """torch device (the training part uses it too)."""
+    threads: int | None = None
+    """torch.set_num_threads; None keeps torch's default (one per core)."""
+    seed: int = 0
+    """throughput: seed of the network and the self-play games."""
+
+
+# ----- tic-tac-toe: perfect play in 60 seconds ------------------------------------------------------
+
+
+def tictactoe_run(cfg: Config, seed: int) -> dict[str, Any]:
+    """Train the tic-tac-toe preset for ``cfg.seconds`` and judge the result."""
+    from arena.alphazero import TrainOptions, judge_tictactoe, load_network, search_bot, train
+    from arena.match import make_bot, play_match
+
+    az, _, eval_every = preset("tictactoe", 3)
+    opts = TrainOptions(seconds=cfg.seconds, eval_every=eval_every, seed=seed, device=cfg.device)
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Path(tmp)
+        wall = time.perf_counter()
+        final = train(az, opts, run)
+        wall = time.perf_counter() - wall
+        game, net, play_cfg = load_network(run / "checkpoints/latest.safetensors", cfg.device)
+    search_cfg = play_cfg.play_search()
+    t0 = time.perf_counter()
+    optimal_search = judge_tictactoe(game, net, search_cfg)
+    optimal_policy = judge_tictactoe(game, net, None)
+    me, minimax = search_bot(game, net, search_cfg), make_bot("minimax", game, seed)
+    result = play_match(game, (me, minimax), cfg.match_games, cfg.device)
+    return {
+        "bench": "alphazero", "part": "tictactoe", "impl": "arena", "seed": seed, "device": cfg.device,
+        "optimal_search": optimal_search, "optimal_policy": optimal_policy,
+        "perfect": optimal_search == 1.0 and result.losses == 0,
+        "vs_minimax": {"games": result.games, "wins": result.wins, "draws": result.draws, "losses": result.losses},
+        "train_seconds": round(final["train_seconds"], 2), "wall_seconds": round(wall, 2),
+        "judge_seconds": round(time.perf_counter() - t0, 2),
+        "games": final["games"], "positions": final["positions"], "learner_steps": final["step"],
+        "play_search": {"algorithm": search_cfg.algorithm, "simulations": search_cfg.simulations},
+        "peer": PEER_TICTACTOE,
+        "training_minutes_ratio_vs_peer_quoted": round(final["train_seconds"] / 60 / PEER_TICTACTOE["training_minutes_cpu"], 4),
+    }
+
+
+# ----- throughput: batched self-play against the sequential baseline and the network's ceiling ------
+
+
+def throughput_config(game_id: GameId, batch: int, cfg: Config) -> AlphaZeroConfig:
+    """The game's preset with the batch, search and network of this measurement."""
+    az = preset("go", 9)[0] if game_id == "go9" else preset("tictactoe", 3)[0]
+    search = dataclasses.replace(az.search, simulations=cfg.simulations,
+                                 **({"algorithm": cfg.algorithm} if cfg.algorithm else {}))
+    net = {k: v for k, v in {"blocks": cfg.blocks, "channels": cfg.channels}.items() if v is not None}
+    return dataclasses.replace(az, games=batch, search=search, **net)
+
+
+def selfplay_rate(az: AlphaZeroConfig, cfg: Config, device: torch.device) -> dict[str, Any]:
+    """Self-play positions/s at ``az.games`` and the network's inference rate at that batch."""
+    torch.manual_seed(cfg.seed)
+    game = az.make_game()
+    net = make_network(game, az).to(device).eval()
+    selfplay = SelfPlay(game, az, device, torch.Generator(device).manual_seed(cfg.seed))
+    sync = _sync(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    sync()
+    t0 = time.perf_counter()
+    selfplay.step(net)  # warm-up, untimed
+    sync()
+    warm = time.perf_counter() - t0
+    steps = max(1, min(cfg.steps, math.floor(cfg.step_budget / max(warm, 1e-9))))
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        selfplay.step(net)
+    sync()
+    elapsed = time.perf_counter() - t0
+    row: dict[str, Any] = {"timed_steps": steps, "step_seconds": round(elapsed / steps, 4),
+                           "positions_per_s": az.games * steps / elapsed, "warmup_seconds": round(warm, 3)}
+    if device.type == "cuda":
+        row["peak_memory_mib_selfplay"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+    row["evaluations_per_s"] = inference_rate(game, net, selfplay.state, cfg.inference_seconds, device)
+    row["parameters"] = sum(p.numel() for p in net.parameters())
+    return row
+
+
+@torch.inference_mode()
+def inference_rate(game: Any, net: torch.nn.Module, state: Any, seconds: float, device: torch.device) -> float:
+    """Evaluations/s of ``net`` on ``game.observe(state)`` planes at the state's batch: one
+    untimed pass, then as many passes as last ``seconds`` (calibrated on the first)."""
+    planes = game.observe(state)
+    sync = _sync(device)
+    net(planes)
+    sync()
+    n, elapsed = 1, 0.0
+    while elapsed < 0.1 * seconds:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            net(planes)
+        sync()
+        elapsed = time.perf_counter() - t0
+        if elapsed < 0.1 * seconds:
+            n *= 2
+    n = max(1, math.ceil(seconds * n / max(elapsed, 1e-9)))
+    t0 = time.perf_counter()
+    for _ in range(n):
+        net(planes)
+    sync()
+    return planes.shape[0] * n / (time.perf_counter() - t0)
+
+
+def throughput(cfg: Config) -> None:
+    device = torch.device(cfg.device)
+    for game_id in cfg.games:
+        baseline = None
+        for batch in sorted(cfg.batches):
+            az = throughput_config(game_id, batch, cfg)
+            m = selfplay_rate(az, cfg, device)
+            if batch == 1:
+                baseline = m["positions_per_s"]
+            ceiling = m["evaluations_per_s"] / (az.search.simulations + 1)
+            emit({
+                "part": "throughput", "game": game_id, "impl": "arena", "device": device.type, "batch": batch,
+                "simulations": az.search.simulations, "algorithm": az.search.algorithm,
+                "blocks": az.blocks, "channels": az.channels, "threads": torch.get_num_threads(),
+                "positions_per_s": round(m["positions_per_s"], 2),
+                "baseline": "arena B=1 (sequential)",
+                "ratio_vs_b1": round(m["positions_per_s"] / baseline, 2) if baseline else None,
+                "evaluations_per_s": round(m["evaluations_per_s"], 1),
+                "ceiling_positions_per_s": round(ceiling, 2),
+                "fraction_of_ceiling": round(m["positions_per_s"] / ceiling, 3),
+                **{k: v for k, v in m.items() if k not in ("positions_per_s", "evaluations_per_s")},
+            })
+
+
+# ----- machine and output ---------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+        model = next((ln.split(":", 1)[1].strip() for ln in lscpu.splitlines() if ln.startswith("Model name")),
+                     platform.processor())
+    except OSError:
+        model = platform.processor()
+    info: dict[str, Any] = {"cpu": model, "cpu_count": os.cpu_count(), "torch": torch.__version__,
+                            "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
+                            "date": datetime.date.today().isoformat(), "loadavg_1min": os.getloadavg()[0]}
+    if torch.cuda.is_available():
+        info["cuda_device"] = torch.cuda.get_device_name()
+    return info
+
+
+def emit(row: dict[str, Any]) -> None:
+    """Print one JSON line and flush, so a long run shows progress."""
+    print(json.dumps({"bench": "alphazero", **row}), flush=True)
+
+
+def _sync(device: torch.device) -> Any:
+    if device.type == "cuda":
+        return lambda: torch.cuda.synchronize(device)
+    return lambda: None
+
+
+def main(cfg: Config) -> None:
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: torch.cuda.is_available() is False on this machine")
+    if min(cfg.batches, default=0) < 1 or cfg.steps < 1 or cfg.simulations < 1:
+        raise SystemExit("need --batches >= 1, --steps >= 1 and --simulations >= 1")
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
+    emit({"machine": machine(), "config": dataclasses.asdict(cfg)})
+    if cfg.part in ("tictactoe", "all"):
+        for seed in cfg.seeds:
+            print(json.dumps(tictactoe_run(cfg, seed)), flush=True)
+    if cfg.part in ("throughput", "all"):
+        throughput(cfg)
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Config))
