@@ -352,8 +352,9 @@ class PolicyGradient:
         if cfg.algorithm == "reinforce":
             returns = discounted_returns(rollout.rewards, rollout.dones, rollout.last_value, cfg.gamma)
             return returns - rollout.values, returns  # values are 0 without a baseline
-        advantages = gae(rollout.rewards, rollout.values, rollout.dones, rollout.last_value, cfg.gamma,
-                         cfg.gae_lambda, terminated=rollout.terminated)
+        rewards = rollout.rewards + cfg.gamma * rollout.truncation_values  # SAME_STEP truncations (rollout.py)
+        advantages = gae(rewards, rollout.values, rollout.dones, rollout.last_value, cfg.gamma, cfg.gae_lambda,
+                         terminated=rollout.terminated)
         return advantages, advantages + rollout.values
 
     def _update(

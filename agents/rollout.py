@@ -9,6 +9,12 @@ pleasant consequence the math below relies on: the observation after row ``t`` i
 ``t + 1``'s (``last_obs`` after the last row), and when row ``t`` ends an episode that is the
 episode's final observation, whose value bootstraps a truncated (time-limit) episode.
 
+``AutoresetMode.SAME_STEP`` (what ``arena/rl.py`` builds) works too: there the step that ends an
+episode already returns the next episode's first observation and the final one comes in
+``info["final_obs"]``; every row is then valid, a truncated row's ``V(final obs)`` is kept in
+``Rollout.truncation_values`` (the learner adds ``gamma`` times it to the reward, as SB3 does)
+and the row is marked ``terminated`` so that nothing is bootstrapped from the next row.
+
 - ``gae``: generalized advantage estimation (Schulman et al. 2016), bootstrapping truncations
   and not terminations.
 - ``discounted_returns``: Monte Carlo reward-to-go (REINFORCE).
@@ -125,7 +131,10 @@ class Rollout(NamedTuple):
     rewards: torch.Tensor
     """float ``[T, N]``."""
     terminated: torch.Tensor
-    """bool ``[T, N]``: row ``t`` ended its episode in a terminal state."""
+    """bool ``[T, N]``: do not bootstrap from row ``t + 1``: row ``t`` ended its episode in a
+    terminal state (SAME_STEP: ended it at all; see ``truncation_values``)."""
+    truncation_values: torch.Tensor
+    """float ``[T, N]``: SAME_STEP only, ``V(final obs)`` of rows a truncation ended; else 0."""
     dones: torch.Tensor
     """bool ``[T, N]``: row ``t`` ended its episode (terminated or truncated)."""
     valid: torch.Tensor
@@ -160,10 +169,10 @@ def reset_envs(envs: Any, seed: int | None = None) -> EnvCursor:
     Raises:
         ValueError: the vector env does not autoreset in NEXT_STEP mode (the layout assumed here).
     """
-    mode = envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
-    if mode != AutoresetMode.NEXT_STEP:
-        raise ValueError(f"policy-gradient rollouts need autoreset_mode NEXT_STEP, got {mode}: build the envs "
-                         "with gymnasium.make_vec(..., vector_kwargs={'autoreset_mode': AutoresetMode.NEXT_STEP})")
+    if _same_step(envs) is None:
+        raise ValueError(f"policy-gradient rollouts need autoreset_mode NEXT_STEP or SAME_STEP, got "
+                         f"{envs.metadata.get('autoreset_mode')}: build the envs with gymnasium.make_vec(..., "
+                         "vector_kwargs={'autoreset_mode': AutoresetMode.NEXT_STEP})")
     obs, info = envs.reset(seed=seed)
     return EnvCursor(obs, _mask(info), np.zeros(envs.num_envs, dtype=bool), np.zeros(envs.num_envs))
 
@@ -175,7 +184,7 @@ def collect(
     """Step ``envs`` with ``policy`` for ``n_steps`` rows and return them as a :class:`Rollout`.
 
     Args:
-        envs: a Gymnasium vector env (NEXT_STEP autoreset) whose state ``cursor`` describes.
+        envs: a Gymnasium vector env (NEXT_STEP or SAME_STEP autoreset) whose state ``cursor`` describes.
         cursor: mutated to where the envs stand after the last row.
         policy: acts on a row of observations (called under ``torch.no_grad``).
         value_fn: the critic, for ``last_value``.
@@ -185,7 +194,9 @@ def collect(
             episode are not valid (each env contributes exactly one whole episode, as REINFORCE
             wants; call it on freshly reset envs).
     """
-    rows: dict[str, list[Any]] = {k: [] for k in ("obs", "mask", "act", "logp", "val", "rew", "term", "done", "valid")}
+    same_step = _same_step(envs)
+    keys = ("obs", "mask", "act", "logp", "val", "rew", "term", "trunc_val", "done", "valid")
+    rows: dict[str, list[Any]] = {k: [] for k in keys}
     finished = np.zeros(envs.num_envs, dtype=bool)  # episodic: env has ended its first episode
     episode_returns: list[float] = []
     env_steps = 0
@@ -203,10 +214,18 @@ def collect(
             cursor.episode_return[done] = 0.0
             if episodic:
                 finished |= done
+            truncation_value = torch.zeros(envs.num_envs, device=device)
+            if same_step:
+                cut = np.flatnonzero(truncated & ~terminated)
+                if len(cut):
+                    final = np.stack([info["final_obs"][i] for i in cut])
+                    truncation_value[torch.as_tensor(cut, device=device)] = value_fn(_obs_tensor(final, device))
+                terminated = done
             for key, value in zip(rows, (obs, mask, step.action, step.log_prob, step.value, reward, terminated,
-                                         done, valid)):
+                                         truncation_value, done, valid)):
                 rows[key].append(value)
-            cursor.obs, cursor.action_mask, cursor.autoreset = next_obs, _mask(info), done
+            cursor.obs, cursor.action_mask = next_obs, _mask(info)
+            cursor.autoreset = np.zeros_like(done) if same_step else done
             if episodic and finished.all():
                 break
         last_value = value_fn(_obs_tensor(cursor.obs, device))
@@ -220,9 +239,16 @@ def collect(
     return Rollout(
         obs=stack("obs"), action_mask=None if rows["mask"][0] is None else stack("mask"), actions=stack("act"),
         log_probs=stack("logp"), values=stack("val"), rewards=stack("rew", torch.float32),
-        terminated=stack("term", torch.bool), dones=stack("done", torch.bool), valid=stack("valid", torch.bool),
+        terminated=stack("term", torch.bool), truncation_values=stack("trunc_val"), dones=stack("done", torch.bool),
+        valid=stack("valid", torch.bool),
         last_value=last_value, env_steps=env_steps, episode_returns=episode_returns,
     )
+
+
+def _same_step(envs: Any) -> bool | None:
+    """True for SAME_STEP autoreset, False for NEXT_STEP (Gymnasium's default), None otherwise."""
+    mode = envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
+    return {AutoresetMode.NEXT_STEP: False, AutoresetMode.SAME_STEP: True}.get(mode)
 
 
 def _obs_tensor(obs: np.ndarray, device: torch.device) -> torch.Tensor:

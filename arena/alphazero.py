@@ -44,6 +44,8 @@ class TrainOptions:
 
     seconds: float = 60.0
     """Training budget in seconds of self-play and learning (evaluation not counted)."""
+    max_steps: int | None = None
+    """Also stop after this many gradient steps (a budget independent of the machine's speed)."""
     eval_every: float = 10.0
     """Seconds of training between evaluations and checkpoints."""
     eval_games: int = 100
@@ -106,7 +108,8 @@ def train(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, progress: Any = N
     losses = None
     writer = _tensorboard(run)
     wall_start = time.perf_counter() - counters.train_seconds
-    while counters.train_seconds < opts.seconds:
+    done = False
+    while not done:
         tick = time.perf_counter()
         finished = selfplay.step(net)
         buffer.add(finished.samples)
@@ -119,8 +122,9 @@ def train(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, progress: Any = N
                 counters.step += 1
                 sample_debt -= 1
         counters.train_seconds += time.perf_counter() - tick
+        done = counters.train_seconds >= opts.seconds or (opts.max_steps is not None and counters.step >= opts.max_steps)
         row = None
-        if counters.train_seconds >= next_eval or counters.train_seconds >= opts.seconds:
+        if counters.train_seconds >= next_eval or done:
             next_eval = counters.train_seconds + opts.eval_every
             row = _evaluate(game, cfg, opts, net, best, counters)
             row.update(wall_time=round(time.perf_counter() - wall_start, 2))

@@ -211,13 +211,12 @@ def train_rl(task: str, agent: str, steps: int | None = None, seed: int = 0, dev
         if run_dir is None:
             raise ValueError("--resume needs --run-dir, the run folder to continue")
         settings, config = _saved_settings(Path(run_dir), steps)
-        run = Path(run_dir)
     else:
         settings, config = resolve_settings(task, agent, steps, seed, device, overrides)
         if run_dir is not None and (Path(run_dir) / "checkpoints" / "trainer.safetensors").exists():
             raise ValueError(f"{run_dir} already holds a run: continue it with --resume, or choose another --run-dir")
-        run = new_run_dir(f"{agent}-{task.replace('/', '_')}", run_dir)
     eval_env = _checked_env(settings)
+    run = Path(run_dir) if resume else new_run_dir(f"{agent}-{task.replace('/', '_')}", run_dir)
     learner = build_learner(settings, config, eval_env)
     envs = make_vector_env(settings)
     write_json(run / "config.json", {**dataclasses.asdict(settings), "config": dataclasses.asdict(learner.config)})

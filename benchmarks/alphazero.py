@@ -131,7 +131,7 @@ def tictactoe_run(cfg: Config, seed: int) -> dict[str, Any]:
         "games": final["games"], "positions": final["positions"], "learner_steps": final["step"],
         "play_search": {"algorithm": search_cfg.algorithm, "simulations": search_cfg.simulations},
         "peer": PEER_TICTACTOE,
-        "training_minutes_ratio_vs_peer_quoted": round(final["train_seconds"] / 60 / PEER_TICTACTOE["training_minutes_cpu"], 4),
+        "train_time_ratio_vs_peer_quoted": round(final["train_seconds"] / 60 / PEER_TICTACTOE["training_minutes_cpu"], 4),
     }
 
 

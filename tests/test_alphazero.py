@@ -92,7 +92,7 @@ def test_short_training_learns(tmp_path):
     cfg, _, _ = preset("tictactoe", 3)
     torch.manual_seed(0)
     before = judge_tictactoe(game, make_network(game, cfg).eval(), None)
-    final = train(cfg, TrainOptions(seconds=12, eval_every=12, eval_games=40), tmp_path)
+    final = train(cfg, TrainOptions(seconds=300, max_steps=300, eval_every=300, eval_games=40), tmp_path)
     assert final["optimal_policy"] > before + 0.2  # the raw policy learned (untrained: ~0.5)
     assert final["loss_random"] <= 0.05 and final["win_random"] >= 0.8
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]

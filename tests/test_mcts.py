@@ -210,7 +210,8 @@ def test_bandit_best_action_gets_the_most_visits(algorithm):
     legal[torch.arange(B), torch.randint(A, (B,), generator=g)] = True
     game = OneShot(A)
     logits = 0.5 * torch.randn(A, generator=g)
-    out = search(game, game.init(payoff, legal), constant_evaluator(logits), MCTSConfig(simulations=64, algorithm=algorithm))
+    cfg = MCTSConfig(simulations=64, algorithm=algorithm)
+    out = search(game, game.init(payoff, legal), constant_evaluator(logits), cfg)
     best = payoff.masked_fill(~legal, -math.inf).argmax(1)
     assert out.action.tolist() == best.tolist()
     # (Gumbel's last halving phase can leave the final two actions tied in visits)
@@ -229,8 +230,9 @@ def test_illegal_actions_get_no_visits_and_no_policy(algorithm, explore):
     payoff = torch.where(legal, torch.rand(B, A, generator=g) - 0.5, 1.0)
     game = OneShot(A)
     logits = torch.tensor([0.0, 0.0, 5.0, 5.0, 5.0])
-    out = search(game, game.init(payoff, legal), constant_evaluator(logits), MCTSConfig(simulations=16, algorithm=algorithm),
-                 explore=explore, generator=torch.Generator().manual_seed(2))
+    cfg = MCTSConfig(simulations=16, algorithm=algorithm)
+    out = search(game, game.init(payoff, legal), constant_evaluator(logits), cfg, explore=explore,
+                 generator=torch.Generator().manual_seed(2))
     assert legal.gather(1, out.action[:, None]).all()
     assert (out.visits * ~legal).sum() == 0
     assert (out.policy * ~legal).sum() == 0
@@ -287,8 +289,8 @@ def test_search_wins_and_blocks(algorithm, evaluator):
             assert q[i, move].item() == 1.0
             assert policy_value[i].item() > 0.9
         else:  # every other move loses to the threat: the blocked position is worth about 0
-            others = q[i].masked_fill(~state.legal_action_mask[i], math.inf).masked_fill(torch.arange(9) == move, math.inf)
-            assert q[i, move].item() > -0.1 and others.min().item() < q[i, move].item()
+            others = q[i].masked_fill(~state.legal_action_mask[i] | (torch.arange(9) == move), -math.inf)
+            assert q[i, move].item() > -0.1 and others.max().item() < q[i, move].item() - 0.3
             assert abs(policy_value[i].item()) < 0.15
     wins = torch.tensor([w for _, _, w in TACTICS])
     if algorithm == "puct":  # visits concentrate on the best move: the root mean is the value

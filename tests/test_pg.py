@@ -9,6 +9,7 @@ import gymnasium
 import numpy as np
 import pytest
 import torch
+from gymnasium.vector import AutoresetMode
 
 import envs  # noqa: F401  (registers arena/TicTacToe-v0)
 from agents.pg import (
@@ -106,6 +107,17 @@ def test_rollout_masks_reset_rows_and_bootstraps_from_final_obs() -> None:
     assert not torch.equal(r.obs[5], r.obs[6])
 
 
+def test_same_step_rollout_keeps_every_row_and_bootstraps_truncations() -> None:
+    envs_ = gymnasium.make_vec("CartPole-v1", num_envs=2, vectorization_mode="sync", max_episode_steps=5,
+                               vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP})
+    learner = _learner("ppo", envs_, n_steps=12)
+    r = collect(envs_, reset_envs(envs_, seed=0), learner._policy_step, learner._value_of, 12, CPU)
+    assert r.valid.all() and r.env_steps == 24 and r.episode_returns == [5.0] * 4
+    assert r.dones[[4, 9]].all() and r.terminated[[4, 9]].all() and r.dones.sum() == 4
+    ended = r.truncation_values != 0
+    assert ended[[4, 9]].all() and ended.sum() == 4  # V(final obs) of the truncated rows, only there
+
+
 @pytest.mark.parametrize("vectorization_mode", ["sync", "vector_entry_point"])
 def test_masked_actions_are_always_legal_in_tictactoe(vectorization_mode: str) -> None:
     envs_ = gymnasium.make_vec("arena/TicTacToe-v0", num_envs=8, vectorization_mode=vectorization_mode,
@@ -175,15 +187,19 @@ def test_config_errors_name_the_fix() -> None:
 
 # -- learning ---------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("name", "steps", "overrides", "threshold"), [
-    ("ppo", 15_000, PPO_CARTPOLE, 100.0),
-    ("a2c", 15_000, {}, 100.0),
-    ("reinforce", 25_000, {}, 40.0),
-    ("reinforce", 25_000, {"baseline": True}, 40.0),
+@pytest.mark.parametrize(("name", "steps", "overrides", "threshold", "autoreset_mode"), [
+    ("ppo", 15_000, PPO_CARTPOLE, 100.0, AutoresetMode.NEXT_STEP),
+    ("ppo", 15_000, PPO_CARTPOLE, 100.0, AutoresetMode.SAME_STEP),
+    ("a2c", 15_000, {}, 100.0, AutoresetMode.NEXT_STEP),
+    ("reinforce", 25_000, {}, 40.0, AutoresetMode.NEXT_STEP),
+    ("reinforce", 25_000, {"baseline": True}, 40.0, AutoresetMode.NEXT_STEP),
 ])
-def test_cartpole_improves_well_above_random(name: str, steps: int, overrides: dict, threshold: float) -> None:
+def test_cartpole_improves_well_above_random(
+    name: str, steps: int, overrides: dict, threshold: float, autoreset_mode: AutoresetMode,
+) -> None:
     # A uniformly random policy averages about 22 on CartPole-v1.
-    envs_ = gymnasium.make_vec("CartPole-v1", num_envs=8, vectorization_mode="sync")
+    envs_ = gymnasium.make_vec("CartPole-v1", num_envs=8, vectorization_mode="sync",
+                               vector_kwargs={"autoreset_mode": autoreset_mode})
     returns, _ = _train(_learner(name, envs_, **overrides), envs_, steps)
     assert np.mean(returns[:20]) < 35.0
     assert np.mean(returns[-20:]) > threshold, returns[-20:]
