@@ -101,7 +101,7 @@ class FinishedGames(NamedTuple):
 
     samples: Samples
     outcomes: torch.Tensor  # float [G, 2]: final reward per player
-    actions: list[list[int]]  # the moves of each finished game, for replays
+    actions: list[list[int]]  # every move of each finished game (random openings too), for replays
     lengths: torch.Tensor  # long [G]
 
 
@@ -123,8 +123,9 @@ class SelfPlay:
         self.obs = torch.zeros(B, T, c, h, w, dtype=torch.uint8, device=device)
         self.policy = torch.zeros(B, T, game.num_actions, device=device)
         self.player = torch.zeros(B, T, dtype=torch.long, device=device)
-        self.actions = torch.zeros(B, T, dtype=torch.long, device=device)
-        self.length = torch.zeros(B, dtype=torch.long, device=device)
+        self.actions = torch.zeros(B, T, dtype=torch.long, device=device)  # every move, openings included
+        self.moves = torch.zeros(B, dtype=torch.long, device=device)
+        self.length = torch.zeros(B, dtype=torch.long, device=device)  # recorded (searched) positions
         self.opening = self._opening_lengths(B, device)
 
     def step(self, net: torch.nn.Module) -> FinishedGames:
@@ -137,7 +138,8 @@ class SelfPlay:
         self.obs[rows, t] = self.game.observe(state).to(torch.uint8)
         self.policy[rows, t] = out.policy
         self.player[rows, t] = state.current_player
-        self.actions[rows, t] = action
+        self.actions[rows, self.moves] = action
+        self.moves = self.moves + 1
         self.state = self.game.step(state, action, checked=False)
         self.length = t + (~opening).long()  # opening moves are overwritten by the next record
         self.opening = self.opening - opening.long()
@@ -145,6 +147,7 @@ class SelfPlay:
         finished = self._collect(done)
         self.state = core.reset_finished(self.game, self.state)
         self.length = torch.where(done, 0, self.length)
+        self.moves = torch.where(done, 0, self.moves)
         self.opening = torch.where(done, self._opening_lengths(len(done), done.device), self.opening)
         return finished
 
@@ -159,7 +162,7 @@ class SelfPlay:
         kept = steps[None, :] < lengths[:, None]  # (G, T)
         z = outcomes.gather(1, self.player[done])  # (G, T): outcome for the player to move at each step
         samples = Samples(self.obs[done][kept], self.policy[done][kept], z[kept])
-        actions = [row[:n].tolist() for row, n in zip(self.actions[done], lengths.tolist())]
+        actions = [row[:n].tolist() for row, n in zip(self.actions[done], self.moves[done].tolist())]
         return FinishedGames(samples, outcomes, actions, lengths)
 
 

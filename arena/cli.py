@@ -71,10 +71,13 @@ def _commands() -> dict[str, type]:
     from arena.bandits import BanditsCommand
     from arena.gtp import GtpCommand
     from arena.play import PlayCommand
+    from arena.replay_cmd import ReplayCommand, WatchCommand
     from arena.supervised import Supervised
+    from arena.tournament import TournamentCommand
     from arena.train import Train
 
-    return {"train": Train, "play": PlayCommand, "gtp": GtpCommand, "demo": Demo, "supervised": Supervised,
+    return {"train": Train, "play": PlayCommand, "watch": WatchCommand, "replay": ReplayCommand,
+            "tournament": TournamentCommand, "gtp": GtpCommand, "demo": Demo, "supervised": Supervised,
             "bandits": BanditsCommand}
 
 
@@ -90,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     from arena.bandits import BanditsCommand, run_bandits
     from arena.gtp import GtpCommand, run_gtp
     from arena.play import PlayCommand, run_play
+    from arena.replay_cmd import ReplayCommand, WatchCommand, run_replay, run_watch
+    from arena.tournament import TournamentCommand, run_tournament
     from arena.supervised import Supervised, run as run_supervised
     from arena.train import Train, run_train
 
@@ -106,6 +111,12 @@ def main(argv: list[str] | None = None) -> int:
             run_bandits(cfg)
         elif isinstance(cfg, GtpCommand):
             run_gtp(cfg)
+        elif isinstance(cfg, WatchCommand):
+            run_watch(cfg)
+        elif isinstance(cfg, ReplayCommand):
+            run_replay(cfg)
+        elif isinstance(cfg, TournamentCommand):
+            run_tournament(cfg)
     except (IllegalActionError, CheckpointError, ValueError) as e:
         print(f"arena: error: {e}", file=sys.stderr)
         return 2

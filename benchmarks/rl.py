@@ -89,8 +89,8 @@ def run_sb3(agent: str, task: str, steps: int | None, seed: int, episodes: int) 
     seconds = time.perf_counter() - start
     returns = rl.evaluate(_SB3Actor(model), gymnasium.make(task), episodes, seed + 10_000)
     row = _row("sb3", agent, task, seed, settings.steps, seconds, returns)
-    row["sb3_kwargs"] = {k: v for k, v in kwargs.items() if k != "policy_kwargs"} | {
-        "net_arch": kwargs.get("policy_kwargs", {}).get("net_arch")}
+    row["sb3_kwargs"] = {k: "linear schedule" if callable(v) else v for k, v in kwargs.items() if k != "policy_kwargs"}
+    row["sb3_kwargs"]["net_arch"] = kwargs.get("policy_kwargs", {}).get("net_arch")
     return row
 
 
@@ -119,6 +119,11 @@ def sb3_kwargs(agent: str, config: dict[str, Any], steps: int, num_envs: int, cl
             kwargs["batch_size"] = config["minibatch_size"]
         if "normalize_advantages" in config:
             kwargs["normalize_advantage"] = config["normalize_advantages"]
+        if config.get("anneal_steps", 0) > 0:  # ours falls linearly to 0 over anneal_steps; SB3 over the run
+            lr, clip = config["learning_rate"], config.get("clip_range", 0.2)
+            kwargs["learning_rate"] = lambda remaining: lr * remaining
+            if config.get("anneal_clip"):
+                kwargs["clip_range"] = lambda remaining: clip * remaining
         activation = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}.get(config.get("activation", "tanh"), torch.nn.Tanh)
         kwargs["policy_kwargs"] = {"net_arch": list(config.get("hidden", (64, 64))), "activation_fn": activation}
     accepted = inspect.signature(cls.__init__).parameters

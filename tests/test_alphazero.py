@@ -56,8 +56,13 @@ def test_random_opening_moves_are_not_recorded():
     net = make_network(game, cfg).eval()
     out = [sp.step(net) for _ in range(12)]
     for f in out:
-        for moves, n in zip(f.actions, f.lengths.tolist()):
-            assert len(moves) == n <= 9
+        for moves, n, outcome in zip(f.actions, f.lengths.tolist(), f.outcomes):
+            assert n <= len(moves) <= 9
+            state = game.init(1)  # the recorded moves replay the whole game to its end
+            for a in moves:
+                state = game.step(state, torch.tensor([a]))
+            assert bool(state.terminated[0])
+            assert torch.equal(state.rewards[0], outcome)
     # Some games started after random moves: fewer recorded positions than moves played.
     lengths = torch.cat([f.lengths for f in out])
     assert lengths.float().mean() < 7.5

@@ -215,7 +215,7 @@ def test_bad_constructor_arguments_are_named():
     with pytest.raises(ValueError, match="opponent"):
         TicTacToeEnv(opponent="best")
     with pytest.raises(ValueError, match="render_mode"):
-        TicTacToeEnv(render_mode="human")
+        TicTacToeEnv(render_mode="video")
 
 
 # ----- rendering ------------------------------------------------------------------------------
