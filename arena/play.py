@@ -81,8 +81,23 @@ def default_opponent(game: str, size: int, runs: Path = Path("runs")) -> str:
     return "minimax" if game == "tictactoe" else "random"
 
 
+def check_display() -> None:
+    """Refuse clearly, instead of playing in an invisible window, when there is no screen:
+    SDL falls back to an off-screen driver on a machine without a display (SSH, CI). Setting
+    ``SDL_VIDEODRIVER`` yourself (``dummy`` for scripted runs) skips the check."""
+    import os
+    import sys
+
+    if os.environ.get("SDL_VIDEODRIVER") or sys.platform in ("win32", "darwin"):
+        return
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise ValueError("no display to open a window on (DISPLAY is not set): run arena play on a desktop, "
+                         "or over ssh -X; arena demo and arena gtp work without a window")
+
+
 def run_play(cmd: PlayCommand) -> None:
     """Open the window and play until it is closed; prints where the replay went."""
+    check_display()
     session = make_session(cmd)
     from arena.viewer.window import PlayWindow
 

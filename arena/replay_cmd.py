@@ -51,8 +51,10 @@ def replay_folder(path: Path) -> Path:
 def run_watch(cmd: WatchCommand) -> None:
     """Open the watch window until it is closed. Raises ``ValueError`` (before any window
     opens) for a missing path, an unusable replay, or a folder without replays (not --live)."""
+    from arena.play import check_display
     from arena.viewer.watch import ReplayFeed, WatchSession, WatchWindow, run_game
 
+    check_display()
     path = cmd.path
     if not path.exists():
         raise ValueError(f"{path} does not exist: give a replay file (.json), a folder of replays or a run folder")
