@@ -305,8 +305,8 @@ class DQNLearner:
         mode = envs.metadata.get("autoreset_mode")
         if mode is not None and str(getattr(mode, "value", mode)) != "SameStep":
             raise ValueError(f"DQN needs a vector env with same-step autoreset, this one uses {mode}")
-        seed = self.seed + 1_000_003 * (self.env_steps > 0) + self.env_steps
-        self._obs, info = envs.reset(seed=seed)
+        # a resumed run (env_steps > 0) must not replay the episodes it started with
+        self._obs, info = envs.reset(seed=self.seed + self.env_steps)
         self._mask = _mask(info)
         if self.buffer is None:
             self.buffer = self._new_buffer(self._mask is not None)

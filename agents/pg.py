@@ -124,8 +124,9 @@ def default_config(name: str) -> PGConfig:
         return PGConfig(algorithm="a2c", n_steps=5, gae_lambda=1.0, learning_rate=7e-4, optimizer="rmsprop",
                         n_epochs=1, minibatch_size=0, normalize_advantages=False)
     if name == "reinforce":
+        # No gradient clipping: with Monte Carlo returns the critic's large gradient would shrink the policy's.
         return PGConfig(algorithm="reinforce", n_steps=1000, learning_rate=1e-3, n_epochs=1, minibatch_size=0,
-                        baseline=False, normalize_advantages=False)
+                        baseline=False, normalize_advantages=False, max_grad_norm=0.0)
     raise ValueError(f"unknown policy-gradient algorithm {name!r}; choose one of {ALGORITHMS}")
 
 

@@ -69,6 +69,7 @@ def run_demo(cfg: Demo) -> dict[str, int]:
 def _commands() -> dict[str, type]:
     """Subcommand name -> config dataclass (imported lazily so ``arena demo`` starts fast)."""
     from arena.bandits import BanditsCommand
+    from arena.eval_cmd import EvalCommand
     from arena.gtp import GtpCommand
     from arena.play import PlayCommand
     from arena.replay_cmd import ReplayCommand, WatchCommand
@@ -76,7 +77,7 @@ def _commands() -> dict[str, type]:
     from arena.tournament import TournamentCommand
     from arena.train import Train
 
-    return {"train": Train, "play": PlayCommand, "watch": WatchCommand, "replay": ReplayCommand,
+    return {"train": Train, "eval": EvalCommand, "play": PlayCommand, "watch": WatchCommand, "replay": ReplayCommand,
             "tournament": TournamentCommand, "gtp": GtpCommand, "demo": Demo, "supervised": Supervised,
             "bandits": BanditsCommand}
 
@@ -91,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     from arena.checkpoint import CheckpointError
     from arena.bandits import BanditsCommand, run_bandits
+    from arena.eval_cmd import EvalCommand, run_eval
     from arena.gtp import GtpCommand, run_gtp
     from arena.play import PlayCommand, run_play
     from arena.replay_cmd import ReplayCommand, WatchCommand, run_replay, run_watch
@@ -111,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             run_bandits(cfg)
         elif isinstance(cfg, GtpCommand):
             run_gtp(cfg)
+        elif isinstance(cfg, EvalCommand):
+            run_eval(cfg)
         elif isinstance(cfg, WatchCommand):
             run_watch(cfg)
         elif isinstance(cfg, ReplayCommand):

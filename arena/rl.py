@@ -235,27 +235,29 @@ def train_rl(task: str, agent: str, steps: int | None = None, seed: int = 0, dev
             loop.episodes += len(stats["episode_returns"])
             recent = (recent + [float(r) for r in stats["episode_returns"]])[-100:]
             _log_train(writer, stats, loop.step)
-            if bar is not None:
-                bar.update(min(loop.step, settings.steps) - bar.n)
-                bar.set_postfix(ret=f"{np.mean(recent[-20:]):.1f}" if recent else "-", best=f"{loop.best:.1f}",
-                                refresh=False)
             if loop.step >= loop.next_eval(settings) or loop.step >= settings.steps:
                 _evaluate_and_save(run, settings, learner, eval_env, loop, history, writer, recent, stats, start)
+            if bar is not None:
+                bar.set_postfix(ret=f"{np.mean(recent[-20:]):.1f}" if recent else "-",
+                                eval=f"{history[-1]['eval_return_mean']:.1f}" if history else "-", refresh=False)
+                bar.update(min(loop.step, settings.steps) - bar.n)
     finally:
         if bar is not None:
             bar.close()
         writer.close()
         envs.close()
         eval_env.close()
-    return {**history[-1], "run_dir": str(run), "best_eval_return": loop.best}
+    last = history[-1] if history else {"step": loop.step}
+    return {**last, "run_dir": str(run), "best_eval_return": loop.best}
 
 
 def run_rl_from_cli(task: str, agent: str, steps: int | None, seed: int, device: str, run_dir: str | Path | None,
                     resume: bool, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """``arena train <task> --agent ...``: train with a progress bar, then print where the run went."""
     final = train_rl(task, agent, steps, seed, device, run_dir, resume, overrides, progress=True)
-    print(f"step {final['step']}: eval return {final['eval_return_mean']:.1f} +- {final['eval_return_std']:.1f} "
-          f"(best {final['best_eval_return']:.1f}), {final['wall_time']:.0f} s\n"
+    print(f"step {final['step']}: eval return {final.get('eval_return_mean', float('nan')):.1f} "
+          f"+- {final.get('eval_return_std', float('nan')):.1f} (best {final['best_eval_return']:.1f}), "
+          f"{final.get('wall_time', 0.0):.0f} s\n"
           f"run folder: {final['run_dir']}\nwatch it: arena eval {final['run_dir']} --render")
     return final
 

@@ -1,8 +1,11 @@
-"""``arena train <game>``: the command a person runs to train an agent.
+"""``arena train <task>``: the command a person runs to train an agent.
 
 ``arena train tictactoe`` trains AlphaZero for 60 seconds with settings that reach perfect
 play on two CPU cores; ``arena train go --size 5|7|9`` trains a Go network (a longer budget;
-use ``--device cuda`` on a GPU). Every option left unset takes the game's preset.
+use ``--device cuda`` on a GPU). Every AlphaZero option left unset takes the game's preset.
+``arena train CartPole-v1 --agent ppo`` (any Gymnasium id, or ``tictactoe`` with a model-free
+agent) runs DQN / REINFORCE / A2C / PPO through :mod:`arena.rl` with the defaults table
+``agents/hyperparams.toml``.
 """
 
 from __future__ import annotations
@@ -20,13 +23,18 @@ from agents.mcts import MCTSConfig
 
 @dataclass(frozen=True)
 class Train:
-    """Train an AlphaZero agent by self-play; writes a run folder (metrics, TensorBoard,
-    plots, checkpoints, replays). Play it afterwards with ``arena play <game> --opponent <run>``."""
+    """Train an agent: AlphaZero self-play on tictactoe/go (play it afterwards with ``arena play``),
+    or DQN/REINFORCE/A2C/PPO on any Gymnasium task; writes a run folder (metrics, TensorBoard,
+    plots, checkpoints)."""
 
-    game: Annotated[Literal["tictactoe", "go"], tyro.conf.Positional] = "tictactoe"
-    """Which game to learn."""
-    agent: Literal["alphazero"] = "alphazero"
-    """Learning algorithm."""
+    game: Annotated[str, tyro.conf.Positional] = "tictactoe"
+    """What to learn: tictactoe, go, or a Gymnasium id such as CartPole-v1."""
+    agent: Literal["alphazero", "dqn", "reinforce", "a2c", "ppo"] = "alphazero"
+    """Learning algorithm (alphazero: tictactoe and go only)."""
+    steps: int | None = None
+    """Model-free agents: environment steps in total (default: the hyperparameter table's)."""
+    opponent: Literal["random", "minimax"] | None = None
+    """Model-free agents on tictactoe: the opponent inside the environment."""
     size: int = 9
     """Go board size (5..19)."""
     komi: float = 7.5
@@ -101,6 +109,15 @@ def build(cmd: Train) -> tuple[AlphaZeroConfig, Any]:
 def run_train(cmd: Train) -> dict[str, Any]:
     """Train with a progress bar; prints where the run went and how to play it."""
     from tqdm import tqdm
+
+    if cmd.agent != "alphazero" or cmd.game not in ("tictactoe", "go"):
+        if cmd.agent == "alphazero":
+            raise ValueError(f"AlphaZero trains tictactoe or go; for {cmd.game} pass --agent dqn|reinforce|a2c|ppo")
+        from arena.rl import run_rl_from_cli
+
+        overrides = {"opponent": cmd.opponent} if cmd.opponent else {}
+        return run_rl_from_cli(cmd.game, cmd.agent, cmd.steps, cmd.seed, cmd.device, cmd.run_dir, cmd.resume,
+                               overrides)
 
     from arena.alphazero import new_run, train
     from arena.checkpoint import CheckpointError, config_from_dict

@@ -107,7 +107,10 @@ def test_eval_run_and_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     result = rl.eval_run(run, episodes=3)
     assert result["agent"] == "dqn" and result["episodes"] == 3 and len(result["returns"]) == 3
     assert result["checkpoint"].endswith("best.safetensors")
-    again = run_eval(EvalCommand(path=run / "checkpoints" / "latest.safetensors", episodes=2))
+    import tyro
+
+    cmd = tyro.cli(EvalCommand, args=[str(run / "checkpoints" / "latest.safetensors"), "--episodes", "2"])
+    again = run_eval(cmd)
     assert again["step"] == 256 and "return" in capsys.readouterr().out
 
 
@@ -138,3 +141,11 @@ def test_table_defaults_and_unknown_keys(tmp_path: Path) -> None:
 def test_unknown_task_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown task 'NoSuchTask-v9'"):
         rl.train_rl("NoSuchTask-v9", "dqn", steps=10, run_dir=tmp_path / "x", progress=False)
+
+
+def test_missing_policy_gradient_module_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "agents.pg", None)  # makes `import agents.pg` fail
+    with pytest.raises(ValueError, match="--agent ppo needs agents/pg.py"):
+        rl.resolve_settings("CartPole-v1", "ppo", None, 0, "cpu", {})
