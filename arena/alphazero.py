@@ -24,7 +24,7 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -86,22 +86,8 @@ def train(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, progress: Any = N
     ``progress`` (optional) is called as ``progress(counters, row_or_None)`` after every
     self-play step, for a progress bar.
     """
-    torch.manual_seed(opts.seed)
-    device = torch.device("cuda" if opts.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if opts.device == "auto" else opts.device))
-    game = cfg.make_game()
-    generator = torch.Generator(device).manual_seed(opts.seed)
-    net = make_network(game, cfg).to(device).eval()
-    optimizer = make_optimizer(net, cfg)
-    buffer = ReplayBuffer(cfg.buffer_size, game.observation_shape, game.num_actions, device)
-    counters = Counters()
-    if opts.resume:
-        counters = _restore(run, net, optimizer, buffer)
-    else:
-        write_config(run, {"alphazero": dataclasses.asdict(cfg), "options": dataclasses.asdict(opts)})
-    best = copy.deepcopy(net)
-    if opts.resume and (run / "checkpoints" / "best.safetensors").exists():
-        ckpt.load_weights(best, ckpt.load_checkpoint(run / "checkpoints" / "best.safetensors")[0])
+    learner = _setup(cfg, opts, run)
+    game, device, generator, net, optimizer, buffer, counters, best = learner
     selfplay = SelfPlay(game, cfg, device, generator)
     sample_debt, next_eval = 0.0, counters.train_seconds + opts.eval_every
     rows: list[dict[str, Any]] = []
@@ -131,16 +117,63 @@ def train(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, progress: Any = N
             if losses is not None:
                 row.update(policy_loss=losses.policy, value_loss=losses.value)
             rows.append(row)
-            append_metrics(run, row)
-            if writer is not None:
-                for key, value in row.items():
-                    if isinstance(value, (int, float)) and key != "step":
-                        writer.add_scalar(key, value, counters.step)
-                writer.flush()
+            _log_row(run, writer, row, counters)
             _save(run, cfg, net, optimizer, buffer, counters, best, row)
             _write_replays(run, game, cfg, finished, counters, opts.replays_per_eval)
         if progress is not None:
             progress(counters, row)
+    return _finish(run, writer, game, cfg, net, rows, counters)
+
+
+class Learner(NamedTuple):
+    """What the learner holds: rules, device, random numbers, network, optimizer, replay
+    buffer, counters and the best network so far."""
+
+    game: Any
+    device: torch.device
+    generator: torch.Generator
+    net: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    buffer: ReplayBuffer
+    counters: Counters
+    best: torch.nn.Module
+
+
+def _setup(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path) -> Learner:
+    """Seed, build the learner, and either restore it (``--resume``) or write ``config.json``
+    (shared by :func:`train` and arena/distributed.py)."""
+    torch.manual_seed(opts.seed)
+    device = torch.device("cuda" if opts.device == "auto" and torch.cuda.is_available() else
+                          ("cpu" if opts.device == "auto" else opts.device))
+    game = cfg.make_game()
+    generator = torch.Generator(device).manual_seed(opts.seed)
+    net = make_network(game, cfg).to(device).eval()
+    optimizer = make_optimizer(net, cfg)
+    buffer = ReplayBuffer(cfg.buffer_size, game.observation_shape, game.num_actions, device)
+    counters = Counters()
+    if opts.resume:
+        counters = _restore(run, net, optimizer, buffer)
+    else:
+        write_config(run, {"alphazero": dataclasses.asdict(cfg), "options": dataclasses.asdict(opts)})
+    best = copy.deepcopy(net)
+    if opts.resume and (run / "checkpoints" / "best.safetensors").exists():
+        ckpt.load_weights(best, ckpt.load_checkpoint(run / "checkpoints" / "best.safetensors")[0])
+    return Learner(game, device, generator, net, optimizer, buffer, counters, best)
+
+
+def _log_row(run: Path, writer: Any, row: dict[str, Any], counters: Counters) -> None:
+    """One evaluation row to ``metrics.jsonl`` and TensorBoard."""
+    append_metrics(run, row)
+    if writer is not None:
+        for key, value in row.items():
+            if isinstance(value, (int, float)) and key != "step":
+                writer.add_scalar(key, value, counters.step)
+        writer.flush()
+
+
+def _finish(run: Path, writer: Any, game: Any, cfg: AlphaZeroConfig, net: torch.nn.Module,
+            rows: list[dict[str, Any]], counters: Counters) -> dict[str, Any]:
+    """Close TensorBoard, write ``metrics.json`` and the learning curve; the final metrics."""
     if writer is not None:
         writer.close()
     final = _final_metrics(game, cfg, net, rows, counters)

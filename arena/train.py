@@ -67,6 +67,10 @@ class Train:
     """Random seed."""
     device: str = "cpu"
     """torch device: cpu, cuda, or auto."""
+    workers: int = 0
+    """AlphaZero: self-play workers as Ray actors (pip install 'arena[distributed]'); 0: one process."""
+    ray_address: str | None = None
+    """AlphaZero: Ray cluster to join (auto or HOST:PORT); default with --workers: a local Ray instance."""
     run_dir: Path | None = None
     """Run folder (default: runs/alphazero-<game>-<time>)."""
     resume: bool = False
@@ -144,7 +148,12 @@ def run_train(cmd: Train) -> dict[str, Any]:
         bar.set_postfix(games=counters.games, step=counters.step, **last, refresh=False)
         bar.update(min(int(counters.train_seconds), bar.total) - bar.n)  # redraws at most every 0.1 s
 
-    final = train(cfg, opts, run, progress)
+    if cmd.workers > 0 or cmd.ray_address is not None:
+        from arena.distributed import train_distributed
+
+        final = train_distributed(cfg, opts, run, max(cmd.workers, 1), cmd.ray_address, progress)
+    else:
+        final = train(cfg, opts, run, progress)
     bar.close()
     summary = ", ".join(f"{k} {final[k]}" for k in ("games", "positions", "step", "win_random", "loss_minimax",
                                                      "optimal_search", "optimal_policy", "elo") if k in final)

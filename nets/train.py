@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nets.data import batches
+from nets.distributed import all_reduce_sum, data_parallel, process_rank, shard
 
 Optimizer = Literal["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"]
 Schedule = Literal["constant", "step", "cosine", "onecycle", "plateau"]
@@ -171,12 +172,20 @@ def fit(
     ``val_*``; without it the validation metric is ``val_loss`` from ``loss_fn``. The weights with
     the best ``monitor`` value are restored at the end (without a validation split: the last).
     ``augment(batch, generator)`` transforms each training batch.
+
+    Under a torch.distributed process group (``arena ... --nproc N`` through torchrun; see
+    nets/distributed.py) each process runs this same loop with the same seed, so all draw the
+    same global batch; each trains on its shard of it, DDP averages the gradients, and every
+    process ends with the same weights as one process would (up to float rounding; batch
+    norm on the CPU excepted). ``train_loss`` is then the mean over the whole batch.
     """
     generator = seed_everything(cfg.seed)
     device = select_device(cfg.device)
     model.to(device)
     train = tuple(t.to(device) for t in train)
     val = tuple(t.to(device) for t in val) if val is not None and len(val[0]) else None
+    rank, world = process_rank()
+    trained = data_parallel(model, device)  # the model itself in a single process
     opt = make_optimizer(model.parameters(), cfg)
     steps = max(1, -(-len(train[0]) // cfg.batch_size))
     sched = make_scheduler(opt, cfg, steps)
@@ -186,24 +195,26 @@ def fit(
     history: list[dict[str, float]] = []
     start, stale, stopped = time.perf_counter(), 0, False
     for epoch in range(1, cfg.epochs + 1):
-        model.train()
+        trained.train()
         total, count = 0.0, 0
         for batch in batches(train, cfg.batch_size, shuffle=True, generator=generator):
             if augment is not None:
                 batch = augment(batch, generator)
+            part, weight = shard(batch, rank, world)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                loss = loss_fn(model, batch)
+                loss = loss_fn(trained, part)
             if cfg.l1 or cfg.l2:
                 loss = loss + weight_penalty(model, cfg.l1, cfg.l2)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            (loss * weight if world > 1 else loss).backward()
             if cfg.grad_clip is not None:
                 nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()
             if cfg.schedule == "onecycle":
                 sched.step()
-            total += float(loss.detach()) * len(batch[0])
-            count += len(batch[0])
+            total += float(loss.detach()) * len(part[0]) * (weight > 0)
+            count += len(part[0]) * (weight > 0)
+        total, count = all_reduce_sum([total, count], device)
         metrics = {"epoch": float(epoch), "train_loss": total / max(count, 1), "lr": opt.param_groups[0]["lr"]}
         if val is not None:
             metrics.update(_validate(model, val, loss_fn, evaluate))

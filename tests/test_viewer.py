@@ -257,6 +257,6 @@ def test_replay_round_trip(tmp_path: Path) -> None:
 def test_screenshots_script(tmp_path: Path) -> None:
     from arena.viewer.screenshots import make_screenshots
 
-    paths = make_screenshots(tmp_path)
+    paths = make_screenshots(tmp_path, simulations=4)
     assert [p.name for p in paths] == ["play-tictactoe.png", "play-go.png"]
     assert all(pygame.image.load(str(p)).get_size() == (640, 760) for p in paths)

@@ -44,8 +44,11 @@ class Supervised:
     model: Annotated[SupervisedModel, tyro.conf.arg(name="")]
 
 
-def run(cmd: Supervised) -> Path:
-    """Dispatch to the model's runner; returns the run folder."""
-    return cmd.model.run()
+def run(cmd: Supervised) -> Path | None:
+    """Dispatch to the model's runner (under torchrun with ``--nproc N``); returns the run
+    folder (None in the launching process of a multi-process run)."""
+    from arena.supervised.common import run_model
+
+    return run_model(cmd.model)
 
 

@@ -37,15 +37,13 @@ class SolverPlayer:
         return best[0], Thinking(policy, float(tictactoe_solver.value(board)))
 
 
-def make_screenshots(out_dir: str | Path = OUT_DIR) -> list[Path]:
-    """Draw both pictures into ``out_dir``; returns their paths."""
+def make_screenshots(out_dir: str | Path = OUT_DIR, simulations: int = 64) -> list[Path]:
+    """Draw both pictures into ``out_dir`` (Go against ``mcts`` with ``simulations``
+    random-playout simulations per move); returns their paths."""
     import envs
 
     go = envs.make("go", size=9, komi=7.5)
-    try:
-        go_opponent: Player = make_player("mcts", go, simulations=64)
-    except ImportError:  # arena.alphazero not there yet
-        go_opponent = make_player("random", go, seed=1)
+    go_opponent: Player = make_player("mcts", go, simulations=simulations)
     out = Path(out_dir)
     return [
         _shoot(envs.make("tictactoe"), SolverPlayer(), TICTACTOE_CLICKS, out / "play-tictactoe.png"),
