@@ -22,6 +22,7 @@ def _models() -> Any:
     from arena.supervised.gan import CganCommand, GanCommand
     from arena.supervised.gradients import GradientsCommand
     from arena.supervised.mlp import MlpCommand
+    from arena.supervised.rbm import RbmCommand
 
     return Union[  # noqa: UP007 (tyro reads the Union)
         Annotated[CnnCommand, tyro.conf.subcommand("cnn")],
@@ -31,6 +32,7 @@ def _models() -> Any:
         Annotated[AutoencoderCommand, tyro.conf.subcommand("autoencoder")],
         Annotated[GanCommand, tyro.conf.subcommand("gan")],
         Annotated[CganCommand, tyro.conf.subcommand("cgan")],
+        Annotated[RbmCommand, tyro.conf.subcommand("rbm")],
     ]
 
 

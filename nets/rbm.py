@@ -1,0 +1,402 @@
+"""Bernoulli restricted Boltzmann machines trained by contrastive divergence, and deep belief nets.
+
+An RBM over binary visible units ``v [V]`` and hidden units ``h [H]`` has the energy
+``E(v, h) = -b.v - c.h - h^T W v`` (``W [H, V]``, visible bias ``b``, hidden bias ``c``), so
+``p(h_j = 1 | v) = sigmoid(c_j + W_j v)``, ``p(v_i = 1 | h) = sigmoid(b_i + W[:, i] . h)`` and,
+summing the hidden units out, the free energy ``F(v) = -b.v - sum_j softplus(c_j + W_j v)`` with
+``p(v) = exp(-F(v)) / Z``. The log-likelihood gradient is ``-dF(v_data)/dtheta + E_model[dF/dtheta]``;
+contrastive divergence (Hinton 2002) replaces the model expectation by samples ``k`` Gibbs steps
+from the data (CD-k), persistent CD (Tieleman 2008) by chains that carry on from one update to
+the next. Both are written as one surrogate loss, ``mean F(v_data) - mean F(v_negative)``, whose
+autograd gradient is exactly the CD/PCD estimate, so torch's optimizers apply it.
+
+A DBN (Hinton, Osindero & Teh 2006) stacks RBMs trained greedily, each on the hidden
+probabilities of the one below, and initializes a sigmoid MLP that is then fine-tuned.
+
+    rbm = BernoulliRBM(RBMConfig(visible=64, hidden=256))
+    fit_rbm(rbm, x_binary, CDConfig(method="pcd"), TrainConfig(epochs=30, optimizer="momentum", lr=0.05))
+    features = hidden_probs(rbm, x_binary)  # [n, 256]
+
+Math is in functions (training mutates the RBM, PCD its chains); no printing, no files.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nets.data import batches
+from nets.mlp import MLP, MLPConfig
+from nets.train import EpochLog, TrainConfig, make_optimizer, make_scheduler, seed_everything, select_device
+
+CDMethod = Literal["cd", "pcd"]
+
+
+@dataclass(frozen=True)
+class RBMConfig:
+    """Shape and initialization of a Bernoulli RBM."""
+
+    visible: int
+    """Visible units V (pixels)."""
+    hidden: int
+    """Hidden units H (features)."""
+    init_std: float = 0.01
+    """Standard deviation of the initial Gaussian weights (Hinton's practical guide: 0.01)."""
+
+    def __post_init__(self) -> None:
+        if self.visible < 1 or self.hidden < 1:
+            raise ValueError(f"an RBM needs visible >= 1 and hidden >= 1, got {self.visible} x {self.hidden}")
+
+
+class BernoulliRBM(nn.Module):
+    """Parameters of a binary-binary RBM: ``weight [H, V]``, ``visible_bias [V]``, ``hidden_bias [H]``.
+
+    ``weight`` has ``nn.Linear``'s layout (out = hidden, in = visible), so it drops straight into
+    the matching MLP layer. ``forward(v)`` is ``p(h = 1 | v)``.
+    """
+
+    def __init__(self, cfg: RBMConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.weight = nn.Parameter(torch.randn(cfg.hidden, cfg.visible) * cfg.init_std)
+        self.visible_bias = nn.Parameter(torch.zeros(cfg.visible))
+        self.hidden_bias = nn.Parameter(torch.zeros(cfg.hidden))
+
+    def forward(self, v: torch.Tensor) -> torch.Tensor:
+        return hidden_probs(self, v)
+
+
+class PersistentChains(nn.Module):
+    """The fantasy particles of persistent CD: a buffer ``state [chains, V]`` of binary visible
+    vectors that survives between updates (and is saved with the module's state dict)."""
+
+    def __init__(self, chains: int, visible: int, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.state: torch.Tensor
+        self.register_buffer("state", (torch.rand(chains, visible, generator=generator) < 0.5).float())
+
+
+class Gibbs(NamedTuple):
+    """The end of a Gibbs chain: binary sample ``v [B, V]`` and the means ``v_probs`` it was drawn from."""
+
+    v: torch.Tensor
+    v_probs: torch.Tensor
+
+
+@dataclass(frozen=True)
+class CDConfig:
+    """How the negative phase of an RBM update is sampled."""
+
+    method: CDMethod = "cd"
+    """cd: k Gibbs steps from the batch (CD-k); pcd: k steps of persistent chains (PCD)."""
+    k: int = 1
+    """Gibbs steps per update."""
+    chains: int | None = None
+    """Persistent chains for pcd (None: the batch size)."""
+
+    def __post_init__(self) -> None:
+        if self.k < 1 or (self.chains is not None and self.chains < 1):
+            raise ValueError(f"need k >= 1 and chains >= 1, got k={self.k}, chains={self.chains}")
+
+
+class RBMFit(NamedTuple):
+    """What :func:`fit_rbm` returns: per-epoch rows, the PCD chains (None for CD) and the time taken."""
+
+    history: list[dict[str, float]]
+    chains: PersistentChains | None
+    wall_time: float
+
+
+# --- the distributions ---------------------------------------------------------------------------
+
+
+def hidden_probs(rbm: BernoulliRBM, v: torch.Tensor) -> torch.Tensor:
+    """``p(h = 1 | v)``: ``[B, V] -> [B, H]``."""
+    return torch.sigmoid(F.linear(v, rbm.weight, rbm.hidden_bias))
+
+
+def visible_probs(rbm: BernoulliRBM, h: torch.Tensor) -> torch.Tensor:
+    """``p(v = 1 | h)``: ``[B, H] -> [B, V]``."""
+    return torch.sigmoid(F.linear(h, rbm.weight.t(), rbm.visible_bias))
+
+
+def energy(rbm: BernoulliRBM, v: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """``E(v, h) = -b.v - c.h - h^T W v`` of each pair: ``[B, V], [B, H] -> [B]``."""
+    return -(v @ rbm.visible_bias) - (h @ rbm.hidden_bias) - ((h @ rbm.weight) * v).sum(1)
+
+
+def free_energy(rbm: BernoulliRBM, v: torch.Tensor) -> torch.Tensor:
+    """``F(v) = -log sum_h exp(-E(v, h)) = -b.v - sum_j softplus(c_j + W_j v)``: ``[B, V] -> [B]``."""
+    return -(v @ rbm.visible_bias) - F.softplus(F.linear(v, rbm.weight, rbm.hidden_bias)).sum(1)
+
+
+@torch.no_grad()
+def log_partition(rbm: BernoulliRBM, max_units: int = 20) -> torch.Tensor:
+    """``log Z`` by enumerating every state of the smaller layer (tests and tiny models only).
+
+    Over the visible layer ``log Z = logsumexp_v -F(v)``; over the hidden one, by symmetry,
+    ``log Z = logsumexp_h [c.h + sum_i softplus(b_i + W[:, i] . h)]``.
+    """
+    V, H = rbm.cfg.visible, rbm.cfg.hidden
+    if min(V, H) > max_units:
+        raise ValueError(f"enumerating 2^{min(V, H)} states is too many (max_units={max_units})")
+    if V <= H:
+        return torch.logsumexp(-free_energy(rbm, all_binary_states(V).to(rbm.weight)), 0)
+    h = all_binary_states(H).to(rbm.weight)
+    return torch.logsumexp(h @ rbm.hidden_bias + F.softplus(F.linear(h, rbm.weight.t(), rbm.visible_bias)).sum(1), 0)
+
+
+def all_binary_states(n: int) -> torch.Tensor:
+    """Every binary vector of length ``n``, ``[2^n, n]`` float, in counting order."""
+    return torch.tensor(list(itertools.product((0.0, 1.0), repeat=n)))
+
+
+# --- sampling ------------------------------------------------------------------------------------
+
+
+def sample_bernoulli(p: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Binary draws ``x ~ Bernoulli(p)``, same shape and dtype as ``p``."""
+    return (torch.rand(p.shape, generator=generator, device=p.device, dtype=p.dtype) < p).to(p.dtype)
+
+
+def gibbs_step(rbm: BernoulliRBM, v: torch.Tensor, generator: torch.Generator | None = None) -> Gibbs:
+    """One step of block Gibbs sampling, ``v -> h ~ p(h | v) -> v' ~ p(v | h)``, for ``v [B, V]``."""
+    h = sample_bernoulli(hidden_probs(rbm, v), generator)
+    probs = visible_probs(rbm, h)
+    return Gibbs(sample_bernoulli(probs, generator), probs)
+
+
+@torch.no_grad()
+def gibbs_chain(rbm: BernoulliRBM, v: torch.Tensor, steps: int, generator: torch.Generator | None = None) -> Gibbs:
+    """``steps >= 1`` Gibbs steps from ``v [B, V]`` (no gradients); returns the last state."""
+    out = gibbs_step(rbm, v, generator)
+    for _ in range(steps - 1):
+        out = gibbs_step(rbm, out.v, generator)
+    return out
+
+
+def cd_negatives(rbm: BernoulliRBM, v: torch.Tensor, k: int = 1,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+    """CD-k's negative samples: ``k`` Gibbs steps started at the data ``v [B, V]``."""
+    return gibbs_chain(rbm, v, k, generator).v
+
+
+@torch.no_grad()
+def pcd_negatives(
+    rbm: BernoulliRBM, chains: PersistentChains, k: int = 1, generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """PCD's negative samples: advance the persistent chains ``k`` Gibbs steps. Mutates
+    ``chains.state`` in place (the next update starts where this one ended); returns a copy."""
+    chains.state.copy_(gibbs_chain(rbm, chains.state, k, generator).v)
+    return chains.state.clone()
+
+
+def contrastive_divergence_loss(rbm: BernoulliRBM, v_data: torch.Tensor, v_negative: torch.Tensor) -> torch.Tensor:
+    """``mean F(v_data) - mean F(v_negative)``: its gradient is minus the CD/PCD estimate of the
+    log-likelihood gradient (the negatives are constants), e.g. for ``W``:
+    ``-(<p(h|v) v^T>_data - <p(h|v) v^T>_negative)``. Its value is no likelihood: monitor with
+    :func:`reconstruction_error` or :func:`pseudo_log_likelihood`."""
+    return free_energy(rbm, v_data).mean() - free_energy(rbm, v_negative.detach()).mean()
+
+
+# --- monitoring ----------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def reconstruct(rbm: BernoulliRBM, v: torch.Tensor) -> torch.Tensor:
+    """Deterministic mean-field reconstruction ``p(v = 1 | h = p(h | v))``: ``[B, V] -> [B, V]``."""
+    return visible_probs(rbm, hidden_probs(rbm, v))
+
+
+@torch.no_grad()
+def reconstruction_error(rbm: BernoulliRBM, v: torch.Tensor) -> float:
+    """Mean squared error per pixel between ``v [B, V]`` and :func:`reconstruct` (no sampling)."""
+    return float(F.mse_loss(reconstruct(rbm, v), v))
+
+
+@torch.no_grad()
+def pseudo_log_likelihood(
+    rbm: BernoulliRBM, v: torch.Tensor, generator: torch.Generator | None = None, chunk: int = 8192,
+) -> float:
+    """Mean pseudo-log-likelihood per image, ``sum_i log p(v_i | v_-i) = sum_i log sigmoid(F(v~i) - F(v))``
+    with ``v~i`` = ``v`` with bit ``i`` flipped. Exact (every bit) without ``generator``; with one,
+    scikit-learn's cheaper estimate: ``V * log p(v_i | v_-i)`` for one random bit per image."""
+    B, V = v.shape
+    if generator is not None:
+        rows, bit = torch.arange(B, device=v.device), torch.randint(V, (B,), generator=generator, device=v.device)
+        flipped = v.clone()
+        flipped[rows, bit] = 1 - flipped[rows, bit]
+        return float((V * F.logsigmoid(free_energy(rbm, flipped) - free_energy(rbm, v))).mean())
+    fe = free_energy(rbm, v)  # (B,)
+    total = torch.zeros((), device=v.device)
+    eye = torch.eye(V, device=v.device, dtype=v.dtype)
+    for start in range(0, B, max(1, chunk // V)):
+        part = v[start : start + max(1, chunk // V)]
+        flipped = (part[:, None, :] - eye).abs().reshape(-1, V)  # (b * V, V): bit i flipped in row i
+        diff = free_energy(rbm, flipped).view(len(part), V) - fe[start : start + len(part), None]
+        total = total + F.logsigmoid(diff).sum()
+    return float(total / B)
+
+
+# --- training ------------------------------------------------------------------------------------
+
+
+def init_visible_bias(rbm: BernoulliRBM, x: torch.Tensor, eps: float = 1e-3) -> None:
+    """Set ``b_i = log(p_i / (1 - p_i))`` for the mean ``p_i`` of pixel ``i`` in ``x [n, V]`` (the
+    practical guide's start: the model's marginals match the data's before learning). Mutates ``rbm``."""
+    p = x.float().mean(0).clamp(eps, 1 - eps)
+    with torch.no_grad():
+        rbm.visible_bias.copy_(torch.log(p / (1 - p)).to(rbm.visible_bias))
+
+
+def fit_rbm(
+    rbm: BernoulliRBM,
+    x: torch.Tensor,
+    cd: CDConfig,
+    train: TrainConfig,
+    val_x: torch.Tensor | None = None,
+    callbacks: Sequence[Callable[[EpochLog], None]] = (),
+) -> RBMFit:
+    """Train ``rbm`` in place on binary (or [0, 1] mean) data ``x [n, V]`` by CD-k or PCD.
+
+    Minibatches, optimizer and schedule come from ``train`` (weight decay acts on ``W`` only, not
+    the biases); the visible bias starts at the data's log-odds. After every epoch a row with
+    ``train_reconstruction_error`` (mean over the epoch's batches, before each update), ``lr`` and,
+    given ``val_x``, ``val_reconstruction_error`` and ``val_pseudo_log_likelihood`` goes to the
+    callbacks. PCD's chains start as uniform random bits and are returned for sampling.
+    """
+    generator = seed_everything(train.seed)
+    device = select_device(train.device)
+    rbm.to(device)
+    x = x.to(device).float()
+    val_x = val_x.to(device).float() if val_x is not None and len(val_x) else None
+    init_visible_bias(rbm, x)
+    sampler = torch.Generator(device=device).manual_seed(train.seed)
+    chains = None
+    if cd.method == "pcd":
+        chains = PersistentChains(cd.chains or train.batch_size, rbm.cfg.visible, generator).to(device)
+    opt = make_optimizer([{"params": [rbm.weight]},
+                          {"params": [rbm.visible_bias, rbm.hidden_bias], "weight_decay": 0.0}], train)
+    sched = make_scheduler(opt, train, max(1, -(-len(x) // train.batch_size)))
+    history: list[dict[str, float]] = []
+    start = time.perf_counter()
+    for epoch in range(1, train.epochs + 1):
+        rbm.train()
+        total = 0.0
+        for (batch,) in batches((x,), train.batch_size, shuffle=True, generator=generator):
+            if chains is None:
+                negatives = cd_negatives(rbm, batch, cd.k, sampler)
+            else:
+                negatives = pcd_negatives(rbm, chains, cd.k, sampler)
+            loss = contrastive_divergence_loss(rbm, batch, negatives)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if train.schedule == "onecycle":
+                sched.step()
+            total += reconstruction_error(rbm, batch) * len(batch)
+        rbm.eval()
+        row = {"epoch": float(epoch), "train_reconstruction_error": total / len(x), "lr": opt.param_groups[0]["lr"]}
+        if val_x is not None:
+            row["val_reconstruction_error"] = reconstruction_error(rbm, val_x)
+            row["val_pseudo_log_likelihood"] = pseudo_log_likelihood(
+                rbm, val_x, None if rbm.cfg.visible <= 256 else torch.Generator(device=device).manual_seed(epoch))
+        row["wall_time"] = time.perf_counter() - start
+        history.append(row)
+        for callback in callbacks:
+            callback(EpochLog(epoch, row, True))
+        if train.schedule in ("step", "cosine"):
+            sched.step()
+        elif train.schedule == "plateau":
+            sched.step(row.get("val_reconstruction_error", row["train_reconstruction_error"]))
+    return RBMFit(history, chains, time.perf_counter() - start)
+
+
+# --- deep belief networks ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DBNConfig:
+    """A stack of RBMs: ``visible -> hidden[0] -> hidden[1] -> ...``."""
+
+    visible: int
+    """Input units (pixels)."""
+    hidden: tuple[int, ...] = (256, 256)
+    """Hidden units of each RBM, bottom first."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.hidden, tuple) or not self.hidden or min(self.hidden) < 1:
+            raise ValueError(f"hidden must be a non-empty tuple of widths >= 1, got {self.hidden!r}")
+
+
+class DBN(nn.Module):
+    """RBMs stacked bottom-up (``rbms[0]`` sees the pixels); ``forward(v)`` is the top layer's
+    hidden probabilities, each layer fed the probabilities of the one below."""
+
+    def __init__(self, cfg: DBNConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        widths = (cfg.visible, *cfg.hidden)
+        self.rbms = nn.ModuleList(BernoulliRBM(RBMConfig(a, b)) for a, b in zip(widths[:-1], widths[1:]))
+
+    def forward(self, v: torch.Tensor) -> torch.Tensor:
+        return propagate_up(self, v)
+
+
+@torch.no_grad()
+def propagate_up(dbn: DBN, v: torch.Tensor, layers: int | None = None) -> torch.Tensor:
+    """Hidden probabilities after the first ``layers`` RBMs (all by default): ``[B, V] -> [B, H_l]``."""
+    for rbm in list(dbn.rbms)[: len(dbn.rbms) if layers is None else layers]:
+        v = hidden_probs(rbm, v)
+    return v
+
+
+def pretrain_dbn(
+    dbn: DBN,
+    x: torch.Tensor,
+    cd: CDConfig,
+    train: TrainConfig,
+    start_layer: int = 0,
+    val_x: torch.Tensor | None = None,
+    callbacks: Sequence[Callable[[int, EpochLog], None]] = (),
+) -> list[RBMFit]:
+    """Greedy layer-wise pretraining: RBM ``l`` (from ``start_layer`` up; lower ones are taken as
+    trained) is fitted to the hidden probabilities of RBMs ``0..l-1`` on ``x [n, V]``. Mutates
+    ``dbn``; callbacks get the layer index and the epoch log."""
+    fits: list[RBMFit] = []
+    for layer in range(start_layer, len(dbn.rbms)):
+        below = propagate_up(dbn, x, layer)
+        below_val = propagate_up(dbn, val_x, layer) if val_x is not None else None
+        tagged = [_tag(cb, layer) for cb in callbacks]
+        fits.append(fit_rbm(dbn.rbms[layer], below, cd, train, below_val, tagged))
+    return fits
+
+
+def dbn_mlp_config(cfg: DBNConfig, out_features: int, dropout: float = 0.0) -> MLPConfig:
+    """The sigmoid MLP with the DBN's widths: ``visible -> hidden... -> out_features``."""
+    return MLPConfig(in_features=cfg.visible, out_features=out_features, hidden=cfg.hidden, activation="sigmoid",
+                     dropout=dropout)
+
+
+def mlp_from_dbn(dbn: DBN, out_features: int, dropout: float = 0.0) -> MLP:
+    """A sigmoid MLP ``V -> hidden... -> out_features`` whose hidden layers are the DBN's RBMs
+    (``Linear.weight = W``, ``Linear.bias = c``: the forward pass is :func:`propagate_up`); the
+    output layer keeps PyTorch's default init. The MLP owns copies (fine-tuning leaves the DBN)."""
+    mlp = MLP(dbn_mlp_config(dbn.cfg, out_features, dropout))
+    mlp.to(dbn.rbms[0].weight.device)
+    with torch.no_grad():
+        for linear, rbm in zip(mlp.hidden_layers(), dbn.rbms):
+            linear.weight.copy_(rbm.weight)
+            linear.bias.copy_(rbm.hidden_bias)
+    return mlp
+
+
+def _tag(callback: Callable[[int, EpochLog], None], layer: int) -> Callable[[EpochLog], None]:
+    return lambda log: callback(layer, log)
