@@ -22,7 +22,9 @@ def _models() -> Any:
     from arena.supervised.gan import CganCommand, GanCommand
     from arena.supervised.gradients import GradientsCommand
     from arena.supervised.mlp import MlpCommand
+    from arena.supervised.rbf import RbfCommand
     from arena.supervised.rbm import RbmCommand
+    from arena.supervised.shallow import ShallowCommand
 
     return Union[  # noqa: UP007 (tyro reads the Union)
         Annotated[CnnCommand, tyro.conf.subcommand("cnn")],
@@ -32,6 +34,8 @@ def _models() -> Any:
         Annotated[AutoencoderCommand, tyro.conf.subcommand("autoencoder")],
         Annotated[GanCommand, tyro.conf.subcommand("gan")],
         Annotated[CganCommand, tyro.conf.subcommand("cgan")],
+        Annotated[ShallowCommand, tyro.conf.subcommand("shallow")],
+        Annotated[RbfCommand, tyro.conf.subcommand("rbf")],
         Annotated[RbmCommand, tyro.conf.subcommand("rbm")],
     ]
 
