@@ -22,8 +22,10 @@ def _models() -> Any:
     from arena.supervised.gan import CganCommand, GanCommand
     from arena.supervised.gradients import GradientsCommand
     from arena.supervised.mlp import MlpCommand
+    from arena.supervised.ntm import NtmCommand
     from arena.supervised.rbf import RbfCommand
     from arena.supervised.rbm import RbmCommand
+    from arena.supervised.seq2seq import Seq2SeqCommand
     from arena.supervised.shallow import ShallowCommand
 
     return Union[  # noqa: UP007 (tyro reads the Union)
@@ -37,6 +39,8 @@ def _models() -> Any:
         Annotated[ShallowCommand, tyro.conf.subcommand("shallow")],
         Annotated[RbfCommand, tyro.conf.subcommand("rbf")],
         Annotated[RbmCommand, tyro.conf.subcommand("rbm")],
+        Annotated[Seq2SeqCommand, tyro.conf.subcommand("seq2seq")],
+        Annotated[NtmCommand, tyro.conf.subcommand("ntm")],
     ]
 
 
