@@ -10,6 +10,13 @@ char-rnn, and the independent judge's own test accuracy next to the cGAN's class
     python benchmarks/supervised.py                     # cnn and mlp (a few minutes on 2 cores)
     python benchmarks/supervised.py --models cnn --seeds 0 1 2
     python benchmarks/supervised.py --models autoencoder cgan char-rnn --minutes 10
+    python benchmarks/supervised.py --models shallow rbf rbm seq2seq ntm
+
+The curriculum models (shallow, rbf, rbm, seq2seq, ntm) compute their classic counterparts in
+their own run, on their own split (scikit-learn's Perceptron / RidgeClassifier / logistic
+regression / linear SVM, an RBF SVM, scikit-learn's BernoulliRBM pipeline and logistic
+regression on pixels, seq2seq without attention, an LSTM of the NTM's size); this script
+prints both from the run's metrics.json.
 """
 
 from __future__ import annotations
@@ -28,7 +35,8 @@ import tyro
 from arena.datasets import load_images
 from nets.data import split_indices
 
-Model = Literal["cnn", "mlp", "autoencoder", "cgan", "char-rnn"]
+Model = Literal["cnn", "mlp", "autoencoder", "cgan", "char-rnn", "shallow", "rbf", "rbm", "seq2seq", "ntm"]
+CURRICULUM = ("shallow", "rbf", "rbm", "seq2seq", "ntm")  # their classic counterparts run inside the script
 
 
 @dataclass(frozen=True)
@@ -155,9 +163,44 @@ def run_other(model: Model, cfg: Config) -> None:
                               "ratio_vs_best_ngram": round(m["test_bits_per_char"] / best, 3)}), flush=True)
 
 
+def run_curriculum(model: Model, cfg: Config) -> None:
+    """One row per model and its counterpart, as computed inside the script's own run."""
+    import importlib
+
+    from arena.supervised.common import Common
+
+    names = {"shallow": "ShallowCommand", "rbf": "RbfCommand", "rbm": "RbmCommand", "seq2seq": "Seq2SeqCommand",
+             "ntm": "NtmCommand"}
+    command = getattr(importlib.import_module(f"arena.supervised.{model}"), names[model])
+    with tempfile.TemporaryDirectory() as tmp:
+        common = Common(run_dir=Path(tmp) / "run", threads=cfg.threads, progress=False)
+        m = json.loads((command(common=common).run() / "metrics.json").read_text())
+    row: dict[str, Any] = {"bench": "supervised", "model": model, "impl": "arena", "wall_time": round(m["wall_time"], 1)}
+    if model == "shallow":
+        for name, r in m["models"].items():
+            print(json.dumps({**row, "model": f"shallow-{name}", "test_accuracy": round(r["test_accuracy"], 4),
+                              "peer": r["sklearn_model"], "peer_accuracy": round(r["sklearn_accuracy"], 4),
+                              "difference_points": round(100 * (r["test_accuracy"] - r["sklearn_accuracy"]), 2)}))
+        return
+    if model == "rbf":
+        row.update(test_accuracy=round(m["test_accuracy"], 4), peer=m["sklearn_model"],
+                   peer_accuracy=round(m["sklearn_accuracy"], 4))
+    elif model == "rbm":
+        row.update({k: round(m[k], 4) for k in ("rbm_features_accuracy", "raw_pixels_accuracy", "grey_pixels_accuracy",
+                                               "sklearn_rbm_accuracy", "test_accuracy", "mlp_no_pretraining_accuracy")})
+    elif model == "seq2seq":
+        row.update({k: round(v, 4) for k, v in m.items() if k.startswith("test_sequence_accuracy_")})
+    else:
+        row.update({k: round(m[k], 3) for k in ("test_bit_error", "lstm_test_bit_error", "test_bit_error_long",
+                                               "lstm_test_bit_error_long")})
+    print(json.dumps(row), flush=True)
+
+
 def main(cfg: Config) -> None:
     for model in cfg.models:
-        if model not in ("cnn", "mlp"):
+        if model in CURRICULUM:
+            run_curriculum(model, cfg)
+        elif model not in ("cnn", "mlp"):
             run_other(model, cfg)
     for seed in cfg.seeds:
         for model in [m for m in cfg.models if m in ("cnn", "mlp")]:
