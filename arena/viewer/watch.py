@@ -24,6 +24,7 @@ import pygame
 
 from arena.players import Thinking
 from arena.replays import Replay, load_replay
+from arena.viewer.window import run_loop, save_surface
 from arena.viewer.board import (
     BAR, BAR_TOP, HEAT, INK, MESSAGE, WINDOW_SIZE, button_at, buttons_for, draw_board, draw_button, draw_text,
     go_counts, layout_for,
@@ -332,31 +333,11 @@ class WatchWindow:
     def run(self, max_frames: int | None = None, events: Iterable[pygame.event.Event] | None = None) -> None:
         """The loop, until the window closes or ``max_frames`` frames. Scripted ``events``
         (tests) are fed one per frame; the loop then ends when they are used up."""
-        clock = pygame.time.Clock()
-        scripted = None if events is None else iter(events)
-        frames = 0
-        while self.open and (max_frames is None or frames < max_frames):
-            if scripted is None:
-                for event in pygame.event.get():
-                    self.handle_event(event)
-            else:
-                event = next(scripted, None)
-                if event is None:
-                    self.frame()
-                    return
-                self.handle_event(event)
-            if self.open:
-                self.frame()
-            frames += 1
-            if self.fps:
-                clock.tick(self.fps)
+        run_loop(self, max_frames, events)
 
     def screenshot(self, path: str | Path) -> Path:
         """Save the current surface as a PNG."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pygame.image.save(self.surface, str(path))
-        return path
+        return save_surface(self.surface, path)
 
 
 def run_game(run: Path) -> Any:

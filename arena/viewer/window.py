@@ -8,8 +8,9 @@ thread answers while the window keeps redrawing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import pygame
 
@@ -88,32 +89,11 @@ class PlayWindow:
         one per frame, each once the agent has answered, as a patient person would; the loop
         then ends when they are used up (or earlier at ``max_frames``), after a last frame.
         """
-        clock = pygame.time.Clock()
-        scripted = None if events is None else iter(events)
-        frames = 0
-        while self.open and (max_frames is None or frames < max_frames):
-            if scripted is None:
-                for event in pygame.event.get():
-                    self.handle_event(event)
-            else:
-                self.session.wait_for_agent()
-                event = next(scripted, None)
-                if event is None:
-                    self.frame()
-                    return
-                self.handle_event(event)
-            if self.open:
-                self.frame()
-            frames += 1
-            if self.fps:
-                clock.tick(self.fps)
+        run_loop(self, max_frames, events, before_scripted=self.session.wait_for_agent)
 
     def screenshot(self, path: str | Path) -> Path:
         """Save the current surface as a PNG."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pygame.image.save(self.surface, str(path))
-        return path
+        return save_surface(self.surface, path)
 
 
 def click_event(pos: tuple[int, int]) -> pygame.event.Event:
@@ -124,3 +104,38 @@ def click_event(pos: tuple[int, int]) -> pygame.event.Event:
 def key_event(key: int) -> pygame.event.Event:
     """A key press (for scripted input)."""
     return pygame.event.Event(pygame.KEYDOWN, key=key, mod=0, unicode="")
+
+
+def run_loop(window: Any, max_frames: int | None, events: Iterable[pygame.event.Event] | None,
+             before_scripted: Callable[[], None] | None = None) -> None:
+    """The event loop every Arena window shares (``window`` has ``open``, ``fps``,
+    ``handle_event`` and ``frame``): pygame's queue, or scripted ``events`` one per frame
+    (``before_scripted`` runs before each, e.g. to wait for the agent), then a last frame."""
+    clock = pygame.time.Clock()
+    scripted = None if events is None else iter(events)
+    frames = 0
+    while window.open and (max_frames is None or frames < max_frames):
+        if scripted is None:
+            for event in pygame.event.get():
+                window.handle_event(event)
+        else:
+            if before_scripted is not None:
+                before_scripted()
+            event = next(scripted, None)
+            if event is None:
+                window.frame()
+                return
+            window.handle_event(event)
+        if window.open:
+            window.frame()
+        frames += 1
+        if window.fps:
+            clock.tick(window.fps)
+
+
+def save_surface(surface: pygame.Surface, path: str | Path) -> Path:
+    """Save ``surface`` as a PNG at ``path`` (folders made as needed)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pygame.image.save(surface, str(path))
+    return path
