@@ -71,6 +71,7 @@ def _commands() -> dict[str, type]:
     from arena.bandits import BanditsCommand
     from arena.eval_cmd import EvalCommand
     from arena.gtp import GtpCommand
+    from arena.match_cmd import MatchCommand
     from arena.play import PlayCommand
     from arena.replay_cmd import ReplayCommand, WatchCommand
     from arena.supervised import Supervised
@@ -78,7 +79,7 @@ def _commands() -> dict[str, type]:
     from arena.train import Train
 
     return {"train": Train, "eval": EvalCommand, "play": PlayCommand, "watch": WatchCommand, "replay": ReplayCommand,
-            "tournament": TournamentCommand, "gtp": GtpCommand, "demo": Demo, "supervised": Supervised,
+            "match": MatchCommand, "tournament": TournamentCommand, "gtp": GtpCommand, "demo": Demo, "supervised": Supervised,
             "bandits": BanditsCommand}
 
 
@@ -93,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     from arena.checkpoint import CheckpointError
     from arena.bandits import BanditsCommand, run_bandits
     from arena.eval_cmd import EvalCommand, run_eval
-    from arena.gtp import GtpCommand, run_gtp
+    from arena.gtp import GtpCommand, GtpError, run_gtp
+    from arena.match_cmd import MatchCommand, run_match
     from arena.play import PlayCommand, run_play
     from arena.replay_cmd import ReplayCommand, WatchCommand, run_replay, run_watch
     from arena.tournament import TournamentCommand, run_tournament
@@ -121,7 +123,9 @@ def main(argv: list[str] | None = None) -> int:
             run_replay(cfg)
         elif isinstance(cfg, TournamentCommand):
             run_tournament(cfg)
-    except (IllegalActionError, CheckpointError, ValueError) as e:
+        elif isinstance(cfg, MatchCommand):
+            run_match(cfg)
+    except (IllegalActionError, CheckpointError, GtpError, ValueError) as e:
         print(f"arena: error: {e}", file=sys.stderr)
         return 2
     return 0

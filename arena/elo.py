@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from statistics import NormalDist
 from typing import NamedTuple
 
 
@@ -68,6 +69,75 @@ def fit_elo(results: Sequence[PairResult], anchor: str | None = None, prior_draw
         ValueError: negative counts, an unknown ``anchor``, or players who never meet
             (directly or through others), whose ratings could not be compared.
     """
+    names, games, score = _tally(results, prior_draws)
+    index = {name: i for i, name in enumerate(names)}
+    n = len(names)
+    if anchor is not None and anchor not in index:
+        raise ValueError(f"anchor {anchor!r} is not one of the players: {', '.join(names)}")
+    if n == 0:
+        return {}
+    _check_connected(names, games)
+    gamma = [1.0] * n
+    for _ in range(max_iterations):
+        new = [_mm_step(i, gamma, games, score) for i in range(n)]
+        scale = math.exp(-sum(math.log(g) for g in new) / n)  # keep the geometric mean at 1
+        new = [g * scale for g in new]
+        moved = max(abs(400.0 * math.log10(a / b)) for a, b in zip(new, gamma))
+        gamma = new
+        if moved < tolerance:
+            break
+    ratings = [400.0 * math.log10(g) for g in gamma]
+    zero = ratings[index[anchor]] if anchor is not None else sum(ratings) / n
+    return {name: ratings[i] - zero for i, name in enumerate(names)}
+
+
+def elo_intervals(results: Sequence[PairResult], ratings: dict[str, float], anchor: str | None = None,
+                  prior_draws: float = 1.0, confidence: float = 0.95) -> dict[str, float]:
+    """Half-widths of ``confidence`` intervals for the ratings of :func:`fit_elo`.
+
+    From the observed Fisher information of the same Bradley-Terry likelihood at the fitted
+    ``ratings`` (with the same virtual draws): in natural units ``t = r ln10 / 400`` it is
+    ``I_ii = sum_j n_ij p_ij (1 - p_ij)`` and ``I_ij = -n_ij p_ij (1 - p_ij)``. The anchor is
+    fixed at 0 (its interval is 0) and the others' covariance is the inverse of ``I`` without
+    its row and column; with ``anchor=None`` the intervals are for ``rating - mean rating``.
+    Each game counts as one Bernoulli trial (a draw as half a win), which overstates the
+    variance when many games are draws. The interval is ``rating +- z * standard error``.
+
+    Returns:
+        ``{player: half-width in Elo}`` for every player in ``ratings``.
+    """
+    import numpy as np
+
+    names, games, _ = _tally(results, prior_draws)
+    if set(names) != set(ratings):
+        raise ValueError("ratings and results name different players")
+    if anchor is not None and anchor not in ratings:
+        raise ValueError(f"anchor {anchor!r} is not one of the players: {', '.join(names)}")
+    n = len(names)
+    if n < 2:
+        return {name: 0.0 for name in names}
+    to_natural = math.log(10) / 400.0
+    info = np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            if i != j and games[i][j] > 0:
+                p = expected_score(ratings[names[i]], ratings[names[j]])
+                info[i, j] = -games[i][j] * p * (1 - p)
+        info[i, i] = -info[i].sum()
+    fixed = names.index(anchor) if anchor is not None else 0
+    keep = [i for i in range(n) if i != fixed]
+    cov = np.zeros((n, n))
+    cov[np.ix_(keep, keep)] = np.linalg.inv(info[np.ix_(keep, keep)])  # differences from the fixed player
+    if anchor is None:
+        centre = np.eye(n) - 1.0 / n
+        cov = centre @ cov @ centre.T
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    return {name: float(z * math.sqrt(max(cov[i, i], 0.0)) / to_natural) for i, name in enumerate(names)}
+
+
+def _tally(results: Sequence[PairResult], prior_draws: float) -> tuple[list[str], list[list[float]], list[float]]:
+    """Players (sorted), games between each two (both ways) and points per player (draws as
+    halves), with ``prior_draws`` virtual draws added to every pair that met."""
     names = sorted({r.player for r in results} | {r.opponent for r in results})
     index = {name: i for i, name in enumerate(names)}
     n = len(names)
@@ -91,23 +161,7 @@ def fit_elo(results: Sequence[PairResult], anchor: str | None = None, prior_draw
                 games[j][i] += prior_draws
                 score[i] += prior_draws / 2
                 score[j] += prior_draws / 2
-    if anchor is not None and anchor not in index:
-        raise ValueError(f"anchor {anchor!r} is not one of the players: {', '.join(names)}")
-    if n == 0:
-        return {}
-    _check_connected(names, games)
-    gamma = [1.0] * n
-    for _ in range(max_iterations):
-        new = [_mm_step(i, gamma, games, score) for i in range(n)]
-        scale = math.exp(-sum(math.log(g) for g in new) / n)  # keep the geometric mean at 1
-        new = [g * scale for g in new]
-        moved = max(abs(400.0 * math.log10(a / b)) for a, b in zip(new, gamma))
-        gamma = new
-        if moved < tolerance:
-            break
-    ratings = [400.0 * math.log10(g) for g in gamma]
-    zero = ratings[index[anchor]] if anchor is not None else sum(ratings) / n
-    return {name: ratings[i] - zero for i, name in enumerate(names)}
+    return names, games, score
 
 
 def _mm_step(i: int, gamma: list[float], games: list[list[float]], score: list[float]) -> float:

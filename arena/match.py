@@ -7,7 +7,8 @@ seats).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import torch
@@ -59,20 +60,84 @@ class MatchResult(NamedTuple):
         return (self.wins + 0.5 * self.draws) / max(self.games, 1)
 
 
+class ColourResults(NamedTuple):
+    """A match split by colour, from the first bot's point of view."""
+
+    first: MatchResult
+    """Games it moved first (X, black)."""
+    second: MatchResult
+    """Games it moved second (O, white)."""
+
+    @property
+    def total(self) -> MatchResult:
+        return MatchResult(*(x + y for x, y in zip(self.first, self.second)))
+
+
+def colour_results(seats: Sequence[int], outcomes: Sequence[int]) -> ColourResults:
+    """Tally ``outcomes`` (+1 win, 0 draw, -1 loss per game) by ``seats`` (0: moved first)."""
+    tallies = []
+    for seat in (0, 1):
+        mine = [o for s, o in zip(seats, outcomes) if s == seat]
+        tallies.append(MatchResult(mine.count(1), mine.count(0), mine.count(-1)))
+    return ColourResults(*tallies)
+
+
+@dataclass(frozen=True)
+class MatchRecord:
+    """Every game of a match, from the first bot's point of view (one entry per game)."""
+
+    seats: tuple[int, ...]
+    """The first bot's seat per game: 0 moved first (X, black), 1 second."""
+    outcomes: tuple[int, ...]
+    """+1 the first bot won, 0 draw, -1 it lost."""
+    moves: tuple[tuple[int, ...], ...]
+    """Each game's actions in order (passes included): enough to replay it."""
+    results: tuple[str, ...]
+    """Each game's result as replays write it: ``X wins``, ``draw``, ``B+3.5``..."""
+
+    @property
+    def result(self) -> MatchResult:
+        return self.by_colour.total
+
+    @property
+    def by_colour(self) -> ColourResults:
+        return colour_results(self.seats, self.outcomes)
+
+
 def play_match(game: Any, bots: tuple[Bot, Bot], games: int, device: torch.device | str | None = None) -> MatchResult:
     """``games`` games in lockstep (one batch): ``bots[0]`` moves first in the first half of
     them and second in the rest. Each bot is called once per move on the whole batch; the
-    move of the bot whose turn it is is kept per game."""
+    move of the bot whose turn it is is kept per game. Returns the totals from ``bots[0]``'s
+    side (:func:`play_match_record` keeps every game and the split by colour)."""
+    return play_match_record(game, bots, games, device).result
+
+
+def play_match_record(game: Any, bots: tuple[Bot, Bot], games: int,
+                      device: torch.device | str | None = None) -> MatchRecord:
+    """:func:`play_match`, keeping each game's seat, outcome, actions and result text.
+
+    The same games as :func:`play_match` (same bot calls, in the same order). A separate
+    function rather than a ``record=`` flag so each returns one type.
+    """
     state = game.init(games, device)
     seat_a = (torch.arange(games, device=state.current_player.device) >= (games + 1) // 2).long()  # bots[0]'s player
     outcome = torch.zeros(games, 2, device=state.rewards.device)
+    actions, alive = [], []  # per move: long [B], bool [B] (the game was still going)
     while not bool(state.terminated.all()):
         a_turn = state.current_player == seat_a
         action = torch.where(a_turn, bots[0](game, state), bots[1](game, state))
+        actions.append(action)
+        alive.append(~state.terminated)
         state = game.step(state, action, checked=False)
         outcome = outcome + state.rewards  # finished games are frozen with zero rewards
     mine = outcome.gather(1, seat_a[:, None])[:, 0]
-    return MatchResult(int((mine > 0).sum()), int((mine == 0).sum()), int((mine < 0).sum()))
+    moves: list[list[int]] = [[] for _ in range(games)]
+    if actions:
+        played = torch.stack(alive).T.tolist()  # (B, T)
+        for g, (row, keep) in enumerate(zip(torch.stack(actions).T.tolist(), played)):
+            moves[g] = [a for a, k in zip(row, keep) if k]
+    return MatchRecord(tuple(seat_a.tolist()), tuple(int(x) for x in torch.sign(mine).tolist()),
+                       tuple(tuple(m) for m in moves), _result_texts(game, state, outcome))
 
 
 def play_game(game: Any, bots: tuple[Bot, Bot]) -> Iterator[tuple[Any, int | None]]:
@@ -87,3 +152,18 @@ def play_game(game: Any, bots: tuple[Bot, Bot]) -> Iterator[tuple[Any, int | Non
         action = bots[int(state.current_player[0])](game, state)
         state = game.step(state, action)
         yield state, int(action[0])
+
+
+def _result_texts(game: Any, state: Any, outcome: torch.Tensor) -> tuple[str, ...]:
+    """Per game of a finished batch: ``B+3.5`` / ``W+0.5`` / ``draw`` for Go (the final area
+    score with komi), ``X wins`` / ``O wins`` / ``draw`` for tic-tac-toe, else ``first player
+    wins`` / ``second player wins`` / ``draw``. ``outcome`` ``[B, 2]`` holds the returns."""
+    names = {"tictactoe": ("X wins", "O wins")}.get(game.name, ("first player wins", "second player wins"))
+    texts = []
+    for g, (r0, r1) in enumerate(outcome.tolist()):
+        if game.name == "go":
+            score = float(state.score[g])
+            texts.append("draw" if score == 0 else f"{'B' if score > 0 else 'W'}+{abs(score):g}")
+        else:
+            texts.append("draw" if r0 == r1 else names[0 if r0 > r1 else 1])
+    return tuple(texts)

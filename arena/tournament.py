@@ -3,24 +3,30 @@
 Every pair of players meets in one batched :func:`arena.match.play_match` of ``--games``
 games, half with each colour (the arena swaps seats, STYLE.md rule 12). All the results
 are then fitted at once into Elo ratings (:func:`arena.elo.fit_elo`: Bradley-Terry maximum
-likelihood, draws as half wins), anchored so ``random`` (or ``--anchor``) is 0. The command
-prints both tables and writes ``results.json``, ``config.json`` and ``elo.png`` into a run
-folder (``runs/tournament-<game>-<time>``).
+likelihood, draws as half wins), anchored so ``random`` (or ``--anchor``) is 0, with 95%
+intervals from the fit's Fisher information (:func:`arena.elo.elo_intervals`). Results are
+also split by colour (W/D/L moving first and moving second). The command prints the tables
+and writes ``results.json``, ``config.json``, ``elo.png`` and every game as a replay
+(``replays/``) into a run folder (``runs/tournament-<game>-<time>``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
 
 import torch
 import tyro
 
-from arena.elo import PairResult, fit_elo
-from arena.match import Bot, play_match
+from arena.elo import PairResult, elo_intervals, fit_elo
+from arena.match import Bot, ColourResults, MatchRecord, MatchResult, play_match_record
+
+CONFIDENCE = 0.95
+"""Coverage of the Elo intervals printed and written."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,8 @@ class TournamentCommand:
     """Output folder (default: runs/tournament-<game>-<time>)."""
     plot: bool = True
     """Write elo.png, a bar chart of the ratings."""
+    save_replays: bool = True
+    """Write every game as an arena JSON replay into the run folder's replays/."""
 
 
 class Standing(NamedTuple):
@@ -61,6 +69,8 @@ class Standing(NamedTuple):
     draws: int
     losses: int
     elo: float
+    ci: float = 0.0
+    """Half-width of the rating's 95% interval (0 for the anchor)."""
 
     @property
     def score(self) -> float:
@@ -79,6 +89,12 @@ class TournamentResult:
     """Elo per player."""
     anchor: str | None
     """Player rated 0 (``None``: the mean is 0)."""
+    by_colour: tuple[ColourResults, ...] = ()
+    """Per match (as ``matches``): the first-named player's W/D/L moving first and second."""
+    intervals: dict[str, float] = field(default_factory=dict)
+    """Half-width of each rating's 95% interval (:func:`arena.elo.elo_intervals`)."""
+    records: tuple[MatchRecord, ...] = field(default=(), repr=False)
+    """Per match (as ``matches``): every game's moves, for replays (not in :meth:`to_json`)."""
 
     def standings(self) -> list[Standing]:
         """Totals per player, best rating first."""
@@ -86,14 +102,18 @@ class TournamentResult:
         for m in self.matches:
             for name, (w, d, l) in ((m.player, (m.wins, m.draws, m.losses)), (m.opponent, (m.losses, m.draws, m.wins))):
                 totals[name] = [totals[name][0] + w, totals[name][1] + d, totals[name][2] + l]
-        rows = [Standing(name, *totals[name], self.ratings[name]) for name in self.players]
+        rows = [Standing(name, *totals[name], self.ratings[name], self.intervals.get(name, 0.0))
+                for name in self.players]
         return sorted(rows, key=lambda s: -s.elo)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "players": list(self.players), "anchor": self.anchor,
-            "matches": [m._asdict() for m in self.matches],
-            "standings": [{**s._asdict(), "score": round(s.score, 4), "elo": round(s.elo, 1)} for s in self.standings()],
+            "confidence": CONFIDENCE,
+            "matches": [{**m._asdict(), **colour_json(c)} for m, c in zip(self.matches, self.by_colour)]
+            if self.by_colour else [m._asdict() for m in self.matches],
+            "standings": [{**s._asdict(), "score": round(s.score, 4), "elo": round(s.elo, 1), "ci": round(s.ci, 1)}
+                          for s in self.standings()],
         }
 
 
@@ -108,12 +128,35 @@ def round_robin(game: Any, bots: dict[str, Bot], games: int, device: torch.devic
         raise ValueError(f"a tournament needs at least 2 players, got {len(bots)}")
     if games < 2:
         raise ValueError(f"--games must be at least 2 (one with each colour), got {games}")
-    matches = []
+    matches, records = [], []
     for a, b in itertools.combinations(bots, 2):
-        r = play_match(game, (bots[a], bots[b]), games, device)
-        matches.append(PairResult(a, b, r.wins, r.draws, r.losses))
+        record = play_match_record(game, (bots[a], bots[b]), games, device)
+        matches.append(PairResult(a, b, *record.result))
+        records.append(record)
     ratings = fit_elo(matches, anchor=anchor)
-    return TournamentResult(tuple(bots), tuple(matches), ratings, anchor)
+    intervals = elo_intervals(matches, ratings, anchor, confidence=CONFIDENCE)
+    return TournamentResult(tuple(bots), tuple(matches), ratings, anchor, tuple(r.by_colour for r in records),
+                            intervals, tuple(records))
+
+
+def colour_json(split: ColourResults) -> dict[str, dict[str, int]]:
+    """``{"first": {"wins", "draws", "losses"}, "second": {...}}`` for results.json."""
+    return {"first": split.first._asdict(), "second": split.second._asdict()}
+
+
+def write_replays(directory: Path, game: Any, config: dict[str, Any], names: tuple[str, str],
+                  record: MatchRecord) -> list[Path]:
+    """Every game of ``record`` (``names[0]`` is its first bot) as an arena JSON replay
+    ``<directory>/<a>-vs-<b>-<k>.json`` whose players are in seat order; returns the paths."""
+    from arena.replays import Replay, save_replay
+
+    stem = "-vs-".join(re.sub(r"[^A-Za-z0-9._+-]", "_", n) for n in names)
+    paths = []
+    for k, (seat, moves, text) in enumerate(zip(record.seats, record.moves, record.results)):
+        players = names if seat == 0 else (names[1], names[0])
+        replay = Replay(game.name, dict(config), players, moves, text)
+        paths.append(save_replay(replay, directory / f"{stem}-{k + 1:03d}.json"))
+    return paths
 
 
 def display_names(specs: tuple[str, ...] | list[str]) -> list[str]:
@@ -151,9 +194,19 @@ def player_bot(player: Any) -> Bot:
     return one_at_a_time
 
 
+def format_colours(pairs: list[tuple[str, str]], splits: tuple[ColourResults, ...] | list[ColourResults]) -> list[str]:
+    """One line per pair: the first player's W-D-L when it moved first and when it moved second."""
+    width = max([len(f"{a} vs {b}") for a, b in pairs] + [10]) + 2
+    lines = ["by colour (first-named player's wins-draws-losses; first = X / black):",
+             f"{'pair'.ljust(width)}{'moving first':>14}{'moving second':>15}"]
+    for (a, b), c in zip(pairs, splits):
+        lines.append(f"{f'{a} vs {b}'.ljust(width)}{_wdl(c.first):>14}{_wdl(c.second):>15}")
+    return lines
+
+
 def format_tables(result: TournamentResult) -> str:
-    """The pairwise table (row player's wins-draws-losses against each column player) and
-    the standings with Elo, as text."""
+    """The pairwise table (row player's wins-draws-losses against each column player), the
+    same split by colour, and the standings with Elo +- its 95% interval, as text."""
     names = list(result.players)
     cell: dict[tuple[str, str], str] = {}
     for m in result.matches:
@@ -164,10 +217,13 @@ def format_tables(result: TournamentResult) -> str:
              " " * width + "".join(n.rjust(width) for n in names)]
     for a in names:
         lines.append(a.ljust(width) + "".join(cell.get((a, b), "-").rjust(width) for b in names))
+    if result.by_colour:
+        lines += [""] + format_colours([(m.player, m.opponent) for m in result.matches], result.by_colour)
     anchor = f"{result.anchor} = 0" if result.anchor else "mean = 0"
-    lines += ["", f"Elo ({anchor}):", f"{'player'.ljust(width)}{'elo':>8}{'W':>7}{'D':>7}{'L':>7}{'score':>8}"]
+    lines += ["", f"Elo ({anchor}) +- its {CONFIDENCE:.0%} interval:",
+              f"{'player'.ljust(width)}{'elo':>8}{'+-':>6}{'W':>7}{'D':>7}{'L':>7}{'score':>8}"]
     for s in result.standings():
-        lines.append(f"{s.player.ljust(width)}{s.elo:8.0f}{s.wins:7d}{s.draws:7d}{s.losses:7d}{s.score:8.3f}")
+        lines.append(f"{s.player.ljust(width)}{s.elo:8.0f}{s.ci:6.0f}{s.wins:7d}{s.draws:7d}{s.losses:7d}{s.score:8.3f}")
     return "\n".join(lines)
 
 
@@ -177,7 +233,7 @@ def plot_ratings(path: Path, result: TournamentResult, title: str = "") -> Path:
 
     rows = result.standings()[::-1]
     fig, ax = plt.subplots(figsize=(6, 0.5 * len(rows) + 1.2))
-    ax.barh([s.player for s in rows], [s.elo for s in rows], color="#4a7ab5")
+    ax.barh([s.player for s in rows], [s.elo for s in rows], xerr=[s.ci for s in rows], capsize=3, color="#4a7ab5")
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_xlabel(f"Elo ({result.anchor} = 0)" if result.anchor else "Elo (mean = 0)")
     if title:
@@ -200,6 +256,8 @@ def run_tournament(cmd: TournamentCommand) -> TournamentResult:
     config: dict[str, Any] = {"size": cmd.size, "komi": cmd.komi} if cmd.game == "go" else {}
     game = envs.make(cmd.game, **config)
     names = display_names(cmd.players)
+    if any(spec.split(":")[0] == "gnugo" for spec in cmd.players):
+        raise ValueError("gnugo plays one game at a time: use `arena match <player> gnugo[:level] --game go`")
     anchor = cmd.anchor if cmd.anchor is not None else ("random" if "random" in names else None)
     if anchor is not None and anchor not in names:
         raise ValueError(f"--anchor {anchor!r} is not one of the players: {', '.join(names)}")
@@ -214,7 +272,14 @@ def run_tournament(cmd: TournamentCommand) -> TournamentResult:
     write_config(run, dataclasses.asdict(cmd))
     write_json(run / "results.json", {"game": cmd.game, "config": config, "games_per_pair": cmd.games,
                                       "specs": list(cmd.players), **result.to_json()})
+    if cmd.save_replays:
+        for m, record in zip(result.matches, result.records):
+            write_replays(run / "replays", game, config, (m.player, m.opponent), record)
     if cmd.plot:
         plot_ratings(run / "elo.png", result, f"{cmd.game} round robin, {cmd.games} games per pair")
     print(f"results written to {run}")
     return result
+
+
+def _wdl(r: MatchResult) -> str:
+    return f"{r.wins}-{r.draws}-{r.losses}"

@@ -9,9 +9,13 @@ import random
 from pathlib import Path
 
 import pytest
+import torch
 import tyro
 
-from arena.elo import PairResult, elo_difference, expected_score, fit_elo
+import envs
+from arena.elo import PairResult, elo_difference, elo_intervals, expected_score, fit_elo
+from arena.match import MatchResult, minimax_bot, play_match, play_match_record, random_bot
+from arena.replays import Replay, load_replay, replay_states
 from arena.tournament import TournamentCommand, display_names, run_tournament
 
 
@@ -106,3 +110,101 @@ def test_go_round_robin(tmp_path: Path) -> None:
     result = run_tournament(TournamentCommand(game="go", size=5, players=("random", "random"), games=4, plot=False,
                                               run_dir=tmp_path / "go"))
     assert sum(result.matches[0][2:]) == 4 and set(result.ratings) == {"random", "random#2"}
+
+
+# Per-colour results, Elo intervals and replays (issue 6: matches and tournaments).
+
+def test_elo_interval_matches_hand_derived_value() -> None:
+    # 75 of 100 with no prior: se(t) = 1 / sqrt(100 * 0.75 * 0.25) natural units = 40.1 Elo; x 1.96 = 78.6
+    pair = [PairResult("a", "b", 75, 0, 25)]
+    ratings = fit_elo(pair, anchor="b", prior_draws=0)
+    ci = elo_intervals(pair, ratings, anchor="b", prior_draws=0)
+    se = 400 / math.log(10) / math.sqrt(100 * 0.75 * 0.25)
+    assert ci["b"] == 0.0 and ci["a"] == pytest.approx(1.959964 * se, rel=1e-4)
+    centred = elo_intervals(pair, fit_elo(pair, prior_draws=0), prior_draws=0)  # mean = 0: each is half the gap
+    assert centred["a"] == pytest.approx(ci["a"] / 2, rel=1e-4) and centred["b"] == pytest.approx(ci["a"] / 2, rel=1e-4)
+
+
+def test_elo_interval_shrinks_as_games_grow() -> None:
+    widths = []
+    for n in (20, 200, 2000):
+        pair = [PairResult("a", "b", 6 * n // 10, n // 10, 3 * n // 10)]
+        widths.append(elo_intervals(pair, fit_elo(pair, anchor="b"), anchor="b")["a"])
+    assert widths[0] > widths[1] > widths[2] > 0
+    assert widths[1] / widths[2] == pytest.approx(math.sqrt(10), rel=0.05)  # 1 / sqrt(games)
+
+
+def test_elo_intervals_cover_the_true_ratings() -> None:
+    true = {"a": 0.0, "b": 120.0, "c": -200.0}
+    rng = random.Random(1)
+    covered, trials = {"b": 0, "c": 0}, 40
+    for _ in range(trials):
+        results = []
+        for x, y in (("a", "b"), ("a", "c"), ("b", "c")):
+            p = expected_score(true[x], true[y])
+            wins = sum(rng.random() < p for _ in range(300))
+            results.append(PairResult(x, y, wins, 0, 300 - wins))
+        ratings = fit_elo(results, anchor="a")
+        ci = elo_intervals(results, ratings, anchor="a")
+        for name in covered:
+            covered[name] += abs(ratings[name] - true[name]) <= ci[name]
+    assert all(c >= 0.85 * trials for c in covered.values()), covered  # nominal 95%
+
+
+def test_play_match_record_splits_by_colour_and_keeps_moves() -> None:
+    game = envs.make("tictactoe")
+    record = play_match_record(game, (minimax_bot(0), minimax_bot(1)), 10)
+    assert record.by_colour.first == MatchResult(0, 5, 0) and record.by_colour.second == MatchResult(0, 5, 0)
+    assert set(record.results) == {"draw"} and all(len(m) == 9 for m in record.moves)
+    record = play_match_record(game, (random_bot(torch.Generator().manual_seed(0)), minimax_bot(0)), 30)
+    first, second = record.by_colour
+    assert first.wins == 0 and second.wins == 0 and first.games == 15 and second.games == 15  # minimax never loses
+    assert record.result == MatchResult(*(x + y for x, y in zip(first, second)))
+    again = play_match(game, (random_bot(torch.Generator().manual_seed(0)), minimax_bot(0)), 30)
+    assert again == record.result  # same games as the plain play_match
+    for seat, moves, text, outcome in zip(record.seats, record.moves, record.results, record.outcomes):
+        _, states = replay_states(Replay("tictactoe", {}, ("a", "b"), moves, text))
+        final = states[-1]
+        assert bool(final.terminated[0])
+        winner = int(final.winner[0])
+        assert text == ("draw" if winner < 0 else f"{'XO'[winner]} wins")
+        assert outcome == (0 if winner < 0 else (1 if winner == seat else -1))
+
+
+def test_tournament_by_colour_and_replays(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    result = run_tournament(TournamentCommand(players=("minimax", "minimax", "random"), games=10, plot=False,
+                                              run_dir=tmp_path / "t"))
+    splits = dict(zip([(m.player, m.opponent) for m in result.matches], result.by_colour))
+    assert splits["minimax", "minimax#2"].first == MatchResult(0, 5, 0) == splits["minimax", "minimax#2"].second
+    for pair in (("minimax", "random"), ("minimax#2", "random")):
+        assert splits[pair].first.losses == 0 and splits[pair].second.losses == 0
+    assert result.intervals["random"] == 0.0 and result.intervals["minimax"] > 0
+    out = capsys.readouterr().out
+    assert "moving first" in out and "+-" in out
+    data = json.loads((tmp_path / "t" / "results.json").read_text())
+    for m in data["matches"]:
+        assert {k: m["first"][k] + m["second"][k] for k in ("wins", "draws", "losses")} == {
+            k: m[k] for k in ("wins", "draws", "losses")}
+    assert all("ci" in s for s in data["standings"]) and data["confidence"] == 0.95
+    files = sorted((tmp_path / "t" / "replays").glob("*.json"))
+    assert len(files) == 30
+    for path in files:
+        replay = load_replay(path)
+        _, states = replay_states(replay)
+        winner = int(states[-1].winner[0])
+        assert bool(states[-1].terminated[0])
+        assert replay.result == ("draw" if winner < 0 else f"{'XO'[winner]} wins")
+        assert winner < 0 or replay.players[winner] != "random"  # minimax never loses, from either seat
+
+
+def test_go_tournament_replays_give_the_same_scores(tmp_path: Path) -> None:
+    run_tournament(TournamentCommand(game="go", size=5, players=("random", "random"), games=4, plot=False,
+                                     run_dir=tmp_path / "go"))
+    files = sorted((tmp_path / "go" / "replays").glob("*.json"))
+    assert len(files) == 4
+    for path in files:
+        replay = load_replay(path)
+        assert replay.config == {"size": 5, "komi": 7.5}
+        _, states = replay_states(replay)
+        score = float(states[-1].score[0])
+        assert replay.result == ("draw" if score == 0 else f"{'B' if score > 0 else 'W'}+{abs(score):g}")
