@@ -154,20 +154,63 @@ def resolve_device(device: str) -> str:
 
 
 def make_env(settings: RunSettings, render_mode: str | None = None) -> gymnasium.Env:
-    """One env of the run's task (evaluation, watching)."""
+    """One env of the run's task (evaluation, watching). A self-play run is evaluated
+    against the ``random`` opponent (its past copies are no fixed yardstick)."""
     import envs  # noqa: F401 - registers the arena/... ids
 
-    return gymnasium.make(settings.env_id, render_mode=render_mode, **settings.env_kwargs)
+    kwargs = dict(settings.env_kwargs)
+    if kwargs.get("opponent") == "self":
+        kwargs["opponent"] = "random"
+    return gymnasium.make(settings.env_id, render_mode=render_mode, **kwargs)
 
 
-def make_vector_env(settings: RunSettings) -> gymnasium.vector.VectorEnv:
+def make_vector_env(settings: RunSettings, pool: PastSelves | None = None) -> gymnasium.vector.VectorEnv:
     """The training vector env: ``num_envs`` synchronous copies with same-step autoreset (an
-    episode's final observation is in ``info["final_obs"]`` on the step that ends it)."""
+    episode's final observation is in ``info["final_obs"]`` on the step that ends it). With
+    the ``self`` opponent, ``pool`` (past copies of the learner) plays the other side."""
     import envs  # noqa: F401
 
+    kwargs = dict(settings.env_kwargs)
+    if kwargs.get("opponent") == "self":
+        if pool is None:
+            raise ValueError("the self opponent needs a pool of past copies")
+        kwargs["opponent"] = pool.bot
     return gymnasium.make_vec(settings.env_id, num_envs=settings.num_envs, vectorization_mode="sync",
                               vector_kwargs={"autoreset_mode": gymnasium.vector.AutoresetMode.SAME_STEP},
-                              **settings.env_kwargs)
+                              **kwargs)
+
+
+class PastSelves:
+    """Self-play opponents: snapshots of the learner's networks taken every ``every`` updates
+    (the newest ``keep``), each opponent move played by one drawn uniformly, sampling its
+    policy (for DQN: greedy). The env calls :meth:`bot` with the game and a B=1 state whose
+    side to move is the opponent's, so ``game.observe`` gives planes from its own side, the
+    view the learner was trained on."""
+
+    def __init__(self, learner: Any, shadow: Any, every: int = 10, keep: int = 5, seed: int = 0) -> None:
+        self.learner, self.shadow, self.every, self.keep = learner, shadow, every, keep
+        self.snapshots: list[dict[str, dict[str, Any]]] = []
+        self.updates = 0
+        self.rng = np.random.default_rng(seed)
+        self.snapshot()
+
+    def snapshot(self) -> None:
+        state = {name: {k: v.detach().clone() for k, v in net.state_dict().items()}
+                 for name, net in self.learner.networks().items()}
+        self.snapshots = (self.snapshots + [state])[-self.keep:]
+
+    def after_update(self) -> None:
+        self.updates += 1
+        if self.updates % self.every == 0:
+            self.snapshot()
+
+    def bot(self, game: Any, state: Any) -> int:
+        chosen = self.snapshots[int(self.rng.integers(len(self.snapshots)))]
+        for name, net in self.shadow.networks().items():
+            net.load_state_dict(chosen[name])
+        obs = game.observe(state).cpu().numpy().astype(np.float32)
+        mask = state.legal_action_mask.cpu().numpy()
+        return int(self.shadow.act(obs, action_mask=mask, deterministic=False)[0])
 
 
 def build_learner(settings: RunSettings, config: dict[str, Any], env: gymnasium.Env) -> Any:
@@ -218,7 +261,10 @@ def train_rl(task: str, agent: str, steps: int | None = None, seed: int = 0, dev
     eval_env = _checked_env(settings)
     run = Path(run_dir) if resume else new_run_dir(f"{agent}-{task.replace('/', '_')}", run_dir)
     learner = build_learner(settings, config, eval_env)
-    envs = make_vector_env(settings)
+    pool = None
+    if settings.env_kwargs.get("opponent") == "self":
+        pool = PastSelves(learner, build_learner(settings, config, eval_env), seed=settings.seed)
+    envs = make_vector_env(settings, pool)
     write_json(run / "config.json", {**dataclasses.asdict(settings), "config": dataclasses.asdict(learner.config)})
     loop = _restore(run, learner) if resume else _LoopState()
     history = _read_history(run, loop.step)
@@ -231,6 +277,8 @@ def train_rl(task: str, agent: str, steps: int | None = None, seed: int = 0, dev
             _evaluate_and_save(run, settings, learner, eval_env, loop, history, writer, recent, {}, start)
         while loop.step < settings.steps:
             stats = learner.learn(envs)
+            if pool is not None:
+                pool.after_update()
             loop.step += int(stats["env_steps"])
             loop.episodes += len(stats["episode_returns"])
             recent = (recent + [float(r) for r in stats["episode_returns"]])[-100:]

@@ -33,8 +33,9 @@ class Train:
     """Learning algorithm (alphazero: tictactoe and go only)."""
     steps: int | None = None
     """Model-free agents: environment steps in total (default: the hyperparameter table's)."""
-    opponent: Literal["random", "minimax"] | None = None
-    """Model-free agents on tictactoe: the opponent inside the environment."""
+    opponent: Literal["random", "minimax", "self"] | None = None
+    """Model-free agents on tictactoe: the opponent inside the environment (self: past copies
+    of the learner, refreshed every 10 updates; evaluation then plays random)."""
     size: int = 9
     """Go board size (5..19)."""
     komi: float = 7.5

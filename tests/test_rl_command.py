@@ -149,3 +149,29 @@ def test_missing_policy_gradient_module_is_a_clear_error(monkeypatch: pytest.Mon
     monkeypatch.setitem(sys.modules, "agents.pg", None)  # makes `import agents.pg` fail
     with pytest.raises(ValueError, match="--agent ppo needs agents/pg.py"):
         rl.resolve_settings("CartPole-v1", "ppo", None, 0, "cpu", {})
+
+
+def test_self_play_against_past_copies(tmp_path):
+    """PPO on tic-tac-toe against snapshots of itself: the pool fills, games stay legal, and
+    the run is evaluated against the random opponent."""
+    from arena.rl import PastSelves, build_learner, make_env, resolve_settings, train_rl
+
+    final = train_rl("tictactoe", "ppo", 4096, 0, "cpu", tmp_path / "run", False,
+                     {"opponent": "self", "num_envs": 4, "n_steps": 64}, progress=False)
+    assert final["step"] >= 4096 and -1.0 <= final["eval_return_mean"] <= 1.0
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["env_kwargs"]["opponent"] == "self"
+
+    settings, agent_config = resolve_settings("tictactoe", "ppo", 1000, 0, "cpu", {"opponent": "self"})
+    env = make_env(settings)
+    learner = build_learner(settings, agent_config, env)
+    pool = PastSelves(learner, build_learner(settings, agent_config, env), every=2, keep=3)
+    for _ in range(10):
+        pool.after_update()
+    assert len(pool.snapshots) == 3
+    import envs
+
+    game = envs.make("tictactoe")
+    state = game.init(1)
+    while not bool(state.terminated[0]):
+        state = game.step(state, torch.tensor([pool.bot(game, state)]))  # checked: raises if illegal
