@@ -169,17 +169,17 @@ class GnuGoResult:
     records: tuple[GnuGoGame, ...]
 
     @property
+    def match(self) -> MatchResult:
+        return MatchResult(self.wins, self.draws, self.losses)
+
+    @property
     def games(self) -> int:
-        return self.wins + self.draws + self.losses
+        return self.match.games
 
     @property
     def score(self) -> float:
         """Wins plus half the draws, per game."""
-        return (self.wins + 0.5 * self.draws) / max(self.games, 1)
-
-    @property
-    def match(self) -> MatchResult:
-        return MatchResult(self.wins, self.draws, self.losses)
+        return self.match.score
 
 
 def play_gnugo(player: Any, game: Any, games: int, level: int = 1, gnugo: str | None = None,
