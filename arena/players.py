@@ -66,6 +66,8 @@ def make_player(spec: str, game: Any, simulations: int | None = None, seed: int 
         return search_player(game, None, simulations=simulations, seed=seed, device=device)
     path = Path(spec)
     if path.exists():
+        if _algorithm(path) in ("dqn", "reinforce", "a2c", "ppo"):
+            return learner_player(game, path, device)
         return search_player(game, path, simulations=simulations, seed=seed, device=device)
     raise ValueError(
         f"unknown opponent {spec!r}: use random, minimax (tic-tac-toe), mcts, or the path of a "
@@ -76,3 +78,40 @@ def make_player(spec: str, game: Any, simulations: int | None = None, seed: int 
 def thinking_from(policy: torch.Tensor, value: torch.Tensor | float) -> Thinking:
     """A :class:`Thinking` from a policy tensor ``[A]`` and a value."""
     return Thinking(tuple(float(p) for p in policy.tolist()), float(value))
+
+
+@dataclass
+class LearnerPlayer:
+    """A model-free agent (DQN, REINFORCE, A2C, PPO) trained on one of our games: its greedy
+    action on the game's observation planes, legal moves only."""
+
+    name: str
+    learner: Any
+
+    def act(self, game: Any, state: Any) -> tuple[int, Thinking | None]:
+        obs = game.observe(state).cpu().numpy().astype("float32")
+        mask = state.legal_action_mask.cpu().numpy()
+        return int(self.learner.act(obs, action_mask=mask, deterministic=True)[0]), None
+
+
+def learner_player(game: Any, path: Path, device: str = "cpu") -> LearnerPlayer:
+    """A :class:`LearnerPlayer` from an ``arena train <game> --agent dqn|ppo|...`` run or checkpoint."""
+    from arena.checkpoint import CheckpointError
+    from arena.rl import load_learner
+
+    _, settings, learner, meta = load_learner(path, device=device)
+    trained_on = settings.env_id.split("/")[-1].split("-")[0].lower()
+    if trained_on != game.name or settings.env_kwargs.get("size", game.board_size) != game.board_size:
+        raise CheckpointError(f"{path} was trained on {settings.task}, not {game.name}")
+    return LearnerPlayer(f"{meta['algorithm']}({path.name})", learner)
+
+
+def _algorithm(path: Path) -> str | None:
+    """The algorithm named by a checkpoint's (or a run folder's best checkpoint's) sidecar."""
+    from arena.checkpoint import CheckpointError, read_sidecar
+
+    file = path / "checkpoints" / "best.safetensors" if path.is_dir() else path
+    try:
+        return read_sidecar(file).get("algorithm")
+    except CheckpointError:
+        return None

@@ -319,6 +319,22 @@ def eval_run(path: str | Path, episodes: int = 10, render: bool = False, checkpo
     Returns:
         ``{"checkpoint", "task", "agent", "step", "episodes", "return_mean", "return_std", "returns"}``.
     """
+    file, settings, learner, meta = load_learner(path, checkpoint, device)
+    env = make_env(settings)
+    modes = env.metadata.get("render_modes", [])
+    if render:
+        env.close()
+        env = make_env(settings, "human" if "human" in modes else "ansi")
+    returns = evaluate(learner, env, episodes, seed, render)
+    env.close()
+    return {"checkpoint": str(file), "task": settings.task, "agent": settings.agent, "step": meta.get("step"),
+            "episodes": episodes, "return_mean": float(returns.mean()), "return_std": float(returns.std()),
+            "returns": returns.tolist()}
+
+
+def load_learner(path: str | Path, checkpoint: str = "best", device: str = "cpu") -> tuple[Path, RunSettings, Any, dict]:
+    """``(file, settings, learner, sidecar)`` of a trained agent: a run folder (its
+    ``checkpoints/<checkpoint>``) or a checkpoint file; a foreign file is a CheckpointError."""
     file = _checkpoint_file(Path(path), checkpoint)
     tensors, meta = load_checkpoint(file)
     for key in ("algorithm", "settings", "config"):
@@ -326,17 +342,10 @@ def eval_run(path: str | Path, episodes: int = 10, render: bool = False, checkpo
             raise CheckpointError(f"{file} is not an RL checkpoint (its sidecar has no {key!r})")
     settings = dataclasses.replace(_settings_from_dict(meta["settings"]), num_envs=1, device=resolve_device(device))
     env = make_env(settings)
-    modes = env.metadata.get("render_modes", [])
-    if render:
-        env.close()
-        env = make_env(settings, "human" if "human" in modes else "ansi")
     learner = build_learner(settings, meta["config"], env)
-    load_weights(nn.ModuleDict(learner.networks()), tensors, str(file))
-    returns = evaluate(learner, env, episodes, seed, render)
     env.close()
-    return {"checkpoint": str(file), "task": settings.task, "agent": settings.agent, "step": meta.get("step"),
-            "episodes": episodes, "return_mean": float(returns.mean()), "return_std": float(returns.std()),
-            "returns": returns.tolist()}
+    load_weights(nn.ModuleDict(learner.networks()), tensors, str(file))
+    return file, settings, learner, meta
 
 
 # ----- private helpers ----------------------------------------------------------------------

@@ -175,3 +175,21 @@ def test_self_play_against_past_copies(tmp_path):
     state = game.init(1)
     while not bool(state.terminated[0]):
         state = game.step(state, torch.tensor([pool.bot(game, state)]))  # checked: raises if illegal
+
+
+def test_model_free_agent_is_a_player(tmp_path):
+    """A DQN/PPO run on tic-tac-toe takes a seat in arena's matches (legal moves only)."""
+    import envs
+    from arena.checkpoint import CheckpointError
+    from arena.players import make_player
+
+    rl.train_rl("tictactoe", "ppo", 1024, 0, "cpu", tmp_path / "run", False, {"num_envs": 2, "n_steps": 64},
+                progress=False)
+    game = envs.make("tictactoe")
+    player = make_player(str(tmp_path / "run"), game)
+    state = game.init(1)
+    while not bool(state.terminated[0]):
+        action, _ = player.act(game, state)
+        state = game.step(state, torch.tensor([action]))  # checked: raises on an illegal move
+    with pytest.raises(CheckpointError, match="trained on tictactoe"):
+        make_player(str(tmp_path / "run"), envs.make("go", size=5))
