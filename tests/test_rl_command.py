@@ -193,3 +193,12 @@ def test_model_free_agent_is_a_player(tmp_path):
         state = game.step(state, torch.tensor([action]))  # checked: raises on an illegal move
     with pytest.raises(CheckpointError, match="trained on tictactoe"):
         make_player(str(tmp_path / "run"), envs.make("go", size=5))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("agent", ["dqn", "ppo"])
+def test_default_command_solves_cartpole(tmp_path, agent):
+    """The issue's slow test: `arena train CartPole-v1 --agent dqn|ppo` with the table's
+    defaults ends with a greedy evaluation mean >= 475 (of 500)."""
+    final = rl.train_rl("CartPole-v1", agent, None, 0, "cpu", tmp_path / "run", False, progress=False)
+    assert final["eval_return_mean"] >= 475
