@@ -3,7 +3,8 @@
 ``arena/rl.py`` owns the loop a person sees (vector envs, evaluation on a separate env,
 metrics, TensorBoard, checkpoints, ``--resume``); an algorithm file (``agents/dqn.py``,
 ``agents/pg.py``) owns only the learning. They meet at :class:`Learner`. Shared pieces of the
-algorithms (replay buffer, schedules, GAE) live in this module once.
+algorithms (replay buffer, schedules, GAE) live in this module once, and so does :class:`PastSelves`, the
+pool of past copies a learner plays against in self-play on our games.
 """
 
 from __future__ import annotations
@@ -45,3 +46,36 @@ class Learner(Protocol):
     def networks(self) -> dict[str, torch.nn.Module]:
         """The networks by name (``q``, ``policy``...), for checkpoints people can load."""
         ...
+
+
+class PastSelves:
+    """Self-play opponents: snapshots of the learner's networks taken every ``every`` updates
+    (the newest ``keep``), each opponent move played by one drawn uniformly, sampling its
+    policy (for DQN: greedy). The env calls :meth:`bot` with the game and a B=1 state whose
+    side to move is the opponent's, so ``game.observe`` gives planes from its own side, the
+    view the learner was trained on."""
+
+    def __init__(self, learner: Any, shadow: Any, every: int = 10, keep: int = 5, seed: int = 0) -> None:
+        self.learner, self.shadow, self.every, self.keep = learner, shadow, every, keep
+        self.snapshots: list[dict[str, dict[str, Any]]] = []
+        self.updates = 0
+        self.rng = np.random.default_rng(seed)
+        self.snapshot()
+
+    def snapshot(self) -> None:
+        state = {name: {k: v.detach().clone() for k, v in net.state_dict().items()}
+                 for name, net in self.learner.networks().items()}
+        self.snapshots = (self.snapshots + [state])[-self.keep:]
+
+    def after_update(self) -> None:
+        self.updates += 1
+        if self.updates % self.every == 0:
+            self.snapshot()
+
+    def bot(self, game: Any, state: Any) -> int:
+        chosen = self.snapshots[int(self.rng.integers(len(self.snapshots)))]
+        for name, net in self.shadow.networks().items():
+            net.load_state_dict(chosen[name])
+        obs = game.observe(state).cpu().numpy().astype(np.float32)
+        mask = state.legal_action_mask.cpu().numpy()
+        return int(self.shadow.act(obs, action_mask=mask, deterministic=False)[0])

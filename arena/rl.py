@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from agents.common import PastSelves
 from arena.checkpoint import CheckpointError, load_checkpoint, load_tensors, load_weights, save_checkpoint, save_tensors
 from arena.runs import append_metrics, new_run_dir, plot_curves, write_json
 
@@ -178,39 +179,6 @@ def make_vector_env(settings: RunSettings, pool: PastSelves | None = None) -> gy
     return gymnasium.make_vec(settings.env_id, num_envs=settings.num_envs, vectorization_mode="sync",
                               vector_kwargs={"autoreset_mode": gymnasium.vector.AutoresetMode.SAME_STEP},
                               **kwargs)
-
-
-class PastSelves:
-    """Self-play opponents: snapshots of the learner's networks taken every ``every`` updates
-    (the newest ``keep``), each opponent move played by one drawn uniformly, sampling its
-    policy (for DQN: greedy). The env calls :meth:`bot` with the game and a B=1 state whose
-    side to move is the opponent's, so ``game.observe`` gives planes from its own side, the
-    view the learner was trained on."""
-
-    def __init__(self, learner: Any, shadow: Any, every: int = 10, keep: int = 5, seed: int = 0) -> None:
-        self.learner, self.shadow, self.every, self.keep = learner, shadow, every, keep
-        self.snapshots: list[dict[str, dict[str, Any]]] = []
-        self.updates = 0
-        self.rng = np.random.default_rng(seed)
-        self.snapshot()
-
-    def snapshot(self) -> None:
-        state = {name: {k: v.detach().clone() for k, v in net.state_dict().items()}
-                 for name, net in self.learner.networks().items()}
-        self.snapshots = (self.snapshots + [state])[-self.keep:]
-
-    def after_update(self) -> None:
-        self.updates += 1
-        if self.updates % self.every == 0:
-            self.snapshot()
-
-    def bot(self, game: Any, state: Any) -> int:
-        chosen = self.snapshots[int(self.rng.integers(len(self.snapshots)))]
-        for name, net in self.shadow.networks().items():
-            net.load_state_dict(chosen[name])
-        obs = game.observe(state).cpu().numpy().astype(np.float32)
-        mask = state.legal_action_mask.cpu().numpy()
-        return int(self.shadow.act(obs, action_mask=mask, deterministic=False)[0])
 
 
 def build_learner(settings: RunSettings, config: dict[str, Any], env: gymnasium.Env) -> Any:
