@@ -7,8 +7,9 @@ config dataclass read by tyro, dispatched to a small function that does the work
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import tyro
@@ -66,65 +67,42 @@ def run_demo(cfg: Demo) -> dict[str, int]:
     return tally
 
 
-def _commands() -> dict[str, type]:
-    """Subcommand name -> config dataclass (imported lazily so ``arena demo`` starts fast)."""
-    from arena.bandits import BanditsCommand
-    from arena.eval_cmd import EvalCommand
-    from arena.gtp import GtpCommand
-    from arena.match_cmd import MatchCommand
-    from arena.play import PlayCommand
-    from arena.replay_cmd import ReplayCommand, WatchCommand
-    from arena.supervised import Supervised
-    from arena.tournament import TournamentCommand
-    from arena.train import Train
+def _commands() -> dict[str, tuple[type, Callable[[Any], Any]]]:
+    """Subcommand name -> (config dataclass, the function that runs it). The command modules
+    keep their heavy imports (pygame, sklearn, ray) inside their functions, so this stays fast."""
+    from arena.bandits import BanditsCommand, run_bandits
+    from arena.eval_cmd import EvalCommand, run_eval
+    from arena.gtp import GtpCommand, run_gtp
+    from arena.match_cmd import MatchCommand, run_match
+    from arena.play import PlayCommand, run_play
+    from arena.replay_cmd import ReplayCommand, WatchCommand, run_replay, run_watch
+    from arena.supervised import Supervised, run as run_supervised
+    from arena.tournament import TournamentCommand, run_tournament
+    from arena.train import Train, run_train
 
-    return {"train": Train, "eval": EvalCommand, "play": PlayCommand, "watch": WatchCommand, "replay": ReplayCommand,
-            "match": MatchCommand, "tournament": TournamentCommand, "gtp": GtpCommand, "demo": Demo, "supervised": Supervised,
-            "bandits": BanditsCommand}
+    return {
+        "train": (Train, run_train), "eval": (EvalCommand, run_eval), "play": (PlayCommand, run_play),
+        "watch": (WatchCommand, run_watch), "replay": (ReplayCommand, run_replay), "match": (MatchCommand, run_match),
+        "tournament": (TournamentCommand, run_tournament), "gtp": (GtpCommand, run_gtp), "demo": (Demo, run_demo),
+        "supervised": (Supervised, run_supervised), "bandits": (BanditsCommand, run_bandits),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``arena`` console script."""
     torch.set_num_threads(1)  # small tensors: one thread is fastest on small CPUs (see README)
+    commands = _commands()
     cfg = tyro.extras.subcommand_cli_from_dict(
-        _commands(), args=argv, prog="arena",
+        {name: config for name, (config, _) in commands.items()}, args=argv, prog="arena",
         description="Arena: batched games, AlphaZero, DQN, policy gradients and bandits.",
         config=(tyro.conf.OmitSubcommandPrefixes,),
     )
     from arena.checkpoint import CheckpointError
-    from arena.bandits import BanditsCommand, run_bandits
-    from arena.eval_cmd import EvalCommand, run_eval
-    from arena.gtp import GtpCommand, GtpError, run_gtp
-    from arena.match_cmd import MatchCommand, run_match
-    from arena.play import PlayCommand, run_play
-    from arena.replay_cmd import ReplayCommand, WatchCommand, run_replay, run_watch
-    from arena.tournament import TournamentCommand, run_tournament
-    from arena.supervised import Supervised, run as run_supervised
-    from arena.train import Train, run_train
+    from arena.gtp import GtpError
 
+    run = {config: runner for config, runner in commands.values()}[type(cfg)]
     try:
-        if isinstance(cfg, Demo):
-            run_demo(cfg)
-        elif isinstance(cfg, Supervised):
-            run_supervised(cfg)
-        elif isinstance(cfg, Train):
-            run_train(cfg)
-        elif isinstance(cfg, PlayCommand):
-            run_play(cfg)
-        elif isinstance(cfg, BanditsCommand):
-            run_bandits(cfg)
-        elif isinstance(cfg, GtpCommand):
-            run_gtp(cfg)
-        elif isinstance(cfg, EvalCommand):
-            run_eval(cfg)
-        elif isinstance(cfg, WatchCommand):
-            run_watch(cfg)
-        elif isinstance(cfg, ReplayCommand):
-            run_replay(cfg)
-        elif isinstance(cfg, TournamentCommand):
-            run_tournament(cfg)
-        elif isinstance(cfg, MatchCommand):
-            run_match(cfg)
+        run(cfg)
     except (IllegalActionError, CheckpointError, GtpError, ValueError) as e:
         print(f"arena: error: {e}", file=sys.stderr)
         return 2
