@@ -53,8 +53,8 @@ def make_session(cmd: PlayCommand) -> Any:
     config: dict[str, Any] = {"size": cmd.size, "komi": cmd.komi} if cmd.game == "go" else {}
     game = envs.make(cmd.game, **config)
     spec = cmd.opponent or default_opponent(cmd.game, cmd.size)
-    print(f"opponent: {spec}")
     opponent = make_player(spec, game, simulations=cmd.simulations, seed=cmd.seed, device=cmd.device)
+    print(f"opponent: {spec}")
     color = cmd.color if cmd.color != "random" else random.Random(cmd.seed).choice(["black", "white"])
     human_seat = 0 if color == "black" else 1
     return PlaySession(game, opponent, human_seat, config=config, replay_dir=cmd.replay_dir)
