@@ -10,8 +10,8 @@ evaluates and writes files; nothing here prints or touches disk):
    finished games restart at once so the batch stays full.
 2. :class:`ReplayBuffer` is a fixed-size ring of samples in tensors.
 3. :func:`train_step` samples a batch, applies a random board symmetry per sample (the 8 of
-   the square), and takes one optimizer step on policy cross-entropy + value MSE (weight
-   decay by AdamW).
+   the square), and :func:`learn` takes one optimizer step on policy cross-entropy + value
+   MSE (weight decay by AdamW); data-parallel processes each learn on a shard of the batch.
 """
 
 from __future__ import annotations
@@ -224,16 +224,27 @@ def random_symmetries(batch: Samples, board_size: int, generator: torch.Generato
 
 
 def train_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer, buffer: ReplayBuffer, cfg: AlphaZeroConfig,
-               board_size: int, generator: torch.Generator) -> Losses:
-    """One gradient step on a batch sampled from ``buffer``."""
-    batch = buffer.sample(cfg.batch_size, generator)
+               board_size: int, generator: torch.Generator, rows: int | None = None, weight: float = 1.0) -> Losses:
+    """One gradient step on a batch of ``cfg.batch_size`` positions sampled from ``buffer``
+    (under data parallelism: this process's ``rows`` of the global batch, see :func:`learn`)."""
+    batch = buffer.sample(cfg.batch_size if rows is None else rows, generator)
     if cfg.augment:
         batch = random_symmetries(batch, board_size, generator)
+    return learn(net, optimizer, batch, weight)
+
+
+def learn(net: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: Samples, weight: float = 1.0) -> Losses:
+    """One optimizer step on policy cross-entropy + value MSE of ``batch``.
+
+    Under DistributedDataParallel each process passes its shard of the global batch and the
+    shard's ``weight`` (nets.distributed.shard); the averaged gradient is then the whole
+    batch's. The losses returned are this batch's (the shard's).
+    """
     net.train()
     logits, value = net(batch.obs.float())
     policy_loss, value_loss = loss_terms(logits, value, batch.policy, batch.value)
     optimizer.zero_grad(set_to_none=True)
-    (policy_loss + value_loss).backward()
+    ((policy_loss + value_loss) * weight).backward()
     optimizer.step()
     net.eval()
     return Losses(policy_loss.item(), value_loss.item())

@@ -36,6 +36,7 @@ from arena.elo import elo_difference
 from arena.match import Bot, MatchResult, make_bot, play_match
 from arena.players import Thinking, thinking_from
 from arena.runs import append_metrics, new_run_dir, plot_curves, write_config, write_json
+from nets.distributed import all_reduce_sum, data_parallel, process_rank, shard_size
 
 
 @dataclass(frozen=True)
@@ -85,44 +86,59 @@ def train(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, progress: Any = N
 
     ``progress`` (optional) is called as ``progress(counters, row_or_None)`` after every
     self-play step, for a progress bar.
+
+    Under torchrun (``arena train ... --nproc N``) every process runs this loop: its own
+    self-play games and replay buffer, and a shard of each global batch of ``cfg.batch_size``
+    through DistributedDataParallel, so all hold the same network. The processes add up their
+    new positions after each self-play step and take the same number of gradient steps;
+    rank 0's clock ends the run, and rank 0 alone evaluates and writes the run folder.
     """
     learner = _setup(cfg, opts, run)
     game, device, generator, net, optimizer, buffer, counters, best = learner
+    rank, world = process_rank()
+    lead = rank == 0
+    trainee = data_parallel(net, device)  # ``net`` itself in a single process
+    rows = shard_size(cfg.batch_size, rank, world)
+    weight = rows * world / cfg.batch_size
     selfplay = SelfPlay(game, cfg, device, generator)
     sample_debt, next_eval = 0.0, counters.train_seconds + opts.eval_every
-    rows: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = []
     losses = None
-    writer = _tensorboard(run)
+    writer = _tensorboard(run) if lead else None
     wall_start = time.perf_counter() - counters.train_seconds
     done = False
     while not done:
         tick = time.perf_counter()
         finished = selfplay.step(net)
         buffer.add(finished.samples)
-        counters.games += len(finished.lengths)
-        counters.positions += len(finished.samples.value)
-        if buffer.size >= cfg.min_buffer:
-            sample_debt += len(finished.samples.value) * cfg.replay_ratio / cfg.batch_size
+        games, positions, short = all_reduce_sum([len(finished.lengths), len(finished.samples.value),
+                                                  buffer.size < -(-cfg.min_buffer // world)])
+        counters.games += int(games)
+        counters.positions += int(positions)
+        if short == 0:
+            sample_debt += positions * cfg.replay_ratio / cfg.batch_size
             while sample_debt >= 1:
-                losses = train_step(net, optimizer, buffer, cfg, game.board_size, generator)
+                losses = train_step(trainee, optimizer, buffer, cfg, game.board_size, generator, rows, weight)
                 counters.step += 1
                 sample_debt -= 1
         counters.train_seconds += time.perf_counter() - tick
         done = counters.train_seconds >= opts.seconds or (opts.max_steps is not None and counters.step >= opts.max_steps)
+        if world > 1:  # rank 0's clock decides for everyone
+            done = all_reduce_sum([float(done and lead)])[0] > 0
         row = None
-        if counters.train_seconds >= next_eval or done:
+        if lead and (counters.train_seconds >= next_eval or done):
             next_eval = counters.train_seconds + opts.eval_every
             row = _evaluate(game, cfg, opts, net, best, counters)
             row.update(wall_time=round(time.perf_counter() - wall_start, 2))
             if losses is not None:
                 row.update(policy_loss=losses.policy, value_loss=losses.value)
-            rows.append(row)
+            history.append(row)
             _log_row(run, writer, row, counters)
             _save(run, cfg, net, optimizer, buffer, counters, best, row)
             _write_replays(run, game, cfg, finished, counters, opts.replays_per_eval)
         if progress is not None:
             progress(counters, row)
-    return _finish(run, writer, game, cfg, net, rows, counters)
+    return _finish(run, writer, game, cfg, net, history, counters) if lead else dataclasses.asdict(counters)
 
 
 class Learner(NamedTuple):
@@ -141,19 +157,22 @@ class Learner(NamedTuple):
 
 def _setup(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path) -> Learner:
     """Seed, build the learner, and either restore it (``--resume``) or write ``config.json``
-    (shared by :func:`train` and arena/distributed.py)."""
-    torch.manual_seed(opts.seed)
+    (shared by :func:`train` and arena/distributed.py). Data-parallel processes other than
+    rank 0 draw their own random numbers (their own self-play games) and write nothing."""
+    rank = process_rank()[0]
+    seed = opts.seed + 1_000_003 * rank
+    torch.manual_seed(seed)
     device = torch.device("cuda" if opts.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if opts.device == "auto" else opts.device))
     game = cfg.make_game()
-    generator = torch.Generator(device).manual_seed(opts.seed)
+    generator = torch.Generator(device).manual_seed(seed)
     net = make_network(game, cfg).to(device).eval()
     optimizer = make_optimizer(net, cfg)
     buffer = ReplayBuffer(cfg.buffer_size, game.observation_shape, game.num_actions, device)
     counters = Counters()
     if opts.resume:
         counters = _restore(run, net, optimizer, buffer)
-    else:
+    elif rank == 0:
         write_config(run, {"alphazero": dataclasses.asdict(cfg), "options": dataclasses.asdict(opts)})
     best = copy.deepcopy(net)
     if opts.resume and (run / "checkpoints" / "best.safetensors").exists():

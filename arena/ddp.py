@@ -29,10 +29,26 @@ def under_torchrun() -> bool:
 def launch(nproc: int, argv: Sequence[str] | None = None) -> int:
     """Run ``arena <argv>`` (default: this command's arguments) in ``nproc`` processes under
     torchrun on this machine; returns torchrun's exit status."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = without_nproc(sys.argv[1:] if argv is None else argv)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
            "-m", "arena.cli", *argv]
     return subprocess.run(cmd, check=False).returncode
+
+
+def without_nproc(argv: Sequence[str]) -> list[str]:
+    """``argv`` less its ``--nproc N`` (any spelling): torchrun's own parser would take
+    ``--nproc`` for an abbreviation of its ``--nproc-per-node`` and stop, and the processes it
+    starts learn their number from its environment anyway."""
+    out, skip = [], False
+    for arg in argv:
+        name = arg.split("=", 1)[0]
+        if skip:
+            skip = False
+        elif name in ("--nproc", "--common.nproc"):
+            skip = "=" not in arg
+        else:
+            out.append(arg)
+    return out
 
 
 def init_from_env() -> tuple[int, int]:

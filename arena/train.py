@@ -72,6 +72,9 @@ class Train:
     """AlphaZero: self-play workers as Ray actors (pip install 'arena[distributed]'); 0: one process."""
     ray_address: str | None = None
     """AlphaZero: Ray cluster to join (auto or HOST:PORT); default with --workers: a local Ray instance."""
+    nproc: int = 1
+    """AlphaZero: data-parallel processes through torchrun (gloo on CPU, NCCL on GPUs), each
+    with its own self-play games and a shard of every batch; one network, trained as one."""
     run_dir: Path | None = None
     """Run folder (default: runs/alphazero-<game>-<time>)."""
     resume: bool = False
@@ -113,21 +116,54 @@ def build(cmd: Train) -> tuple[AlphaZeroConfig, Any]:
 
 def run_train(cmd: Train) -> dict[str, Any]:
     """Train with a progress bar; prints where the run went and how to play it."""
-    from tqdm import tqdm
-
     if cmd.agent != "alphazero" or cmd.game not in ("tictactoe", "go"):
         if cmd.agent == "alphazero":
             raise ValueError(f"AlphaZero trains tictactoe or go; for {cmd.game} pass --agent dqn|reinforce|a2c|ppo")
         from arena.rl import run_rl_from_cli
 
+        if cmd.nproc != 1:
+            raise ValueError("--nproc trains AlphaZero's learner; the model-free agents run in one process")
         overrides = {"opponent": cmd.opponent} if cmd.opponent else {}
         return run_rl_from_cli(cmd.game, cmd.agent, cmd.steps, cmd.seed, cmd.device, cmd.run_dir, cmd.resume,
                                overrides)
 
+    from arena import ddp
     from arena.alphazero import new_run, train
+
+    cfg, opts = _train_config(cmd)
+    if cmd.nproc > 1 and not ddp.under_torchrun():
+        return _launch_processes(cmd, cfg)
+    rank = ddp.init_from_env()[0] if ddp.under_torchrun() else 0
+    try:
+        if rank > 0:  # a data-parallel helper: trains beside rank 0, which shows and writes everything
+            return train(cfg, opts, cmd.run_dir)
+        run = new_run(cfg, cmd.run_dir)
+        bar, progress = _progress_bar(cmd, opts)
+        if cmd.workers > 0 or cmd.ray_address is not None:
+            from arena.distributed import train_distributed
+
+            final = train_distributed(cfg, opts, run, max(cmd.workers, 1), cmd.ray_address, progress)
+        else:
+            final = train(cfg, opts, run, progress)
+        bar.close()
+    finally:
+        ddp.shutdown()
+    _print_summary(cmd, cfg, run, final)
+    return final
+
+
+def _train_config(cmd: Train) -> tuple[AlphaZeroConfig, Any]:
+    """The AlphaZero config and options of ``cmd``; with ``--resume``, the run's own config."""
     from arena.checkpoint import CheckpointError, config_from_dict
 
+    if cmd.nproc < 1:
+        raise ValueError(f"--nproc must be >= 1, got {cmd.nproc}")
+    if cmd.nproc > 1 and (cmd.workers > 0 or cmd.ray_address is not None):
+        raise ValueError("--nproc (data-parallel learner) and --workers/--ray-address (Ray self-play) "
+                         "do not combine: choose one")
     cfg, opts = build(cmd)
+    if cfg.batch_size < cmd.nproc:
+        raise ValueError(f"--nproc {cmd.nproc}: each process needs a share of the {cfg.batch_size}-position batch")
     if cmd.resume:
         if cmd.run_dir is None:
             raise ValueError("--resume needs --run-dir, the run folder to continue")
@@ -138,7 +174,30 @@ def run_train(cmd: Train) -> dict[str, Any]:
         except (OSError, json.JSONDecodeError) as e:
             raise CheckpointError(f"--resume: cannot read {cmd.run_dir / 'config.json'} ({e})") from None
         cfg = config_from_dict(AlphaZeroConfig, saved["alphazero"])
+    return cfg, opts
+
+
+def _launch_processes(cmd: Train, cfg: AlphaZeroConfig) -> dict[str, Any]:
+    """``--nproc N``: choose the run folder here, start this command in N processes under
+    torchrun (each told the folder), and report what rank 0 wrote."""
+    import json
+    import sys
+
+    from arena import ddp
+    from arena.alphazero import new_run
+
     run = new_run(cfg, cmd.run_dir)
+    argv = sys.argv[1:] + ([] if cmd.run_dir is not None else ["--run-dir", str(run)])
+    status = ddp.launch(cmd.nproc, argv)
+    if status != 0:
+        raise RuntimeError(f"torchrun with --nproc {cmd.nproc} failed (exit status {status})")
+    return json.loads((run / "metrics.json").read_text())
+
+
+def _progress_bar(cmd: Train, opts: Any) -> tuple[Any, Any]:
+    """A tqdm bar over the training seconds and its ``progress(counters, row)`` callback."""
+    from tqdm import tqdm
+
     bar = tqdm(total=round(opts.seconds), unit="s", desc=f"alphazero {cmd.game}", dynamic_ncols=True)
     bar.update(0)
     last = {}
@@ -149,15 +208,11 @@ def run_train(cmd: Train) -> dict[str, Any]:
         bar.set_postfix(games=counters.games, step=counters.step, **last, refresh=False)
         bar.update(min(int(counters.train_seconds), bar.total) - bar.n)  # redraws at most every 0.1 s
 
-    if cmd.workers > 0 or cmd.ray_address is not None:
-        from arena.distributed import train_distributed
+    return bar, progress
 
-        final = train_distributed(cfg, opts, run, max(cmd.workers, 1), cmd.ray_address, progress)
-    else:
-        final = train(cfg, opts, run, progress)
-    bar.close()
+
+def _print_summary(cmd: Train, cfg: AlphaZeroConfig, run: Path, final: dict[str, Any]) -> None:
     summary = ", ".join(f"{k} {final[k]}" for k in ("games", "positions", "step", "win_random", "loss_minimax",
                                                      "optimal_search", "optimal_policy", "elo") if k in final)
     print(f"{summary}\nrun folder: {run}\nplay it: arena play {cmd.game} --opponent {run}"
           + (f" --size {cfg.size}" if cfg.game == "go" else ""))
-    return final

@@ -177,7 +177,7 @@ def fit(
     nets/distributed.py) each process runs this same loop with the same seed, so all draw the
     same global batch; each trains on its shard of it, DDP averages the gradients, and every
     process ends with the same weights as one process would (up to float rounding; batch
-    norm on the CPU excepted). ``train_loss`` is then the mean over the whole batch.
+    norm is synchronized over the processes). ``train_loss`` is then the mean over the whole batch.
     """
     generator = seed_everything(cfg.seed)
     device = select_device(cfg.device)
