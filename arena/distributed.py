@@ -49,6 +49,7 @@ class WorkerResult(NamedTuple):
     moves: int  # lockstep moves played (each searched all B games)
     version: int  # weights version the task played with
     pid: int
+    node: str  # the Ray node it ran on
 
 
 class SelfPlayWorker:
@@ -90,7 +91,7 @@ class SelfPlayWorker:
         outcomes = torch.cat([p.outcomes for p in parts]).cpu()
         actions = [a for p in parts for a in p.actions]
         return WorkerResult(self.index, samples, outcomes[:keep_games], actions[:keep_games], len(outcomes),
-                            len(parts), version, os.getpid())
+                            len(parts), version, os.getpid(), ray.get_runtime_context().get_node_id())
 
     def pid(self) -> int:
         return os.getpid()
@@ -119,8 +120,8 @@ def train_distributed(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, worke
                       ray_address: str | None = None, progress: Any = None, publish_every: int = 10,
                       task_seconds: float = 0.5, max_restarts: int = 10) -> dict[str, Any]:
     """Train like :func:`arena.alphazero.train` with ``workers`` Ray self-play actors; returns
-    the final metrics (those of ``train`` plus ``positions_worker_<i>`` and
-    ``worker_restarts``).
+    the final metrics (those of ``train`` plus ``positions_worker_<i>``, ``worker_restarts``
+    and ``worker_nodes``, the number of Ray nodes the workers last ran on).
 
     Args:
         ray_address: None starts a local Ray instance on this machine (or uses the one this
@@ -166,7 +167,7 @@ def _learn(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, learner: Any, wo
 
     game, device, generator, net, optimizer, buffer, counters, best = learner
     n = len(workers)
-    positions, failures = [0] * n, [0] * n
+    positions, failures, nodes = [0] * n, [0] * n, [""] * n
     version, published_step, weights = 0, counters.step, ray.put(_cpu_state(net))
     pending = {workers[i].play.remote(version, [weights], task_seconds): i for i in range(n)}
     evaluation: tuple[Any, dict[str, torch.Tensor]] | None = None
@@ -183,6 +184,7 @@ def _learn(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, learner: Any, wo
         if row["promoted"]:
             best.load_state_dict(snapshot)
         row.update(wall_time=round(time.perf_counter() - wall_start, 2), worker_restarts=sum(failures),
+                   worker_nodes=len(set(nodes) - {""}),
                    **{f"positions_worker_{i}": p for i, p in enumerate(positions)})
         if losses is not None:
             row.update(policy_loss=losses.policy, value_loss=losses.value)
@@ -217,6 +219,7 @@ def _learn(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, learner: Any, wo
             counters.games += result.games
             counters.positions += len(result.samples.value)
             positions[i] += len(result.samples.value)
+            nodes[i] = result.node
             last = result
             if buffer.size >= cfg.min_buffer:
                 sample_debt += len(result.samples.value) * cfg.replay_ratio / cfg.batch_size
