@@ -14,10 +14,15 @@ Rows (``"bench": "distributed"``):
   ``steps/s * batch_size / replay_ratio`` positions/s.
 - ``cluster``: on paper, how many workers one learner can feed at the measured per-worker and
   consumption rates (beyond that, workers wait for the learner: the replay ratio holds).
+- ``ddp``: ``arena train <game> --nproc N`` (torch DDP: each process self-plays into its own
+  buffer and learns on its shard of every batch), learning on at the preset's replay ratio:
+  positions and gradient steps per training second, and the ratio to ``--nproc 1`` (the same
+  command in one process). ``--nproc`` counts to measure: ``--nprocs 1 2``; none skips.
 
     python benchmarks/distributed.py                        # tic-tac-toe preset, 1 and 2 workers, 20 s each
     python benchmarks/distributed.py --workers 1 2 4 --seconds 30
     python benchmarks/distributed.py --game go --size 9 --games 64 --simulations 16
+    python benchmarks/distributed.py --workers --nprocs 1 2   # only the DDP rows
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ import dataclasses
 import json
 import os
 import platform
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -56,6 +63,8 @@ class Config:
     """Measured self-play seconds per row."""
     learner_steps: int = 50
     """Gradient steps timed for the learner row."""
+    nprocs: tuple[int, ...] = (1, 2)
+    """``arena train --nproc`` counts to measure (DDP rows)."""
 
 
 def main(cfg: Config) -> None:
@@ -67,6 +76,10 @@ def main(cfg: Config) -> None:
     base = {"bench": "distributed", "game": cfg.game + (str(cfg.size) if cfg.game == "go" else ""),
             "games": az.games, "simulations": az.search.simulations, **machine}
 
+    for n, row in _ddp_rows(cfg, az):
+        print(json.dumps({**base, "row": "ddp", "nproc": n, **row}), flush=True)
+    if not cfg.workers:
+        return
     single = _single_rate(az, cfg.seconds)
     print(json.dumps({**base, "row": "single", "positions_per_s": round(single, 1)}), flush=True)
 
@@ -91,6 +104,25 @@ def main(cfg: Config) -> None:
     per_worker = rates[min(rates)] / min(rates)
     print(json.dumps({**base, "row": "cluster", "per_worker_positions_per_s": round(per_worker, 1),
                       "workers_one_learner_feeds": round(consume / per_worker, 1)}), flush=True)
+
+
+def _ddp_rows(cfg: Config, az) -> list[tuple[int, dict]]:
+    """``arena train --nproc N`` for each N: positions and steps per training second."""
+    rows, base = [], None
+    for n in cfg.nprocs:
+        with tempfile.TemporaryDirectory() as tmp:
+            args = [sys.executable, "-m", "arena.cli", "train", cfg.game, "--nproc", str(n), "--seconds",
+                    str(cfg.seconds), "--eval-every", "1e9", "--eval-games", "2", "--play-simulations", "2",
+                    "--games", str(az.games), "--simulations", str(az.search.simulations), "--run-dir", tmp]
+            args += ["--size", str(cfg.size)] if cfg.game == "go" else []
+            env = {**os.environ, "OMP_NUM_THREADS": "1"}
+            subprocess.run(args, env=env, check=True, capture_output=True, text=True)
+            final = json.loads((Path(tmp) / "metrics.json").read_text())
+        rate = {"positions_per_s": round(final["positions"] / final["train_seconds"], 1),
+                "steps_per_s": round(final["step"] / final["train_seconds"], 2)}
+        base = base or rate
+        rows.append((n, {**rate, "vs_nproc_1": round(rate["positions_per_s"] / base["positions_per_s"], 2)}))
+    return rows
 
 
 def _single_rate(az, seconds: float) -> float:
