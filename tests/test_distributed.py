@@ -111,17 +111,28 @@ SCRIPT = textwrap.dedent('''
 ''')
 
 
-def test_ddp_two_processes_match_one_process(tmp_path):
-    script = tmp_path / "ddp_fit.py"
-    script.write_text(SCRIPT)
+def _torchrun(script: Path, *args: str, nproc: int = 2) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", str(script), *args]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def _one_and_two_processes(tmp_path: Path, source: str) -> tuple[Path, Path]:
+    """Run ``source``'s ``main(out)`` in this process into ``one/`` and under torchrun with 2
+    processes into ``two/``."""
+    script = tmp_path / "ddp_script.py"
+    script.write_text(source)
     one, two = tmp_path / "one", tmp_path / "two"
     one.mkdir()
     two.mkdir()
     runpy.run_path(str(script))["main"](str(one))
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", str(script), str(two)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    proc = _torchrun(script, str(two))
     assert proc.returncode == 0, proc.stderr[-3000:]
+    return one, two
+
+
+def test_ddp_two_processes_match_one_process(tmp_path):
+    one, two = _one_and_two_processes(tmp_path, SCRIPT)
     a, b = load_file(str(one / "fit.safetensors")), load_file(str(two / "fit.safetensors"))
     for key in a:
         torch.testing.assert_close(a[key], b[key], atol=1e-5, rtol=1e-4)
@@ -177,23 +188,10 @@ AZ_SCRIPT = textwrap.dedent('''
 ''')
 
 
-def _torchrun(script: Path, *args: str, nproc: int = 2) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", str(script), *args]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-
-
 def test_alphazero_learner_two_processes_match_one_process(tmp_path):
     """The AlphaZero learner's step under DDP (batch norm synchronized over gloo) leaves the
     same weights and batch-norm statistics as one process on the whole batch."""
-    script = tmp_path / "ddp_az.py"
-    script.write_text(AZ_SCRIPT)
-    one, two = tmp_path / "one", tmp_path / "two"
-    one.mkdir()
-    two.mkdir()
-    runpy.run_path(str(script))["main"](str(one))
-    proc = _torchrun(script, str(two))
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    one, two = _one_and_two_processes(tmp_path, AZ_SCRIPT)
     a, b = load_file(str(one / "net.safetensors")), load_file(str(two / "net.safetensors"))
     assert any("running_var" in key for key in a)
     for key in a:
