@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,6 +19,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
+
+from arena.files import write_atomic, write_text_atomic
 
 T = TypeVar("T")
 FORMAT = "arena-checkpoint"
@@ -43,8 +43,8 @@ def save_checkpoint(path: str | Path, model: nn.Module, meta: dict[str, Any]) ->
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     sidecar = {"format": FORMAT, "version": VERSION, **meta, "tensors": len(tensors)}
     text = json.dumps(sidecar, indent=2, default=_jsonable)
-    _atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"format": FORMAT}))
-    _atomic_write(sidecar_path(path), lambda tmp: Path(tmp).write_text(text))
+    write_atomic(path, lambda tmp: save_file(tensors, tmp, metadata={"format": FORMAT}))
+    write_text_atomic(sidecar_path(path), text)
     return path
 
 
@@ -102,7 +102,7 @@ def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     cpu = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    _atomic_write(path, lambda tmp: save_file(cpu, tmp, metadata={"format": FORMAT}))
+    write_atomic(path, lambda tmp: save_file(cpu, tmp, metadata={"format": FORMAT}))
     return path
 
 
@@ -156,18 +156,6 @@ def config_from_dict(cls: type[T], data: dict[str, Any]) -> T:
         return cls(**values)
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"the checkpoint's {cls.__name__} is invalid: {e}") from None
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    """Write through a temporary file in the same folder, then rename over ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _jsonable(value: Any) -> Any:

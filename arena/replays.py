@@ -15,13 +15,11 @@ player of move ``i`` showed before playing it (``null`` for people and plain bot
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from arena.files import stamped_path, write_text_atomic
 from arena.players import Thinking
 
 FORMAT = "arena-replay"
@@ -72,31 +70,13 @@ class Replay:
 
 def new_replay_path(game: str, directory: str | Path = REPLAYS_ROOT) -> Path:
     """``<directory>/<game>-<YYYYmmdd-HHMMSS>.json``, with ``-2``, ``-3``... if taken."""
-    directory = Path(directory)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = directory / f"{game}-{stamp}.json"
-    n = 1
-    while path.exists():
-        n += 1
-        path = directory / f"{game}-{stamp}-{n}.json"
-    return path
+    return stamped_path(directory, game, ".json")
 
 
 def save_replay(replay: Replay, path: str | Path) -> Path:
     """Write ``replay`` to ``path`` atomically (a temporary file in the same folder, then
     ``os.replace``), so a crash never leaves half a file; creates the folder. Returns ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(replay.to_json(), f)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomic(path, json.dumps(replay.to_json()) + "\n")
 
 
 def load_replay(path: str | Path) -> Replay:

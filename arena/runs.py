@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,29 +21,21 @@ matplotlib.use("Agg")  # files only; the viewer owns windows
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from arena.files import stamped_path, write_text_atomic  # noqa: E402
+
 RUNS_ROOT = Path("runs")
 
 
 def new_run_dir(kind: str, run_dir: str | Path | None = None) -> Path:
     """``run_dir`` if given, else ``runs/<kind>-<YYYYmmdd-HHMMSS>`` (made unique)."""
-    if run_dir is not None:
-        path = Path(run_dir)
-    else:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        path = RUNS_ROOT / f"{kind}-{stamp}"
-        n = 1
-        while path.exists():
-            n += 1
-            path = RUNS_ROOT / f"{kind}-{stamp}-{n}"
+    path = Path(run_dir) if run_dir is not None else stamped_path(RUNS_ROOT, kind)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def write_json(path: Path, data: Any) -> None:
     """Write ``data`` as indented JSON, atomically (temporary file, then rename)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=_jsonable) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, indent=2, default=_jsonable) + "\n")
 
 
 def write_config(run: Path, config: Any) -> None:
