@@ -25,7 +25,6 @@ A game that has ended (two passes or the move cap) accepts no more moves: ``play
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 import sys
@@ -348,14 +347,10 @@ class GtpEngine:
 
 
 def _give_turn(game: Any, state: Any, colour: int) -> Any:
-    """``state`` with ``colour`` to move (see the module doc: Go inserts a pass that cannot end
-    the game; tic-tac-toe hands the turn over, its legal moves being the same for both)."""
+    """``state`` with ``colour`` to move (the game's ``pass_turn``; see the module doc)."""
     if int(state.current_player[0]) == colour or bool(state.terminated[0]):
         return state
-    if hasattr(game, "pass_action"):
-        state = dataclasses.replace(state, passes=torch.zeros_like(state.passes))
-        return game.step(state, torch.tensor([game.pass_action]))
-    return dataclasses.replace(state, current_player=torch.full_like(state.current_player, colour))
+    return game.pass_turn(state)
 
 
 def _colour(text: str) -> int:

@@ -27,7 +27,7 @@ is looked up in the game's sorted history of hashes with ``searchsorted``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import torch
 
@@ -112,6 +112,13 @@ class Go:
         empty = self._empty[device]
         return GoState(**{f.name: getattr(empty, f.name).expand(batch, *getattr(empty, f.name).shape[1:]).clone()
                           for f in fields(GoState)})
+
+    def pass_turn(self, state: GoState) -> GoState:
+        """The other side to move in every game, by a pass that does not count toward the two
+        consecutive passes that end a game (out-of-turn moves and handicap set-up in GTP).
+        It is a real pass otherwise: it enters the move count and the superko history."""
+        state = replace(state, passes=torch.zeros_like(state.passes))
+        return self.step(state, torch.full_like(state.current_player, self.pass_action))
 
     def step(self, state: GoState, action: torch.Tensor | int, checked: bool = True) -> GoState:
         """Play ``action`` [B] (a point or pass) in every game; see :mod:`envs.core`."""

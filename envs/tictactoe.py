@@ -7,7 +7,7 @@ Player 0 is X and moves first; player 1 is O. The board holds +1 for X, -1 for O
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -67,6 +67,11 @@ class TicTacToe:
             winner=torch.full((batch,), -1, dtype=torch.long, device=device),
             move_count=torch.zeros(batch, dtype=torch.long, device=device),
         )
+
+    def pass_turn(self, state: TicTacToeState) -> TicTacToeState:
+        """The other side to move in every game, the board unchanged (tic-tac-toe has no pass;
+        out-of-turn moves in GTP). Legal moves do not depend on whose turn it is."""
+        return replace(state, current_player=1 - state.current_player)
 
     def step(self, state: TicTacToeState, action: torch.Tensor | int, checked: bool = True) -> TicTacToeState:
         """Play ``action`` [B] in every game. See :mod:`envs.core` for checked/unchecked."""

@@ -392,3 +392,14 @@ def test_batch_games_do_different_things_in_one_step() -> None:
         assert_state_matches(state, refs, where=f"step {step} {names}")
     assert state.terminated.tolist() == [False, True, False, True]
     assert state.captures[0].tolist() == [1, 0]
+
+
+def test_pass_turn_hands_over_without_ending_the_game():
+    game = Go(5)
+    state = game.step(game.init(2), torch.tensor([game.pass_action, 12]))  # game 0 passed once
+    after = game.pass_turn(state)
+    assert after.current_player.tolist() == [0, 0] and not after.terminated.any()
+    assert torch.equal(after.board, state.board) and after.passes.tolist() == [1, 1]
+    assert after.move_count.tolist() == [2, 2]
+    ended = game.step(after, torch.full((2,), game.pass_action))  # a real pass after it does end it
+    assert ended.terminated.all()

@@ -373,3 +373,11 @@ def test_minimax_actions_seeding_and_finished_games() -> None:
     assert torch.equal(a, b) and c.shape == (32,)
     end = play("A3 A2 B3 B2 C3")[-1]
     assert solver.minimax_actions(end).tolist() == [0]
+
+
+def test_pass_turn_hands_over_the_same_board():
+    game = TicTacToe()
+    state = game.step(game.init(1), torch.tensor([4]))
+    after = game.pass_turn(state)
+    assert int(after.current_player[0]) == 0 and torch.equal(after.board, state.board)
+    assert torch.equal(after.legal_action_mask, state.legal_action_mask)
