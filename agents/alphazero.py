@@ -16,6 +16,7 @@ evaluates and writes files; nothing here prints or touches disk):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
@@ -215,12 +216,19 @@ def random_symmetries(batch: Samples, board_size: int, generator: torch.Generato
     N, A = len(batch.value), batch.policy.shape[1]
     dev = batch.value.device
     k = torch.randint(core.NUM_SYMMETRIES, (N,), generator=generator, device=generator.device).to(dev)
-    cells = torch.stack([core.action_permutation(board_size, s, A, dev) for s in range(core.NUM_SYMMETRIES)])  # (8, A)
+    cells = _symmetry_table(board_size, A, dev)  # (8, A)
     policy = batch.policy.gather(1, cells[k])
     c = batch.obs.shape[1]
     pixels = cells[k][:, None, : board_size * board_size].expand(N, c, -1)
     obs = batch.obs.flatten(2).gather(2, pixels).view_as(batch.obs)
     return Samples(obs, policy, batch.value)
+
+
+@functools.lru_cache(maxsize=16)
+def _symmetry_table(board_size: int, num_actions: int, device: torch.device) -> torch.Tensor:
+    """Long ``[8, A]``: the action permutation of each symmetry (built once per board and device)."""
+    return torch.stack([core.action_permutation(board_size, s, num_actions, device)
+                        for s in range(core.NUM_SYMMETRIES)])
 
 
 def train_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer, buffer: ReplayBuffer, cfg: AlphaZeroConfig,
