@@ -18,8 +18,8 @@ import pytest
 import torch
 
 import envs
-from agents.mcts import (ROOT, UNVISITED, MCTSConfig, SearchOutput, completed_q_sigma, considered_visit_table,
-                         puct_scores, rollout_evaluator, search)
+from agents.mcts import ROOT, UNVISITED, MCTSConfig, SearchOutput, rollout_evaluator, search
+from agents.selection import completed_q_sigma, considered_visit_table, puct_scores
 from envs import core
 from envs.tictactoe_solver import judge_positions, optimal_actions, solve
 
