@@ -1,4 +1,4 @@
-"""Bernoulli restricted Boltzmann machines trained by contrastive divergence, and deep belief nets.
+"""Bernoulli restricted Boltzmann machines trained by contrastive divergence.
 
 An RBM over binary visible units ``v [V]`` and hidden units ``h [H]`` has the energy
 ``E(v, h) = -b.v - c.h - h^T W v`` (``W [H, V]``, visible bias ``b``, hidden bias ``c``), so
@@ -10,8 +10,7 @@ from the data (CD-k), persistent CD (Tieleman 2008) by chains that carry on from
 the next. Both are written as one surrogate loss, ``mean F(v_data) - mean F(v_negative)``, whose
 autograd gradient is exactly the CD/PCD estimate, so torch's optimizers apply it.
 
-A DBN (Hinton, Osindero & Teh 2006) stacks RBMs trained greedily, each on the hidden
-probabilities of the one below, and initializes a sigmoid MLP that is then fine-tuned.
+Deep belief nets, stacks of these RBMs, are in nets/dbn.py.
 
     rbm = BernoulliRBM(RBMConfig(visible=64, hidden=256))
     fit_rbm(rbm, x_binary, CDConfig(method="pcd"), TrainConfig(epochs=30, optimizer="momentum", lr=0.05))
@@ -33,7 +32,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from nets.data import batches
-from nets.mlp import MLP, MLPConfig
 from nets.train import EpochLog, TrainConfig, make_optimizer, make_scheduler, seed_everything, select_device
 
 CDMethod = Literal["cd", "pcd"]
@@ -317,86 +315,3 @@ def fit_rbm(
         elif train.schedule == "plateau":
             sched.step(row.get("val_reconstruction_error", row["train_reconstruction_error"]))
     return RBMFit(history, chains, time.perf_counter() - start)
-
-
-# --- deep belief networks ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DBNConfig:
-    """A stack of RBMs: ``visible -> hidden[0] -> hidden[1] -> ...``."""
-
-    visible: int
-    """Input units (pixels)."""
-    hidden: tuple[int, ...] = (256, 256)
-    """Hidden units of each RBM, bottom first."""
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.hidden, tuple) or not self.hidden or min(self.hidden) < 1:
-            raise ValueError(f"hidden must be a non-empty tuple of widths >= 1, got {self.hidden!r}")
-
-
-class DBN(nn.Module):
-    """RBMs stacked bottom-up (``rbms[0]`` sees the pixels); ``forward(v)`` is the top layer's
-    hidden probabilities, each layer fed the probabilities of the one below."""
-
-    def __init__(self, cfg: DBNConfig) -> None:
-        super().__init__()
-        self.cfg = cfg
-        widths = (cfg.visible, *cfg.hidden)
-        self.rbms = nn.ModuleList(BernoulliRBM(RBMConfig(a, b)) for a, b in zip(widths[:-1], widths[1:]))
-
-    def forward(self, v: torch.Tensor) -> torch.Tensor:
-        return propagate_up(self, v)
-
-
-@torch.no_grad()
-def propagate_up(dbn: DBN, v: torch.Tensor, layers: int | None = None) -> torch.Tensor:
-    """Hidden probabilities after the first ``layers`` RBMs (all by default): ``[B, V] -> [B, H_l]``."""
-    for rbm in list(dbn.rbms)[: len(dbn.rbms) if layers is None else layers]:
-        v = hidden_probs(rbm, v)
-    return v
-
-
-def pretrain_dbn(
-    dbn: DBN,
-    x: torch.Tensor,
-    cd: CDConfig,
-    train: TrainConfig,
-    start_layer: int = 0,
-    val_x: torch.Tensor | None = None,
-    callbacks: Sequence[Callable[[int, EpochLog], None]] = (),
-) -> list[RBMFit]:
-    """Greedy layer-wise pretraining: RBM ``l`` (from ``start_layer`` up; lower ones are taken as
-    trained) is fitted to the hidden probabilities of RBMs ``0..l-1`` on ``x [n, V]``. Mutates
-    ``dbn``; callbacks get the layer index and the epoch log."""
-    fits: list[RBMFit] = []
-    for layer in range(start_layer, len(dbn.rbms)):
-        below = propagate_up(dbn, x, layer)
-        below_val = propagate_up(dbn, val_x, layer) if val_x is not None else None
-        tagged = [_tag(cb, layer) for cb in callbacks]
-        fits.append(fit_rbm(dbn.rbms[layer], below, cd, train, below_val, tagged))
-    return fits
-
-
-def dbn_mlp_config(cfg: DBNConfig, out_features: int, dropout: float = 0.0) -> MLPConfig:
-    """The sigmoid MLP with the DBN's widths: ``visible -> hidden... -> out_features``."""
-    return MLPConfig(in_features=cfg.visible, out_features=out_features, hidden=cfg.hidden, activation="sigmoid",
-                     dropout=dropout)
-
-
-def mlp_from_dbn(dbn: DBN, out_features: int, dropout: float = 0.0) -> MLP:
-    """A sigmoid MLP ``V -> hidden... -> out_features`` whose hidden layers are the DBN's RBMs
-    (``Linear.weight = W``, ``Linear.bias = c``: the forward pass is :func:`propagate_up`); the
-    output layer keeps PyTorch's default init. The MLP owns copies (fine-tuning leaves the DBN)."""
-    mlp = MLP(dbn_mlp_config(dbn.cfg, out_features, dropout))
-    mlp.to(dbn.rbms[0].weight.device)
-    with torch.no_grad():
-        for linear, rbm in zip(mlp.hidden_layers(), dbn.rbms):
-            linear.weight.copy_(rbm.weight)
-            linear.bias.copy_(rbm.hidden_bias)
-    return mlp
-
-
-def _tag(callback: Callable[[int, EpochLog], None], layer: int) -> Callable[[EpochLog], None]:
-    return lambda log: callback(layer, log)

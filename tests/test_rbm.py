@@ -15,12 +15,11 @@ import tyro
 from arena.checkpoint import CheckpointError, save_checkpoint
 from arena.supervised.common import Common, image_splits
 from arena.supervised.rbm import RbmCommand, load_rbm_models, run_rbm
+from nets.dbn import DBN, DBNConfig, mlp_from_dbn, pretrain_dbn, propagate_up
 from nets.mlp import MLP, MLPConfig
 from nets.rbm import (
-    DBN,
     BernoulliRBM,
     CDConfig,
-    DBNConfig,
     PersistentChains,
     RBMConfig,
     all_binary_states,
@@ -32,10 +31,7 @@ from nets.rbm import (
     gibbs_step,
     hidden_probs,
     log_partition,
-    mlp_from_dbn,
     pcd_negatives,
-    pretrain_dbn,
-    propagate_up,
     pseudo_log_likelihood,
     reconstruction_error,
     visible_probs,

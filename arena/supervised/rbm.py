@@ -29,8 +29,9 @@ from arena.checkpoint import CheckpointError, config_from_dict, load_checkpoint,
 from arena.datasets import ImageDataset
 from arena.supervised.autoencoder import plot_image_rows
 from arena.supervised.common import Common, ImageSplits, image_splits
+from nets.dbn import DBN, DBNConfig, dbn_mlp_config
 from nets.mlp import MLP
-from nets.rbm import DBN, BernoulliRBM, DBNConfig, PersistentChains, RBMConfig, dbn_mlp_config
+from nets.rbm import BernoulliRBM, PersistentChains, RBMConfig
 from nets.supervised import rbm
 from nets.train import EpochLog, select_device
 

@@ -31,21 +31,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nets.dbn import DBN, DBNConfig, dbn_mlp_config, mlp_from_dbn, pretrain_dbn
 from nets.mlp import MLP
 from nets.rbm import (
-    DBN,
     BernoulliRBM,
     CDConfig,
     CDMethod,
-    DBNConfig,
-    dbn_mlp_config,
     PersistentChains,
     RBMConfig,
     fit_rbm,
     gibbs_chain,
     hidden_probs,
-    mlp_from_dbn,
-    pretrain_dbn,
     pseudo_log_likelihood,
     reconstruct,
     reconstruction_error,
