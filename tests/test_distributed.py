@@ -227,7 +227,7 @@ def test_arena_train_nproc_two_writes_one_run_folder(tmp_path):
     (rank 0's) with the positions of both, and a run that resumes."""
     run = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    args = [sys.executable, "-m", "arena.cli", "train", "tictactoe", "--nproc", "2", "--seconds", "3",
+    args = [sys.executable, "-m", "arena.cli", "train", "tictactoe", "--nproc", "2", "--seconds", "2",
             "--eval-every", "10", "--eval-games", "4", "--games", "16", "--simulations", "4",
             "--play-simulations", "4", "--run-dir", str(run)]
     proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
@@ -237,7 +237,7 @@ def test_arena_train_nproc_two_writes_one_run_folder(tmp_path):
     assert "run folder" in proc.stdout and proc.stdout.count("run folder") == 1  # rank 0 alone reports
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no folder from the other rank
-    proc = subprocess.run([*args, "--resume", "--seconds", "5"], env=env, capture_output=True, text=True,
+    proc = subprocess.run([*args, "--resume", "--seconds", "3.5"], env=env, capture_output=True, text=True,
                           timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     resumed = json.loads((run / "metrics.json").read_text())
