@@ -30,6 +30,24 @@ def test_quick_cnn_run_folder(tmp_path: Path) -> None:
     assert meta["metrics"]["test_accuracy"] == metrics["test_accuracy"]
 
 
+def test_cnn_keeps_last_or_best_validation_weights() -> None:
+    """``keep="last"`` ends with the last epoch's network (the default: the tiny digits validation
+    split saturates early, and its first best epoch is under-trained); ``"best"`` with the best
+    validation accuracy's."""
+    from nets.supervised import cnn
+    from nets.train import accuracy, predict
+
+    data = load_images("digits")
+    train, val = (data.x[:200], data.y[:200]), (data.x[200:260], data.y[200:260])
+    base = replace(cnn.CNNTask(), ensemble=1, train=replace(cnn.CNNTask().train, epochs=4))
+    assert base.keep == "last"
+    for keep in ("last", "best"):
+        result = cnn.train(replace(base, keep=keep), train, val, val)
+        accs = [row["val_accuracy"] for row in result.history]
+        expected = accs[-1] if keep == "last" else max(accs)
+        assert accuracy(predict(result.model, val[0]), val[1]) == expected
+
+
 def test_cli_reports_bad_input_without_traceback(tmp_path: Path, capsys) -> None:
     from arena.cli import main
 

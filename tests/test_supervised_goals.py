@@ -12,7 +12,7 @@ from arena.supervised.common import Common
 
 
 @pytest.mark.slow
-def test_cnn_reaches_99_percent_and_matches_the_rbf_svm(tmp_path: Path) -> None:
+def test_cnn_reaches_99_percent_and_beats_the_rbf_svm(tmp_path: Path) -> None:
     from sklearn.svm import SVC
 
     from arena.datasets import load_images
@@ -26,4 +26,4 @@ def test_cnn_reaches_99_percent_and_matches_the_rbf_svm(tmp_path: Path) -> None:
     svm = SVC(C=10.0, gamma="scale").fit(x[parts.train.numpy()], y[parts.train.numpy()])
     svm_accuracy = svm.score(x[parts.test.numpy()], y[parts.test.numpy()])
     assert metrics["test_accuracy"] >= 0.99
-    assert metrics["test_accuracy"] >= svm_accuracy  # the goal is "above"; measured: equal (BENCHMARKS.md)
+    assert metrics["test_accuracy"] > svm_accuracy  # measured: 1.0000 vs 0.9956 (BENCHMARKS.md)
