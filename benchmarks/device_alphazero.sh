@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One prepared run for a lent GPU (device tool) covering what issue 4 asks of a GPU:
-#   1. the CUDA tests (tests marked gpu, and the device tests),
+#   1. the CUDA tests (tests marked gpu, the device tests, and fast tests whose device is "auto"),
 #   2. self-play throughput for Go 9x9, 6x64 ResNet, 32 simulations, B = 1024 and 4096, with the
 #      network's own inference ceiling beside it (benchmarks/alphazero.py --part throughput),
 #   3. a Go 9x9 AlphaZero run of $TRAIN_SECONDS on the GPU whose run folder comes back in $OUT
@@ -22,7 +22,8 @@ fi
 export PYTHONPATH=/tmp/pp:$PWD
 command -v nvidia-smi >/dev/null && nvidia-smi -L
 echo "== tests"
-timeout 120 python3 -m pytest -q -p no:cacheprovider -m "gpu or not slow" tests/test_devices.py tests/test_mcts.py \
+timeout 240 python3 -m pytest -q -p no:cacheprovider -m "gpu or not slow" tests/test_devices.py tests/test_cuda_paths.py \
+    tests/test_mcts.py tests/test_supervised.py tests/test_alphazero.py \
     2>&1 | tail -3
 echo "== throughput"
 # shellcheck disable=SC2086
