@@ -27,7 +27,7 @@ from torch import nn
 
 from agents.replay import ReplayBuffer
 from nets.heads import DuelingQHead
-from nets.mlp import MLP, MLPConfig
+from nets.mlp import MLP, MLPConfig, layer_chain, run_chain
 
 
 @dataclass(frozen=True)
@@ -110,10 +110,12 @@ class QNetwork(nn.Module):
         else:
             self.trunk = MLP(MLPConfig(obs_dim, num_actions, hidden))
             self.head = nn.Identity()
+        self._chain = layer_chain(self.trunk)  # the trunk's layers in call order, for run_chain
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """Q-values float ``[B, A]`` for observations ``[B, ...]``."""
-        return self.head(self.trunk(obs.flatten(1)))  # (B, obs_dim) -> (B, A)
+        features = run_chain(self.trunk, self._chain, obs.flatten(1))  # (B, obs_dim) -> (B, F)
+        return self.head.forward(features)  # (B, A)
 
 
 # ----- the math: tensors in, tensors out ----------------------------------------------------
@@ -219,6 +221,8 @@ class DQNLearner:
         self.q_target.load_state_dict(self.q.state_dict())
         self.q_target.requires_grad_(False)
         self._params = list(self.q.parameters())
+        # foreach, not fused: fused Adam rounds differently, and on CartPole that alone moved seed 0's
+        # greedy return at 50k from 500 to 445 (DQN's end state there is chaotic; BENCHMARKS.md)
         self.optimizer = torch.optim.Adam(self._params, lr=config.lr, foreach=True)
         self.obs_shape = tuple(observation_space.shape)
         self.seed = seed
@@ -244,19 +248,17 @@ class DQNLearner:
         finished: list[float] = []
         for _ in range(c.train_frequency):
             finished += self._env_step(envs)
-        losses, q_means = [], []
+        updates = []  # (loss, mean Q) per gradient step, kept as tensors: one host sync per call
         if self.env_steps >= c.learning_starts and len(self.buffer) >= c.batch_size:
-            for _ in range(c.gradient_steps):
-                loss, q_mean = self._update()
-                losses.append(loss)
-                q_means.append(q_mean)
+            updates = [self._update() for _ in range(c.gradient_steps)]
         stats: dict[str, Any] = {"env_steps": c.train_frequency * self.num_envs, "episode_returns": finished,
                                  "epsilon": self.epsilon}
-        if losses:
-            stats.update(loss=float(np.mean(losses)), q_mean=float(np.mean(q_means)))
+        if updates:
+            loss, q_mean = torch.stack(updates).mean(0).tolist()
+            stats.update(loss=loss, q_mean=q_mean)
         return stats
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def act(self, obs: np.ndarray, action_mask: np.ndarray | None = None, deterministic: bool = True) -> np.ndarray:
         """Greedy (masked) actions, or epsilon-greedy with the current epsilon: int64 ``[N]``."""
         q = self.q(torch.as_tensor(obs, dtype=torch.float32, device=self.device))
@@ -322,23 +324,25 @@ class DQNLearner:
         actions = self.act(self._obs, self._mask, deterministic=False)
         obs, reward, terminated, truncated, info = envs.step(actions)
         ended = terminated | truncated
-        next_obs, next_mask = obs.copy(), _mask(info)
+        mask = _mask(info)
+        next_obs, next_mask, done_returns = obs, mask, []
+        self._episode_return += reward
         if ended.any():  # same-step autoreset: obs is already the new episode's first observation
+            next_obs = obs.copy()
             for i in np.flatnonzero(ended):
                 next_obs[i] = info["final_obs"][i]
-            if next_mask is not None:
-                final = info["final_info"]["action_mask"]
-                next_mask[ended] = final[ended].astype(bool)
+            if mask is not None:
+                next_mask = mask.copy()
+                next_mask[ended] = info["final_info"]["action_mask"][ended].astype(bool)
+            done_returns = self._episode_return[ended].tolist()
+            self._episode_return[ended] = 0
         self.buffer.add(self._obs, actions, reward, terminated, truncated, next_obs, next_mask)
-        self._episode_return += reward
-        done_returns = self._episode_return[ended].tolist()
-        self._episode_return[ended] = 0
-        self._obs, self._mask = obs, _mask(info)
+        self._obs, self._mask = obs, mask
         self.env_steps += self.num_envs
         return done_returns
 
-    def _update(self) -> tuple[float, float]:
-        """One gradient step on a replay batch; returns (loss, mean Q of the taken actions)."""
+    def _update(self) -> torch.Tensor:
+        """One gradient step on a replay batch; returns ``[loss, mean Q of the taken actions]``."""
         c = self.config
         beta = linear_schedule(c.priority_beta_start, 1.0, c.priority_beta_steps, self.env_steps)
         batch = self.buffer.sample(c.batch_size, beta)
@@ -361,18 +365,21 @@ class DQNLearner:
         q_taken = q.gather(1, torch.as_tensor(batch.actions, device=dev)[:, None]).squeeze(1)
         td = q_taken - target
         per_sample = F.smooth_l1_loss(q_taken, target, reduction="none") if c.loss == "huber" else td.pow(2)
-        loss = (torch.as_tensor(batch.weights, device=dev) * per_sample).mean()
+        if c.prioritized:  # importance-sampling weights; uniform replay's are all 1
+            per_sample = torch.as_tensor(batch.weights, device=dev) * per_sample
+        loss = per_sample.mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(self._params, c.max_grad_norm, foreach=True)
         self.optimizer.step()
-        self.buffer.update_priorities(batch.indices, td.detach().cpu().numpy())
+        if c.prioritized:
+            self.buffer.update_priorities(batch.indices, td.detach().cpu().numpy())
         self.gradient_steps += 1
         if c.tau < 1.0:
             polyak_update(self.q_target, self.q, c.tau)
         elif self.gradient_steps % c.target_update_every == 0:
             polyak_update(self.q_target, self.q, 1.0)
-        return float(loss.detach()), float(q_taken.detach().mean())
+        return torch.stack([loss.detach(), q_taken.detach().mean()])
 
 
 def make_learner(name: str, config_overrides: dict[str, Any], observation_space: gymnasium.Space,

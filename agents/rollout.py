@@ -195,53 +195,53 @@ def collect(
             wants; call it on freshly reset envs).
     """
     same_step = _same_step(envs)
-    keys = ("obs", "mask", "act", "logp", "val", "rew", "term", "trunc_val", "done", "valid")
-    rows: dict[str, list[Any]] = {k: [] for k in keys}
-    finished = np.zeros(envs.num_envs, dtype=bool)  # episodic: env has ended its first episode
+    num_envs = envs.num_envs
+    rows: list[tuple[Any, ...]] = []  # per row: obs, mask, action, log_prob, value, reward, terminated, done, valid
+    truncation_values = torch.zeros(n_steps, num_envs, device=device)  # SAME_STEP only (module doc)
+    finished = np.zeros(num_envs, dtype=bool)  # episodic: env has ended its first episode
     episode_returns: list[float] = []
     env_steps = 0
     with torch.no_grad():
-        for _ in range(n_steps):
+        for t in range(n_steps):
             obs = _obs_tensor(cursor.obs, device)
             mask = None if cursor.action_mask is None else torch.as_tensor(cursor.action_mask, device=device).bool()
             step = policy(obs, mask)
             next_obs, reward, terminated, truncated, info = envs.step(step.env_action)
-            valid = ~cursor.autoreset & ~finished
-            done = (terminated | truncated) & ~cursor.autoreset
-            env_steps += int((~cursor.autoreset).sum())
-            cursor.episode_return += np.where(cursor.autoreset, 0.0, reward)
-            episode_returns += cursor.episode_return[done & valid].tolist()
-            cursor.episode_return[done] = 0.0
-            if episodic:
-                finished |= done
-            truncation_value = torch.zeros(envs.num_envs, device=device)
-            if same_step:
-                cut = np.flatnonzero(truncated & ~terminated)
-                if len(cut):
-                    final = np.stack([info["final_obs"][i] for i in cut])
-                    truncation_value[torch.as_tensor(cut, device=device)] = value_fn(_obs_tensor(final, device))
-                terminated = done
-            for key, value in zip(rows, (obs, mask, step.action, step.log_prob, step.value, reward, terminated,
-                                         truncation_value, done, valid)):
-                rows[key].append(value)
+            fresh = ~cursor.autoreset  # a transition, not a NEXT_STEP reset step
+            env_steps += num_envs - int(np.count_nonzero(cursor.autoreset))
+            done = (terminated | truncated) & fresh
+            valid = fresh & ~finished if episodic else fresh
+            np.add(cursor.episode_return, reward, out=cursor.episode_return, where=fresh)
+            if done.any():
+                episode_returns += cursor.episode_return[done & valid].tolist()
+                cursor.episode_return[done] = 0.0
+                if episodic:
+                    finished |= done
+                if same_step:
+                    cut = np.flatnonzero(truncated & ~terminated)
+                    if len(cut):
+                        final = np.stack([info["final_obs"][i] for i in cut])
+                        truncation_values[t, torch.as_tensor(cut, device=device)] = value_fn(_obs_tensor(final, device))
+            rows.append((obs, mask, step.action, step.log_prob, step.value, reward,
+                         done if same_step else terminated, done, valid))
             cursor.obs, cursor.action_mask = next_obs, _mask(info)
             cursor.autoreset = np.zeros_like(done) if same_step else done
             if episodic and finished.all():
                 break
         last_value = value_fn(_obs_tensor(cursor.obs, device))
+    obs, masks, actions, log_probs, values, rewards, terminated, dones, valid = zip(*rows)
 
-    def stack(key: str, dtype: torch.dtype | None = None) -> torch.Tensor:
-        items = rows[key]
+    def stack(items: tuple[Any, ...], dtype: torch.dtype | None = None) -> torch.Tensor:
         if isinstance(items[0], torch.Tensor):
             return torch.stack(items)
         return torch.as_tensor(np.stack(items), dtype=dtype, device=device)
 
     return Rollout(
-        obs=stack("obs"), action_mask=None if rows["mask"][0] is None else stack("mask"), actions=stack("act"),
-        log_probs=stack("logp"), values=stack("val"), rewards=stack("rew", torch.float32),
-        terminated=stack("term", torch.bool), truncation_values=stack("trunc_val"), dones=stack("done", torch.bool),
-        valid=stack("valid", torch.bool),
-        last_value=last_value, env_steps=env_steps, episode_returns=episode_returns,
+        obs=stack(obs), action_mask=None if masks[0] is None else stack(masks), actions=stack(actions),
+        log_probs=stack(log_probs), values=stack(values), rewards=stack(rewards, torch.float32),
+        terminated=stack(terminated, torch.bool), truncation_values=truncation_values[:len(rows)],
+        dones=stack(dones, torch.bool), valid=stack(valid, torch.bool), last_value=last_value,
+        env_steps=env_steps, episode_returns=episode_returns,
     )
 
 

@@ -1,7 +1,7 @@
 """Model-free RL runs: ``arena train <task> --agent dqn|reinforce|a2c|ppo`` and ``arena eval``.
 
 :func:`train_rl` is the one training loop a person sees for every :class:`agents.common.Learner`:
-a synchronous Gymnasium vector env (same-step autoreset) feeds ``learner.learn``; every
+a Gymnasium vector env (:func:`make_vector_env`) feeds ``learner.learn``; every
 ``eval_every`` env steps the greedy policy plays ``eval_episodes`` episodes on a separate env,
 and the run folder gets a metrics line, TensorBoard scalars, the learning-curve plot and
 checkpoints. Defaults per task and agent come from ``agents/hyperparams.toml``.
@@ -166,9 +166,15 @@ def make_env(settings: RunSettings, render_mode: str | None = None) -> gymnasium
 
 
 def make_vector_env(settings: RunSettings, pool: PastSelves | None = None) -> gymnasium.vector.VectorEnv:
-    """The training vector env: ``num_envs`` synchronous copies with same-step autoreset (an
-    episode's final observation is in ``info["final_obs"]`` on the step that ends it). With
-    the ``self`` opponent, ``pool`` (past copies of the learner) plays the other side."""
+    """The training vector env of ``num_envs`` copies. With the ``self`` opponent, ``pool`` (past
+    copies of the learner) plays the other side.
+
+    Policy gradients take the task's own batched env when it registers one (Gymnasium's numpy
+    CartPole, our games: :func:`vector_mode`), whose step costs about what one copy's does; the
+    rollout reads its next-step autoreset. DQN, and tasks without one, get synchronous copies
+    with same-step autoreset (an episode's final observation in ``info["final_obs"]`` on the step
+    that ends it).
+    """
     import envs  # noqa: F401
 
     kwargs = dict(settings.env_kwargs)
@@ -176,9 +182,22 @@ def make_vector_env(settings: RunSettings, pool: PastSelves | None = None) -> gy
         if pool is None:
             raise ValueError("the self opponent needs a pool of past copies")
         kwargs["opponent"] = pool.bot
+    mode = vector_mode(settings)
+    if mode == "vector_entry_point":
+        return gymnasium.make_vec(settings.env_id, num_envs=settings.num_envs, vectorization_mode=mode, **kwargs)
     return gymnasium.make_vec(settings.env_id, num_envs=settings.num_envs, vectorization_mode="sync",
                               vector_kwargs={"autoreset_mode": gymnasium.vector.AutoresetMode.SAME_STEP},
                               **kwargs)
+
+
+def vector_mode(settings: RunSettings) -> str:
+    """``vector_entry_point`` when the agent reads next-step autoreset (policy gradients) and the
+    task registers a batched env, else ``sync``."""
+    import envs  # noqa: F401
+
+    spec = gymnasium.spec(settings.env_id)
+    batched = spec.vector_entry_point is not None and not spec.additional_wrappers
+    return "vector_entry_point" if settings.agent in PG_AGENTS and batched else "sync"
 
 
 def build_learner(settings: RunSettings, config: dict[str, Any], env: gymnasium.Env) -> Any:

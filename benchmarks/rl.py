@@ -32,6 +32,14 @@ gives SB3 the RL Zoo's tuned CartPole-v1 settings (``ZOO``) instead of our table
 
 Not identical algorithms: our DQN adds double DQN and a dueling head (SB3's DQN has neither;
 both use n-step returns, Huber loss, hard target copies); ``reinforce`` has no SB3 peer.
+
+Not identical env plumbing either: ours trains on what ``arena train`` builds
+(``rl.make_vector_env``: policy gradients get the task's registered batched env -- Gymnasium's
+numpy ``CartPoleVectorEnv`` -- and DQN synchronous copies), SB3 on its own ``make_vec_env``
+(a ``DummyVecEnv`` of ``n_envs`` copies, as the RL Zoo trains it). Each side's hyperparameters are
+its own table's (ours: ``agents/hyperparams.toml``; SB3: ``ZOO`` with ``--sb3-hyperparams zoo``);
+the budget (env steps), the evaluation episodes and the machine are the same, and the runs of one
+seed go back to back (ours, then SB3's).
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import os
 import platform
 import time
 from dataclasses import dataclass
@@ -192,7 +201,8 @@ def main(cfg: Config) -> None:
     """Print the JSON lines: the machine, then per agent every run and a summary with ratios."""
     torch.set_num_threads(cfg.threads)
     print(json.dumps({"machine": platform.processor() or platform.machine(), "python": platform.python_version(),
-                      "torch": torch.__version__, "threads": cfg.threads, "task": cfg.task}))
+                      "torch": torch.__version__, "threads": cfg.threads, "task": cfg.task,
+                      "cpus": os.cpu_count(), "load_1m": round(os.getloadavg()[0], 2)}))
     for agent in cfg.agents:
         rows: dict[str, list[dict[str, Any]]] = {"ours": [], "sb3": []}
         for seed in cfg.seeds:
@@ -210,9 +220,12 @@ def main(cfg: Config) -> None:
 
 
 def _row(side: str, agent: str, task: str, seed: int, steps: int, seconds: float, returns: np.ndarray) -> dict[str, Any]:
+    """One run's line; ``load_1m`` is the machine's 1-minute load average when the run ended (other
+    jobs on a shared machine slow both sides; ratios of runs under similar load are what compare)."""
     return {"side": side, "agent": agent, "task": task, "seed": seed, "env_steps": steps,
             "train_seconds": round(seconds, 2), "steps_per_s": round(steps / seconds, 1),
-            "eval_return_mean": float(returns.mean()), "eval_return_std": float(returns.std())}
+            "eval_return_mean": float(returns.mean()), "eval_return_std": float(returns.std()),
+            "load_1m": round(os.getloadavg()[0], 2)}
 
 
 def _summary(agent: str, task: str, rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:

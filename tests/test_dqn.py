@@ -203,3 +203,4 @@ def test_short_cartpole_run_beats_random() -> None:
             total, done = total + r, terminated or truncated
         returns.append(total)
     assert np.mean(returns) > 60, returns
+

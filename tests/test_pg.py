@@ -16,6 +16,7 @@ from agents.pg import (
     PGConfig, default_config, discounted_returns, gae, make_learner, ppo_clip_loss, value_clip_loss,
 )
 from agents.rollout import collect, reset_envs
+from nets.mlp import MLP, MLPConfig, layer_chain, run_chain
 
 CPU = torch.device("cpu")
 # CartPole with RL Zoo's PPO settings (rl-baselines3-zoo hyperparams/ppo.yml), lr/clip held constant.
@@ -131,6 +132,30 @@ def test_masked_actions_are_always_legal_in_tictactoe(vectorization_mode: str) -
     for deterministic in (False, True):
         actions = learner.act(obs, mask, deterministic=deterministic)
         assert mask[np.arange(2000), actions].all()
+
+
+@pytest.mark.parametrize("cfg", [
+    MLPConfig(4, 3, (8, 8), "tanh"), MLPConfig(4, 3, (), "relu"), MLPConfig(4, 3, (8,), "relu", norm="layer"),
+    MLPConfig(4, 3, (8, 8), "tanh", residual=True), MLPConfig(4, 3, (8,), "tanh", output_activation="tanh"),
+])
+def test_run_chain_is_the_mlp_forward(cfg: MLPConfig) -> None:
+    torch.manual_seed(0)
+    mlp, x = MLP(cfg), torch.randn(5, 4)
+    chain = layer_chain(mlp)
+    assert (chain is None) == cfg.residual
+    torch.testing.assert_close(run_chain(mlp, chain, x), mlp(x), rtol=0, atol=0)
+
+
+def test_update_statistics_and_a_full_batch_step_by_hand() -> None:
+    # A full-batch update (minibatch = rollout) takes n_epochs steps on the same batch; the stats
+    # come back as floats and the first step's ratio is 1 (nothing clipped, KL 0).
+    envs_ = gymnasium.make_vec("CartPole-v1", num_envs=4, vectorization_mode="vector_entry_point")
+    learner = _learner("ppo", envs_, n_steps=8, minibatch_size=64, n_epochs=1)
+    stats = learner.learn(envs_)
+    assert stats["env_steps"] == 32 and stats["approx_kl"] == pytest.approx(0.0, abs=1e-6)
+    assert stats["clip_fraction"] == 0.0
+    assert all(isinstance(stats[k], float) for k in ("loss", "policy_loss", "value_loss", "entropy"))
+    assert stats["entropy"] == pytest.approx(math.log(2), abs=0.01)  # near-uniform policy at init
 
 
 def test_gaussian_log_prob_matches_torch_normal() -> None:

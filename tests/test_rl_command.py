@@ -202,3 +202,21 @@ def test_default_command_solves_cartpole(tmp_path, agent):
     defaults ends with a greedy evaluation mean >= 475 (of 500)."""
     final = rl.train_rl("CartPole-v1", agent, None, 0, "cpu", tmp_path / "run", False, progress=False)
     assert final["eval_return_mean"] >= 475
+
+
+def test_vector_env_per_agent() -> None:
+    """Policy gradients get the task's batched env (Gymnasium's numpy CartPole, next-step autoreset);
+    DQN gets synchronous copies with same-step autoreset (it reads info["final_obs"])."""
+    from gymnasium.vector import AutoresetMode, SyncVectorEnv
+
+    for agent, mode, autoreset in [("ppo", "vector_entry_point", AutoresetMode.NEXT_STEP),
+                                   ("a2c", "vector_entry_point", AutoresetMode.NEXT_STEP),
+                                   ("dqn", "sync", AutoresetMode.SAME_STEP)]:
+        settings, _ = rl.resolve_settings("CartPole-v1", agent, 1_000, 0, "cpu", {"num_envs": 3})
+        assert rl.vector_mode(settings) == mode
+        envs = rl.make_vector_env(settings)
+        assert envs.num_envs == 3 and envs.metadata["autoreset_mode"] is autoreset
+        assert isinstance(envs, SyncVectorEnv) == (mode == "sync")
+        envs.close()
+    settings, _ = rl.resolve_settings("Pendulum-v1", "ppo", 1_000, 0, "cpu")  # no batched env registered
+    assert rl.vector_mode(settings) == "sync"
