@@ -66,6 +66,10 @@ class TrainOptions:
     """torch device: cpu, cuda, or auto."""
     resume: bool = False
     """Continue the run in ``run_dir`` from its last checkpoint."""
+    sync_batch_norm: bool = False
+    """Under ``--nproc N``: batch norm over the global batch (exactly one process's training,
+    but each layer waits on the other processes twice a step: slower on CPU) instead of over
+    each process's shard (DDP's default)."""
 
 
 @dataclass
@@ -97,7 +101,7 @@ def train(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, progress: Any = N
     game, device, generator, net, optimizer, buffer, counters, best = learner
     rank, world = process_rank()
     lead = rank == 0
-    trainee = data_parallel(net, device)  # ``net`` itself in a single process
+    trainee = data_parallel(net, device, opts.sync_batch_norm)  # ``net`` itself in a single process
     rows = shard_size(cfg.batch_size, rank, world)
     weight = rows * world / cfg.batch_size
     selfplay = SelfPlay(game, cfg, device, generator)

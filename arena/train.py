@@ -75,6 +75,9 @@ class Train:
     nproc: int = 1
     """AlphaZero: data-parallel processes through torchrun (gloo on CPU, NCCL on GPUs), each
     with its own self-play games and a shard of every batch; one network, trained as one."""
+    sync_batch_norm: bool = False
+    """With --nproc: batch norm over the global batch (exactly one process's training; slower on
+    CPU) instead of over each process's shard."""
     run_dir: Path | None = None
     """Run folder (default: runs/alphazero-<game>-<time>)."""
     resume: bool = False
@@ -110,7 +113,7 @@ def build(cmd: Train) -> tuple[AlphaZeroConfig, Any]:
     opts = TrainOptions(seconds=cmd.seconds or seconds, eval_every=cmd.eval_every or eval_every,
                         eval_games=cmd.eval_games, gating=cmd.gating, gnugo_games=cmd.gnugo_games,
                         gnugo_level=cmd.gnugo_level, seed=cmd.seed, device=cmd.device,
-                        resume=cmd.resume)
+                        resume=cmd.resume, sync_batch_norm=cmd.sync_batch_norm)
     return cfg, opts
 
 
