@@ -28,7 +28,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,173 +39,9 @@ from torch import nn
 
 from agents.common import PastSelves
 from arena.checkpoint import CheckpointError, load_checkpoint, load_tensors, load_weights, save_checkpoint, save_tensors
+from arena.rl_setup import (AGENTS, GAMES, PG_AGENTS, RunSettings, build_learner, checked_env, make_env,  # noqa: F401
+                            make_vector_env, resolve_device, resolve_settings, settings_from_dict, vector_mode)
 from arena.runs import append_metrics, new_run_dir, plot_curves, write_json
-
-HYPERPARAMS = Path(__file__).resolve().parent.parent / "agents" / "hyperparams.toml"
-PG_AGENTS = ("reinforce", "a2c", "ppo")
-AGENTS = ("dqn", *PG_AGENTS)
-GAMES: dict[str, str] = {"tictactoe": "arena/TicTacToe-v0", "go": "arena/Go-v0"}
-"""Our games by short name -> their Gymnasium id (played against an opponent, see envs/gym.py)."""
-RUN_DEFAULTS: dict[str, Any] = {"steps": 100_000, "num_envs": 1, "eval_every": None, "eval_episodes": 10,
-                                "opponent": "random", "agent_color": 0}
-"""Run settings (not agent config) a table section or an override may set; eval_every None = steps / 20."""
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    """What an RL run trains, for how long, and how it is evaluated."""
-
-    task: str
-    """What the person typed: a Gymnasium id (CartPole-v1) or one of our games (tictactoe)."""
-    env_id: str
-    """The Gymnasium id made for training and evaluation."""
-    env_kwargs: dict[str, Any]
-    """Keyword arguments of ``gymnasium.make`` (our games: opponent, agent_color)."""
-    agent: str
-    """dqn, reinforce, a2c or ppo."""
-    steps: int
-    """Total env steps (summed over the vector env)."""
-    num_envs: int
-    """Sub-envs of the training vector env."""
-    eval_every: int
-    """Env steps between evaluations (and checkpoints)."""
-    eval_episodes: int
-    """Deterministic episodes per evaluation."""
-    seed: int
-    """Seed of the learner, the training envs and the evaluation episodes."""
-    device: str
-    """torch device of the learner (resolved: cpu or cuda)."""
-
-
-def resolve_settings(task: str, agent: str, steps: int | None, seed: int, device: str,
-                     overrides: dict[str, Any] | None = None,
-                     table_path: Path = HYPERPARAMS) -> tuple[RunSettings, dict[str, Any]]:
-    """The run settings and the agent's config overrides: built-in defaults < the table's
-    ``["*".<agent>]`` < ``["<task>".<agent>]`` < ``overrides`` < ``steps``.
-
-    Raises:
-        ValueError: unknown agent, or a table/override key that is neither a run setting nor a
-            field of the agent's config (the message names the section and the known keys).
-    """
-    if agent not in AGENTS:
-        raise ValueError(f"unknown agent {agent!r}; choose one of {', '.join(AGENTS)}")
-    known = set(RUN_DEFAULTS) | config_fields(agent)
-    merged: dict[str, Any] = dict(RUN_DEFAULTS)
-    table = load_table(table_path)
-    for section in ("*", task):
-        values = table.get(section, {}).get(agent, {})
-        _check_keys(values, known, f"{table_path} section [\"{section}\".{agent}]")
-        merged.update(values)
-    _check_keys(overrides or {}, known, "the overrides")
-    merged.update(overrides or {})
-    if steps is not None:
-        merged["steps"] = steps
-    env_id = GAMES.get(task, task)
-    env_kwargs = {"opponent": merged["opponent"], "agent_color": merged["agent_color"]} if env_id.startswith("arena/") else {}
-    run_keys = {k: merged.pop(k) for k in RUN_DEFAULTS}
-    total = int(run_keys["steps"])
-    settings = RunSettings(
-        task=task, env_id=env_id, env_kwargs=env_kwargs, agent=agent, steps=total,
-        num_envs=int(run_keys["num_envs"]), eval_every=int(run_keys["eval_every"] or max(1, total // 20)),
-        eval_episodes=int(run_keys["eval_episodes"]), seed=seed, device=resolve_device(device),
-    )
-    return settings, merged
-
-
-def load_table(path: Path = HYPERPARAMS) -> dict[str, Any]:
-    """The hyperparameter table ``{task: {agent: {key: value}}}`` (read with tomllib)."""
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise ValueError(f"cannot read the hyperparameter table {path}: {e}") from None
-
-
-def agent_module(agent: str) -> Any:
-    """The module implementing ``agent`` (``make_learner``, ``default_config``), imported lazily."""
-    if agent == "dqn":
-        import agents.dqn as module
-
-        return module
-    if agent in PG_AGENTS:
-        try:
-            import agents.pg as module
-        except Exception as e:  # noqa: BLE001 - any failure to import means the agent is unavailable
-            raise ValueError(f"--agent {agent} needs agents/pg.py (REINFORCE, A2C, PPO), which could not be "
-                             f"imported: {type(e).__name__}: {e}") from None
-        return module
-    raise ValueError(f"unknown agent {agent!r}; choose one of {', '.join(AGENTS)}")
-
-
-def config_fields(agent: str) -> set[str]:
-    """The field names of ``agent``'s config dataclass."""
-    return {f.name for f in dataclasses.fields(agent_module(agent).default_config(agent))}
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` -> cuda when available else cpu; ``cuda`` without a GPU is a clear error."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda, but torch sees no CUDA GPU; use --device cpu or auto")
-    if device != "cpu" and not device.startswith("cuda"):
-        raise ValueError(f"unknown device {device!r}; use auto, cpu or cuda")
-    return device
-
-
-def make_env(settings: RunSettings, render_mode: str | None = None) -> gymnasium.Env:
-    """One env of the run's task (evaluation, watching). A self-play run is evaluated
-    against the ``random`` opponent (its past copies are no fixed yardstick)."""
-    import envs  # noqa: F401 - registers the arena/... ids
-
-    kwargs = dict(settings.env_kwargs)
-    if kwargs.get("opponent") == "self":
-        kwargs["opponent"] = "random"
-    return gymnasium.make(settings.env_id, render_mode=render_mode, **kwargs)
-
-
-def make_vector_env(settings: RunSettings, pool: PastSelves | None = None) -> gymnasium.vector.VectorEnv:
-    """The training vector env of ``num_envs`` copies. With the ``self`` opponent, ``pool`` (past
-    copies of the learner) plays the other side.
-
-    Policy gradients take the task's own batched env when it registers one (Gymnasium's numpy
-    CartPole, our games: :func:`vector_mode`), whose step costs about what one copy's does; the
-    rollout reads its next-step autoreset. DQN, and tasks without one, get synchronous copies
-    with same-step autoreset (an episode's final observation in ``info["final_obs"]`` on the step
-    that ends it).
-    """
-    import envs  # noqa: F401
-
-    kwargs = dict(settings.env_kwargs)
-    if kwargs.get("opponent") == "self":
-        if pool is None:
-            raise ValueError("the self opponent needs a pool of past copies")
-        kwargs["opponent"] = pool.bot
-    mode = vector_mode(settings)
-    if mode == "vector_entry_point":
-        return gymnasium.make_vec(settings.env_id, num_envs=settings.num_envs, vectorization_mode=mode, **kwargs)
-    return gymnasium.make_vec(settings.env_id, num_envs=settings.num_envs, vectorization_mode="sync",
-                              vector_kwargs={"autoreset_mode": gymnasium.vector.AutoresetMode.SAME_STEP},
-                              **kwargs)
-
-
-def vector_mode(settings: RunSettings) -> str:
-    """``vector_entry_point`` when the agent reads next-step autoreset (policy gradients) and the
-    task registers a batched env, else ``sync``."""
-    import envs  # noqa: F401
-
-    spec = gymnasium.spec(settings.env_id)
-    batched = spec.vector_entry_point is not None and not spec.additional_wrappers
-    return "vector_entry_point" if settings.agent in PG_AGENTS and batched else "sync"
-
-
-def build_learner(settings: RunSettings, config: dict[str, Any], env: gymnasium.Env) -> Any:
-    """The agent's learner for ``env``'s spaces (lists in ``config`` become tuples)."""
-    config = {k: tuple(v) if isinstance(v, list) else v for k, v in config.items()}
-    return agent_module(settings.agent).make_learner(
-        settings.agent, config, env.observation_space, env.action_space, settings.num_envs, settings.device,
-        settings.seed)
-
 
 def evaluate(learner: Any, env: gymnasium.Env, episodes: int, seed: int, render: bool = False) -> np.ndarray:
     """Returns float ``[episodes]`` of the deterministic policy, episode i reset with ``seed + i``.
@@ -245,7 +80,7 @@ def train_rl(task: str, agent: str, steps: int | None = None, seed: int = 0, dev
         settings, config = resolve_settings(task, agent, steps, seed, device, overrides)
         if run_dir is not None and (Path(run_dir) / "checkpoints" / "trainer.safetensors").exists():
             raise ValueError(f"{run_dir} already holds a run: continue it with --resume, or choose another --run-dir")
-    eval_env = _checked_env(settings)
+    eval_env = checked_env(settings)
     run = Path(run_dir) if resume else new_run_dir(f"{agent}-{task.replace('/', '_')}", run_dir)
     learner = build_learner(settings, config, eval_env)
     pool = None
@@ -327,7 +162,7 @@ def load_learner(path: str | Path, checkpoint: str = "best", device: str = "cpu"
     for key in ("algorithm", "settings", "config"):
         if key not in meta:
             raise CheckpointError(f"{file} is not an RL checkpoint (its sidecar has no {key!r})")
-    settings = dataclasses.replace(_settings_from_dict(meta["settings"]), num_envs=1, device=resolve_device(device))
+    settings = dataclasses.replace(settings_from_dict(meta["settings"]), num_envs=1, device=resolve_device(device))
     env = make_env(settings)
     learner = build_learner(settings, meta["config"], env)
     env.close()
@@ -409,16 +244,12 @@ def _saved_settings(run: Path, steps: int | None) -> tuple[RunSettings, dict[str
     """Settings and agent config of an existing run (``steps`` given: the new total budget)."""
     try:
         saved = json.loads((run / "config.json").read_text())
-        settings = _settings_from_dict(saved)
+        settings = settings_from_dict(saved)
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
         raise CheckpointError(f"--resume: cannot read the run's settings from {run / 'config.json'} ({e})") from None
     if steps is not None:
         settings = dataclasses.replace(settings, steps=steps)
     return settings, saved["config"]
-
-
-def _settings_from_dict(data: dict[str, Any]) -> RunSettings:
-    return RunSettings(**{f.name: data[f.name] for f in dataclasses.fields(RunSettings)})
 
 
 def _read_history(run: Path, step: int) -> list[dict[str, Any]]:
@@ -434,15 +265,6 @@ def _read_history(run: Path, step: int) -> list[dict[str, Any]]:
         tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
         tmp.replace(path)
     return kept
-
-
-def _checked_env(settings: RunSettings) -> gymnasium.Env:
-    """The evaluation env, with an unknown task turned into a clear error."""
-    try:
-        return make_env(settings)
-    except gymnasium.error.Error as e:
-        raise ValueError(f"unknown task {settings.task!r} ({e}); use a Gymnasium id such as CartPole-v1, "
-                         f"or one of our games: {', '.join(GAMES)}") from None
 
 
 def _checkpoint_file(path: Path, which: str) -> Path:
@@ -477,9 +299,3 @@ def _progress_bar(settings: RunSettings, step: int, enabled: bool) -> Any:
 
     return tqdm(total=settings.steps, initial=min(step, settings.steps), unit="step",
                 desc=f"{settings.agent} {settings.task}", dynamic_ncols=True)
-
-
-def _check_keys(values: dict[str, Any], known: set[str], where: str) -> None:
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ValueError(f"unknown key(s) {unknown} in {where}; known keys: {sorted(known)}")
