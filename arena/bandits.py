@@ -174,10 +174,7 @@ def plot_figure(path: Path, title: str, curves: dict[str, Curves]) -> Path:
         ax.grid(alpha=0.3)
     ax_optimal.legend(fontsize=8, loc="lower right")
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return runs.save_figure(fig, path)
 
 
 def _print_summary(curves: dict[str, Curves], cmd: BanditsCommand, wall: float) -> None:

@@ -38,6 +38,14 @@ def write_json(path: Path, data: Any) -> None:
     write_text_atomic(path, json.dumps(data, indent=2, default=_jsonable) + "\n")
 
 
+def save_figure(fig: Any, path: Path, dpi: int = 110) -> Path:
+    """Lay ``fig`` out, write it to ``path`` (PNG by suffix) and close it; returns ``path``."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
 def write_config(run: Path, config: Any) -> None:
     """``config.json`` from a (nested) config dataclass or a dict."""
     data = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else config
@@ -69,10 +77,7 @@ def plot_curves(
         ax.legend()
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_image_grid(path: Path, images: np.ndarray, rows: int, title: str = "", labels: Sequence[str] | None = None) -> Path:
@@ -88,10 +93,7 @@ def plot_image_grid(path: Path, images: np.ndarray, rows: int, title: str = "", 
                 ax.set_title(labels[i], fontsize=7)
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def _jsonable(value: Any) -> Any:

@@ -229,7 +229,7 @@ def format_tables(result: TournamentResult) -> str:
 
 def plot_ratings(path: Path, result: TournamentResult, title: str = "") -> Path:
     """A horizontal bar chart of the ratings, best at the top."""
-    from arena.runs import plt  # the Agg backend, chosen there
+    from arena.runs import plt, save_figure  # the Agg backend, chosen there
 
     rows = result.standings()[::-1]
     fig, ax = plt.subplots(figsize=(6, 0.5 * len(rows) + 1.2))
@@ -238,10 +238,7 @@ def plot_ratings(path: Path, result: TournamentResult, title: str = "") -> Path:
     ax.set_xlabel(f"Elo ({result.anchor} = 0)" if result.anchor else "Elo (mean = 0)")
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def run_tournament(cmd: TournamentCommand) -> TournamentResult:

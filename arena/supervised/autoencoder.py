@@ -117,10 +117,7 @@ def plot_mse_vs_k(path: Path, metrics: dict[str, Any], title: str = "") -> Path:
     ax.grid(alpha=0.3, which="both")
     ax.legend()
     ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return runs.save_figure(fig, path)
 
 
 def plot_image_rows(path: Path, rows: list[tuple[str, np.ndarray]], title: str = "") -> Path:
@@ -142,10 +139,7 @@ def plot_image_rows(path: Path, rows: list[tuple[str, np.ndarray]], title: str =
     for spine in ax.spines.values():
         spine.set_visible(False)
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return runs.save_figure(fig, path)
 
 
 def _plots(plots: Path, figures: dict[str, Any], history: list[dict[str, Any]], metrics: dict[str, Any],

@@ -114,9 +114,7 @@ def _plot_mosaic(path: Path, images: np.ndarray, title: str, conditional: bool) 
     ax.set_yticks([r * (H + 1) + H / 2 - 0.5 for r in range(10)] if conditional else [])
     ax.set_yticklabels([str(r) for r in range(10)] if conditional else [])
     ax.set_title(title + (" (row = class)" if conditional else " (same noise every epoch)"), fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    runs.save_figure(fig, path, dpi=80)
 
 
 def _mosaic(images: np.ndarray, rows: int) -> np.ndarray:

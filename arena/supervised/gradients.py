@@ -98,10 +98,7 @@ def plot_init(path: Path, metrics: dict, title: str) -> Path:
         ax.grid(alpha=0.3, which="both")
     axes[0][0].set_ylabel("|dL/dW|")
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return runs.save_figure(fig, path)
 
 
 def plot_training(path: Path, metrics: dict, title: str) -> Path:
@@ -119,10 +116,7 @@ def plot_training(path: Path, metrics: dict, title: str) -> Path:
     axes[0][0].set_ylabel("|dL/dW|")
     axes[0][-1].legend(fontsize=7)
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return runs.save_figure(fig, path)
 
 
 def _metrics(results: dict[str, SupervisedResult]) -> dict:

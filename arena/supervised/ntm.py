@@ -113,10 +113,7 @@ def plot_learning_curves(path: Path, history: list[dict[str, Any]]) -> Path:
         ax.set_yscale("symlog", linthresh=0.1)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return runs.save_figure(fig, path)
 
 
 def plot_memory(path: Path, figures: dict[str, np.ndarray], name: str) -> Path:
@@ -129,10 +126,7 @@ def plot_memory(path: Path, figures: dict[str, np.ndarray], name: str) -> Path:
         ax.set_xlabel("time step")
         ax.set_ylabel("memory slot")
     fig.suptitle(f"NTM memory access on {name} (length {figures[f'{name}_target'].shape[1]})", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return runs.save_figure(fig, path)
 
 
 def plot_example(path: Path, figures: dict[str, np.ndarray], name: str, table: dict) -> Path:
@@ -152,7 +146,4 @@ def plot_example(path: Path, figures: dict[str, np.ndarray], name: str, table: d
     long = str(figures[f"{name}_target"].shape[1])
     fig.suptitle(f"{name}, length {long}: bits wrong per sequence NTM {table['ntm'][long]:.2f}, "
                  f"LSTM {table['lstm'][long]:.2f}", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return runs.save_figure(fig, path)

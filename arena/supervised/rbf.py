@@ -111,10 +111,7 @@ def plot_accuracy_vs_prototypes(path: Path, metrics: dict[str, Any], title: str 
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return runs.save_figure(fig, path)
 
 
 def _plots(plots: Path, history: list[dict[str, Any]], figures: dict[str, np.ndarray], metrics: dict[str, Any]) -> None:

@@ -108,10 +108,7 @@ def plot_accuracy_vs_length(path: Path, table: dict, task: seq2seq.Seq2SeqTask) 
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return runs.save_figure(fig, path)
 
 
 def plot_attention(path: Path, weights: np.ndarray, examples: list[dict[str, str]], title: str) -> Path:
@@ -127,10 +124,7 @@ def plot_attention(path: Path, weights: np.ndarray, examples: list[dict[str, str
         ok = "right" if ex["prediction"] == ex["target"] else f"wrong; target {ex['target']}"
         ax.set_title(ok, fontsize=8)
     fig.suptitle(f"attention: {title}", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return runs.save_figure(fig, path)
 
 
 def _plot_learning(path: Path, history: list[dict]) -> Path:
@@ -148,7 +142,4 @@ def _plot_learning(path: Path, history: list[dict]) -> Path:
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return runs.save_figure(fig, path)

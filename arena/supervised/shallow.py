@@ -122,10 +122,7 @@ def plot_vs_sklearn(path: Path, metrics: dict[str, Any], title: str = "") -> Pat
     ax.grid(alpha=0.3, axis="y")
     ax.legend(loc="lower right")
     ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return runs.save_figure(fig, path)
 
 
 def _plots(plots: Path, history: list[dict[str, Any]], figures: dict[str, np.ndarray], metrics: dict[str, Any]) -> None:
