@@ -153,6 +153,17 @@ def weight_penalty(model: nn.Module, l1: float, l2: float) -> torch.Tensor:
     return total
 
 
+def optimizer_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor,
+                   grad_clip: float | None) -> None:
+    """One update: clear the gradients, backpropagate ``loss``, clip the global gradient norm
+    to ``grad_clip`` (None: no clipping) and step."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip is not None:
+        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+
+
 def fit(
     model: nn.Module,
     train: tuple[torch.Tensor, ...],
@@ -205,11 +216,7 @@ def fit(
                 loss = loss_fn(trained, part)
             if cfg.l1 or cfg.l2:
                 loss = loss + weight_penalty(model, cfg.l1, cfg.l2)
-            opt.zero_grad(set_to_none=True)
-            (loss * weight if world > 1 else loss).backward()
-            if cfg.grad_clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt.step()
+            optimizer_step(model, opt, loss * weight if world > 1 else loss, cfg.grad_clip)
             if cfg.schedule == "onecycle":
                 sched.step()
             total += float(loss.detach()) * len(part[0]) * (weight > 0)

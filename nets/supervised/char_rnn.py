@@ -22,10 +22,11 @@ from typing import NamedTuple
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from nets.rnn import CharLM, CharLMConfig, Vocabulary, bits_per_char, sample
-from nets.train import EpochLog, TrainConfig, make_optimizer, seed_everything, select_device, weight_penalty
+from nets.train import (EpochLog, TrainConfig, make_optimizer, optimizer_step, seed_everything, select_device,
+                        weight_penalty)
 
 
 @dataclass(frozen=True)
@@ -133,11 +134,7 @@ def train(
         loss = F.cross_entropy(logits.reshape(-1, vocab.size), window[:, 1:].reshape(-1))
         if cfg.train.l1 or cfg.train.l2:
             loss = loss + weight_penalty(model, cfg.train.l1, cfg.train.l2)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.train.grad_clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
-        opt.step()
+        optimizer_step(model, opt, loss, cfg.train.grad_clip)
         step += 1
         total, count = total + float(loss.detach()), count + 1
         now = time.perf_counter()

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from nets.ntm import NTM, BitBatch, LSTMBaseline, LSTMBaselineConfig, NTMConfig, bit_errors, copy_task, \
     lstm_hidden_for, priority_sort_task
-from nets.train import EpochLog, TrainConfig, make_optimizer, seed_everything, select_device
+from nets.train import EpochLog, TrainConfig, make_optimizer, optimizer_step, seed_everything, select_device
 
 TaskKind = Literal["copy", "sort"]
 _TASKS: dict[str, Callable[[int, int, int, torch.Generator], BitBatch]] = {
@@ -170,11 +170,7 @@ def _fit(
         target = data.targets.to(device)
         out = logits_of(model, data.inputs.to(device))[:, length + 1 :]  # (B, T, bits): the output phase
         loss = F.binary_cross_entropy_with_logits(out, target)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.train.grad_clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
-        opt.step()
+        optimizer_step(model, opt, loss, cfg.train.grad_clip)
         total, count = total + float(loss.detach()), count + 1
         errors += float(bit_errors(out.detach(), target).mean())
         if step % cfg.eval_every == 0 or step == cfg.steps:

@@ -25,7 +25,7 @@ from torch import nn
 from nets.seq2seq import (
     AttentionKind, Seq2Seq, Seq2SeqConfig, TaskName, decode_tokens, greedy_decode, make_task, teacher_input,
 )
-from nets.train import EpochLog, TrainConfig, make_optimizer, seed_everything, select_device
+from nets.train import EpochLog, TrainConfig, make_optimizer, optimizer_step, seed_everything, select_device
 
 
 @dataclass(frozen=True)
@@ -165,11 +165,7 @@ def _fit_one(
         source, target = data.source.to(device), data.target.to(device)
         logits = model(source, teacher_input(target)).logits  # (B, T, V)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.train.grad_clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
-        opt.step()
+        optimizer_step(model, opt, loss, cfg.train.grad_clip)
         total, count = total + float(loss.detach()), count + 1
         if step % cfg.eval_every == 0 or step == cfg.steps:
             val = score(model, task, high, cfg.val_examples, seed=5_000 + seed)
