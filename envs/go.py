@@ -22,7 +22,9 @@ distinct chain beside it. Placing a stone relabels the merged chains with one co
 over the board; a capture removes whole chains the same way. Superko uses a Zobrist hash:
 each stone adds a random 54-bit number (so sums never overflow int64), a candidate move's
 hash is the current hash plus its stone minus the hashes of the chains it captures, and it
-is looked up in the game's sorted history of hashes with ``searchsorted``.
+is looked up in the game's sorted history of hashes with ``searchsorted``. Those kernels
+(chain labels, liberties, legality, hashes, area scoring) are pure functions in
+:mod:`envs.go_board`; this module holds the state and the game around them.
 """
 
 from __future__ import annotations
@@ -31,11 +33,10 @@ from dataclasses import dataclass, fields, replace
 
 import torch
 
-from envs import core
+from envs import core, go_board
 
 GTP_COLUMNS = "ABCDEFGHJKLMNOPQRST"  # GTP skips the letter I
 SENTINEL = torch.iinfo(torch.int64).max  # empty slot in the sorted hash history
-OFF_BOARD = 2  # colour read for points off the board
 
 
 @dataclass(frozen=True)
@@ -63,14 +64,6 @@ class GoState:
         return self.board.shape[0]
 
 
-@dataclass(frozen=True)
-class _Tables:
-    """Per-size, per-device constants (built per instance, never at import)."""
-
-    neighbors: torch.Tensor  # long [P, 4]: up, down, left, right; P off the board
-    zobrist: torch.Tensor  # long [3, P]: index colour + 1 (0 white, 1 empty = 0, 2 black)
-
-
 class Go:
     """Batched Go rules. ``history`` boards (the current one included) feed ``observe``."""
 
@@ -91,7 +84,7 @@ class Go:
         self.num_points = size * size
         self.num_actions = self.num_points + 1
         self.pass_action = self.num_points
-        self._tables: dict[torch.device, _Tables] = {}
+        self._tables: dict[torch.device, go_board.Tables] = {}
         self._empty: dict[torch.device, GoState] = {}
 
     @property
@@ -133,14 +126,14 @@ class Go:
 
         # Chains beside the new stone: the opponent's in atari die, our own merge into it.
         around = t.neighbors[point]  # (B, 4)
-        around_colour = _pad(state.board, OFF_BOARD).gather(1, around)
-        around_chain = _pad(state.chain, P).gather(1, around)
-        around_libs = _pad(state.liberties, 0).gather(1, around_chain)
+        around_colour = go_board.pad(state.board, go_board.OFF_BOARD).gather(1, around)
+        around_chain = go_board.pad(state.chain, P).gather(1, around)
+        around_libs = go_board.pad(state.liberties, 0).gather(1, around_chain)
         dies = play[:, None] & (around_colour == -colour[:, None]) & (around_libs == 1)
         joins = play[:, None] & (around_colour == colour[:, None])
-        captured = _member(state.chain, torch.where(dies, around_chain, -1))  # (B, P)
+        captured = go_board.member(state.chain, torch.where(dies, around_chain, -1))  # (B, P)
         placed = play[:, None] & (torch.arange(P, device=action.device) == point[:, None])
-        merged = placed | _member(state.chain, torch.where(joins, around_chain, -1))
+        merged = placed | go_board.member(state.chain, torch.where(joins, around_chain, -1))
 
         board = torch.where(placed, colour[:, None], torch.where(captured, 0, state.board).to(torch.int8))
         chain = torch.where(merged, point[:, None], torch.where(captured, P, state.chain))
@@ -151,8 +144,8 @@ class Go:
         passes = torch.where(play, 0, state.passes + 1)
         move_count = state.move_count + 1
         terminated = (passes >= 2) | (move_count >= self.max_moves)
-        new_hash = _board_hash(board, t.zobrist)
-        history = _history_insert(state.hash_history, torch.where(play, new_hash, SENTINEL))
+        new_hash = go_board.board_hash(board, t.zobrist)
+        history = go_board.history_insert(state.hash_history, torch.where(play, new_hash, SENTINEL))
         previous = torch.cat([state.board[:, None], state.previous[:, :-1]], dim=1)
         after = self._finish(
             board, chain, 1 - mover, terminated, passes, move_count, captures, new_hash, history, previous,
@@ -171,8 +164,8 @@ class Go:
         if board.shape[1] != self.num_points:
             raise ValueError(f"expected boards of {self.num_points} points, got {board.shape[1]}")
         t = self._tables_for(device)
-        chain = _label_chains(board, t.neighbors)
-        h = _board_hash(board, t.zobrist)
+        chain = go_board.label_chains(board, t.neighbors)
+        h = go_board.board_hash(board, t.zobrist)
         history = torch.full((B, self.max_moves + 1), SENTINEL, dtype=torch.long, device=device)
         history[:, 0] = h
         zeros = torch.zeros(B, dtype=torch.long, device=device)
@@ -199,7 +192,7 @@ class Go:
 
     def areas(self, state: GoState) -> torch.Tensor:
         """Tromp-Taylor areas ``[B, 2]`` (black, white) of the current boards."""
-        return _areas(state.board, self._tables_for(state.board.device).neighbors)
+        return go_board.areas(state.board, self._tables_for(state.board.device).neighbors)
 
     def score_now(self, state: GoState) -> torch.Tensor:
         """``black area - white area - komi`` of the current boards, float ``[B]``."""
@@ -276,17 +269,17 @@ class Go:
         """Liberties, the legal moves of the side to move, and the result of ended games."""
         t = self._tables_for(board.device)
         B, P = board.shape
-        liberties, around_chain, first = _count_liberties(board, chain, t.neighbors)
-        legal = _legal_points(board, chain, liberties, around_chain, first, to_play, h, history, t)
+        liberties, around_chain, first = go_board.count_liberties(board, chain, t.neighbors)
+        legal = go_board.legal_points(board, chain, liberties, around_chain, first, to_play, h, history, t)
         mask = torch.cat([legal, torch.ones(B, 1, dtype=torch.bool, device=board.device)], dim=1)
         mask &= ~terminated[:, None]
         score = torch.zeros(B, device=board.device)
         if newly_ended is not None and core.capturing():  # no host sync inside a CUDA graph
-            a = _areas_closure(board, t.neighbors)
+            a = go_board.areas_closure(board, t.neighbors)
             score = torch.where(newly_ended, (a[:, 0] - a[:, 1]).float() - self.komi, score)
         elif newly_ended is not None and bool(newly_ended.any()):  # flood-fill only the ended games
             ended_rows = newly_ended.nonzero()[:, 0]
-            a = _areas(board[ended_rows], t.neighbors)
+            a = go_board.areas(board[ended_rows], t.neighbors)
             score = score.index_put((ended_rows,), (a[:, 0] - a[:, 1]).float() - self.komi)
         ended = newly_ended if newly_ended is not None else torch.zeros_like(terminated)
         black = torch.sign(score) * ended.float()
@@ -297,169 +290,7 @@ class Go:
             move_count=move_count, captures=captures, hash=h, hash_history=history, previous=previous,
         )
 
-    def _tables_for(self, device: torch.device) -> _Tables:
+    def _tables_for(self, device: torch.device) -> go_board.Tables:
         if device not in self._tables:
-            self._tables[device] = _make_tables(self.board_size, device)
+            self._tables[device] = go_board.make_tables(self.board_size, device)
         return self._tables[device]
-
-
-def _make_tables(size: int, device: torch.device) -> _Tables:
-    """Neighbour table and Zobrist numbers for one board size (fixed seed: same on every run)."""
-    P = size * size
-    idx = torch.arange(P)
-    r, c = idx // size, idx % size
-    neighbors = torch.stack([
-        torch.where(r > 0, idx - size, P), torch.where(r < size - 1, idx + size, P),
-        torch.where(c > 0, idx - 1, P), torch.where(c < size - 1, idx + 1, P),
-    ], dim=1)
-    g = torch.Generator().manual_seed(20261126 + size)
-    zobrist = torch.randint(1, 2**54, (3, P), generator=g, dtype=torch.long)
-    zobrist[1] = 0  # empty points add nothing
-    return _Tables(neighbors=neighbors.to(device), zobrist=zobrist.to(device))
-
-
-def _pad(x: torch.Tensor, value: int) -> torch.Tensor:
-    """Append one column holding ``value``: the target of the off-board index ``P``."""
-    return torch.cat([x, x.new_full((x.shape[0], 1), value)], dim=1)
-
-
-def _member(chain: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-    """bool [B, P]: the point's chain id is one of ``ids`` [B, K] (-1 entries match nothing).
-
-    Marks the ids in a [B, P + 2] table and reads it back with one gather (cheaper than a
-    [B, P, K] comparison); column P (empty points) and P + 1 (no id) stay unmarked.
-    """
-    B, P = chain.shape
-    marks = torch.zeros(B, P + 2, dtype=torch.bool, device=chain.device)
-    marks.scatter_(1, torch.where(ids < 0, P + 1, ids), True)
-    marks[:, P] = False
-    return marks.gather(1, chain)
-
-
-def _gather_around(x: torch.Tensor, neighbors: torch.Tensor, off_board: int | bool) -> torch.Tensor:
-    """``x`` [B, P] read at the 4 neighbours of every point, direction-major: [B, 4, P]
-    (up, down, left, right), so reductions over directions combine 4 contiguous slices."""
-    B, P = x.shape
-    return _pad(x, off_board).index_select(1, neighbors.t().reshape(-1)).view(B, 4, P)
-
-
-def _any4(x: torch.Tensor) -> torch.Tensor:
-    """OR over the direction dim of a [B, 4, P] mask."""
-    return x[:, 0] | x[:, 1] | x[:, 2] | x[:, 3]
-
-
-def _count_liberties(board: torch.Tensor, chain: torch.Tensor, neighbors: torch.Tensor):
-    """Liberties per chain id [B, P], plus the chains around every point [B, 4, P] and a
-    mask [B, 4, P] of first occurrences (a chain met twice around a point counts once)."""
-    B, P = board.shape
-    around = _gather_around(chain, neighbors, P)
-    a0, a1, a2, a3 = around.unbind(1)
-    first = torch.stack([
-        torch.ones_like(a0, dtype=torch.bool), a1 != a0, (a2 != a0) & (a2 != a1), (a3 != a0) & (a3 != a1) & (a3 != a2),
-    ], dim=1)
-    counts = (board == 0)[:, None, :] & (around != P) & first
-    liberties = torch.zeros(B, P + 1, dtype=torch.long, device=board.device)
-    liberties.scatter_add_(1, around.view(B, -1), counts.view(B, -1).long())
-    return liberties[:, :P], around, first
-
-
-def _legal_points(
-    board: torch.Tensor, chain: torch.Tensor, liberties: torch.Tensor, around_chain: torch.Tensor,
-    first: torch.Tensor, to_play: torch.Tensor, h: torch.Tensor, history: torch.Tensor, t: _Tables,
-) -> torch.Tensor:
-    """bool [B, P]: empty points where the side to move may play (no suicide, no superko)."""
-    B, P = board.shape
-    me = (1 - 2 * to_play).to(torch.int8)[:, None, None]
-    around_colour = _gather_around(board, t.neighbors, OFF_BOARD)  # (B, 4, P)
-    around_libs = _pad(liberties, 0).gather(1, around_chain.view(B, -1)).view(B, 4, P)
-    kills = (around_colour == -me) & (around_libs == 1) & first
-    breathes = (around_colour == 0) | ((around_colour == me) & (around_libs > 1)) | kills
-    legal = (board == 0) & _any4(breathes)
-    # Superko: hash after the move = hash + our stone - every chain it captures.
-    chain_hash = torch.zeros(B, P + 1, dtype=torch.long, device=board.device)
-    chain_hash.scatter_add_(1, chain, _stone_hashes(board, t.zobrist))
-    lost = torch.where(kills, chain_hash.gather(1, around_chain.view(B, -1)).view(B, 4, P), 0).sum(dim=1)
-    ours = t.zobrist[(me.view(B) + 1).long()]  # (B, P): our stone on every point
-    candidate = h[:, None] + ours - lost
-    slot = torch.searchsorted(history, candidate).clamp(max=history.shape[1] - 1)
-    repeats = history.gather(1, slot) == candidate
-    return legal & ~repeats
-
-
-def _stone_hashes(board: torch.Tensor, zobrist: torch.Tensor) -> torch.Tensor:
-    """long [B, P]: each stone's Zobrist number (0 on empty points)."""
-    return zobrist.gather(0, board.long() + 1)  # out[b, p] = zobrist[board[b, p] + 1, p]
-
-
-def _board_hash(board: torch.Tensor, zobrist: torch.Tensor) -> torch.Tensor:
-    """long [B]: the Zobrist hash of each board (sum of its stones' numbers)."""
-    return _stone_hashes(board, zobrist).sum(dim=1)
-
-
-def _history_insert(history: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
-    """Insert ``value`` [B] into each sorted, SENTINEL-padded row (the last slot is free):
-    find its place with ``searchsorted`` and shift the rest of the row right by one."""
-    place = torch.searchsorted(history, value[:, None])  # (B, 1)
-    j = torch.arange(history.shape[1], device=history.device)
-    shifted = torch.cat([history[:, :1], history[:, :-1]], dim=1)  # shifted[j] = history[j - 1]
-    return torch.where(j < place, history, torch.where(j == place, value[:, None], shifted))
-
-
-def _label_chains(board: torch.Tensor, neighbors: torch.Tensor) -> torch.Tensor:
-    """Chain ids [B, P] for arbitrary boards: each stone takes the smallest index in its chain."""
-    B, P = board.shape
-    idx = torch.arange(P, device=board.device).expand(B, P)
-    label = torch.where(board != 0, idx, P)
-    same = (_gather_around(board, neighbors, OFF_BOARD) == board[:, None, :]) & (board != 0)[:, None, :]
-    while True:
-        around = _gather_around(label, neighbors, P)
-        new = torch.minimum(label, torch.where(same, around, P).min(dim=1).values)
-        new = torch.gather(new, 1, new.clamp(max=P - 1))  # pointer jumping: follow the label
-        new = torch.where(board != 0, new, P)
-        if torch.equal(new, label):
-            return label
-        label = new
-
-
-def _areas(board: torch.Tensor, neighbors: torch.Tensor) -> torch.Tensor:
-    """Tromp-Taylor areas long [B, 2]: stones plus empty points reaching only that colour."""
-    empty = board == 0
-    reach = torch.stack([board == 1, board == -1], dim=0)  # (2, B, P)
-    while True:
-        near = torch.stack([_any4(_gather_around(r, neighbors, False)) for r in reach])
-        new = reach | (empty & near)
-        if torch.equal(new, reach):
-            break
-        reach = new
-    black = (board == 1).sum(1) + (empty & reach[0] & ~reach[1]).sum(1)
-    white = (board == -1).sum(1) + (empty & reach[1] & ~reach[0]).sum(1)
-    return torch.stack([black, white], dim=1)
-
-
-def _areas_closure(board: torch.Tensor, neighbors: torch.Tensor) -> torch.Tensor:
-    """The same areas as :func:`_areas` with a fixed amount of work and no host sync.
-
-    Connectivity of the empty points is the transitive closure of their adjacency matrix
-    ``[B, P, P]``, found by ``ceil(log2 P)`` squarings (paths double each time), so it fits in
-    a CUDA graph; it costs O(P^3) per game and is meant for GPUs (tensor cores), not CPUs.
-    """
-    B, P = board.shape
-    empty = board == 0
-    around = neighbors.view(1, P, 4).expand(B, P, 4)
-    pad_empty = _pad(empty, False)
-    link = empty[:, :, None] & pad_empty.index_select(1, neighbors.view(-1)).view(B, P, 4)
-    dtype = torch.bfloat16 if board.is_cuda else torch.float32  # sums <= P are exact in both
-    reach = torch.zeros(B, P, P + 1, dtype=dtype, device=board.device)
-    reach.scatter_(2, around, link.to(dtype))
-    reach = reach[:, :, :P] + torch.eye(P, dtype=dtype, device=board.device)
-    for _ in range(max(1, (P - 1).bit_length())):
-        reach = (reach @ reach).clamp_(max=1)
-    areas = []
-    for colour in (1, -1):
-        touches = empty & _any4(_gather_around(board == colour, neighbors, False))  # (B, P)
-        areas.append((reach @ touches[:, :, None].to(dtype))[:, :, 0] > 0)
-    only_black = empty & areas[0] & ~areas[1]
-    only_white = empty & areas[1] & ~areas[0]
-    black = (board == 1).sum(1) + only_black.sum(1)
-    white = (board == -1).sum(1) + only_white.sum(1)
-    return torch.stack([black, white], dim=1)
