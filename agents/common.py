@@ -3,8 +3,9 @@
 ``arena/rl.py`` owns the loop a person sees (vector envs, evaluation on a separate env,
 metrics, TensorBoard, checkpoints, ``--resume``); an algorithm file (``agents/dqn.py``,
 ``agents/pg.py``) owns only the learning. They meet at :class:`Learner`. Shared pieces of the
-algorithms (replay buffer, schedules, GAE) live in this module once, and so does :class:`PastSelves`, the
-pool of past copies a learner plays against in self-play on our games.
+algorithms (replay buffer, schedules, GAE) live in this module once, and so do :class:`PastSelves`, the
+pool of past copies a learner plays against in self-play on our games, and :func:`optimizer_tensors`
+with its inverse, the named-tensor form of an optimizer's state that every ``state_tensors`` uses.
 """
 
 from __future__ import annotations
@@ -79,3 +80,31 @@ class PastSelves:
         obs = game.observe(state).cpu().numpy().astype(np.float32)
         mask = state.legal_action_mask.cpu().numpy()
         return int(self.shadow.act(obs, action_mask=mask, deterministic=False)[0])
+
+
+def strip_prefix(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The entries of ``tensors`` whose names start with ``prefix``, named without it."""
+    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def optimizer_tensors(optimizer: torch.optim.Optimizer, prefix: str) -> dict[str, torch.Tensor]:
+    """Per-parameter optimizer state as flat named tensors ``<prefix><param index>.<name>``.
+
+    Copies, so later steps do not change what was taken. Hyperparameters are left out: the
+    learner's config rebuilds them (for a learner's ``state_tensors``).
+    """
+    return {f"{prefix}{i}.{name}": torch.as_tensor(value).clone()
+            for i, state in optimizer.state_dict()["state"].items() for name, value in state.items()}
+
+
+def load_optimizer_tensors(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], prefix: str) -> None:
+    """Inverse of :func:`optimizer_tensors`: the entries of ``tensors`` named ``<prefix>...``.
+
+    Hyperparameters stay those the optimizer was built with. The state is copied, because the
+    optimizer updates it in place and must not write into ``tensors``.
+    """
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in strip_prefix(tensors, prefix).items():
+        i, name = key.split(".", 1)
+        state.setdefault(int(i), {})[name] = value.clone()
+    optimizer.load_state_dict({"state": state, "param_groups": optimizer.state_dict()["param_groups"]})

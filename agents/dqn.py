@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from agents.common import load_optimizer_tensors, optimizer_tensors, strip_prefix
 from agents.replay import ReplayBuffer
 from nets.heads import DuelingQHead
 from nets.mlp import MLP, MLPConfig, layer_chain, run_chain
@@ -282,7 +283,7 @@ class DQNLearner:
         kept: the next ``learn`` after a load starts fresh episodes)."""
         out = {f"q.{k}": v for k, v in self.q.state_dict().items()}
         out.update({f"q_target.{k}": v for k, v in self.q_target.state_dict().items()})
-        out.update(_optimizer_tensors(self.optimizer, "optimizer."))
+        out.update(optimizer_tensors(self.optimizer, "optimizer."))
         if self.buffer is not None:
             out.update(self.buffer.state_tensors("replay."))
         out["counters"] = torch.tensor([self.env_steps, self.gradient_steps], dtype=torch.int64)
@@ -290,9 +291,9 @@ class DQNLearner:
 
     def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
         """Inverse of :meth:`state_tensors`."""
-        self.q.load_state_dict(_strip(tensors, "q."))
-        self.q_target.load_state_dict(_strip(tensors, "q_target."))
-        _load_optimizer_tensors(self.optimizer, _strip(tensors, "optimizer."))
+        self.q.load_state_dict(strip_prefix(tensors, "q."))
+        self.q_target.load_state_dict(strip_prefix(tensors, "q_target."))
+        load_optimizer_tensors(self.optimizer, tensors, "optimizer.")
         if "replay.counters" in tensors:
             masks = "replay.next_mask" in tensors
             self.buffer = self._new_buffer(masks)
@@ -404,21 +405,3 @@ def _mask(info: dict[str, Any]) -> np.ndarray | None:
     mask = info.get("action_mask")
     return None if mask is None else np.asarray(mask).astype(bool)
 
-
-def _strip(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-
-
-def _optimizer_tensors(optimizer: torch.optim.Optimizer, prefix: str) -> dict[str, torch.Tensor]:
-    """Per-parameter optimizer state as flat named tensors ``<prefix><param index>.<name>``."""
-    return {f"{prefix}{i}.{name}": torch.as_tensor(value)
-            for i, state in optimizer.state_dict()["state"].items() for name, value in state.items()}
-
-
-def _load_optimizer_tensors(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
-    """Inverse of :func:`_optimizer_tensors`; hyperparameters stay those the optimizer was built with."""
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in tensors.items():
-        i, name = key.split(".", 1)
-        state.setdefault(int(i), {})[name] = value
-    optimizer.load_state_dict({"state": state, "param_groups": optimizer.state_dict()["param_groups"]})

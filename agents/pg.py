@@ -34,6 +34,7 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
+from agents.common import load_optimizer_tensors, optimizer_tensors, strip_prefix
 from agents.rollout import EnvCursor, PolicyStep, Rollout, collect, discounted_returns, gae, reset_envs
 from nets.heads import (
     CategoricalPolicyHead, GaussianPolicyHead, categorical_log_prob_entropy, gaussian_entropy, gaussian_log_prob,
@@ -289,9 +290,7 @@ class PolicyGradient:
         """Networks, optimizer state, counters and the sampling generator, as named tensors."""
         tensors = {f"{name}.{k}": v.detach().clone() for name, net in self.networks().items()
                    for k, v in net.state_dict().items()}
-        for index, state in self.optimizer.state_dict()["state"].items():
-            for key, value in state.items():
-                tensors[f"optimizer.{index}.{key}"] = torch.as_tensor(value).clone()
+        tensors.update(optimizer_tensors(self.optimizer, "optimizer."))
         tensors["counters"] = torch.tensor([self.env_steps, self.updates], dtype=torch.int64)
         tensors["generator"] = self.generator.get_state()
         return tensors
@@ -299,14 +298,8 @@ class PolicyGradient:
     def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
         """Inverse of :meth:`state_tensors` (the envs restart: the next ``learn`` resets them)."""
         for name, net in self.networks().items():
-            prefix = f"{name}."
-            net.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
-        state: dict[int, dict[str, torch.Tensor]] = {}
-        for key, value in tensors.items():
-            if key.startswith("optimizer."):
-                _, index, name = key.split(".", 2)
-                state.setdefault(int(index), {})[name] = value.clone()  # the optimizer adopts it in place
-        self.optimizer.load_state_dict({"state": state, "param_groups": self.optimizer.state_dict()["param_groups"]})
+            net.load_state_dict(strip_prefix(tensors, f"{name}."))
+        load_optimizer_tensors(self.optimizer, tensors, "optimizer.")
         self.env_steps, self.updates = (int(x) for x in tensors["counters"])
         self.generator.set_state(tensors["generator"].cpu())
         self._cursor = None
