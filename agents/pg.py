@@ -8,8 +8,8 @@ One learner, three ways to turn a rollout into a gradient (``PGConfig.algorithm`
 - ``a2c`` (Mnih et al. 2016, synchronous): ``n_steps`` rows of every env, advantages from
   :func:`gae` (lambda 1: n-step returns), one gradient step.
 - ``ppo`` (Schulman et al. 2017): ``n_steps`` rows, GAE, then ``n_epochs`` passes of minibatches
-  on the clipped surrogate (:func:`ppo_clip_loss`), optionally a clipped value loss
-  (:func:`value_clip_loss`); learning rate and clip range can fall linearly to 0.
+  on the clipped surrogate, optionally with a clipped value loss (both in :mod:`agents.pg_losses`);
+  learning rate and clip range can fall linearly to 0.
 
 Actions are categorical (with the legal-action mask of our games applied to the logits, so an
 illegal move is never sampled) or diagonal Gaussian (Box actions; the sample is clipped to the
@@ -35,6 +35,7 @@ from gymnasium import spaces
 from torch import nn
 
 from agents.common import load_optimizer_tensors, optimizer_tensors, strip_prefix
+from agents.pg_losses import ppo_clip_loss, value_clip_loss
 from agents.rollout import EnvCursor, PolicyStep, Rollout, collect, discounted_returns, gae, reset_envs
 from nets.heads import (
     CategoricalPolicyHead, GaussianPolicyHead, categorical_log_prob_entropy, gaussian_entropy, gaussian_log_prob,
@@ -44,7 +45,7 @@ from nets.mlp import MLP, ActivationName, MLPConfig, layer_chain, run_chain
 
 __all__ = [
     "ALGORITHMS", "PGConfig", "PolicyGradient", "PolicyNetwork", "default_config", "discounted_returns", "gae",
-    "make_learner", "ppo_clip_loss", "value_clip_loss",
+    "make_learner",
 ]
 
 Algorithm = Literal["reinforce", "a2c", "ppo"]
@@ -153,51 +154,6 @@ def make_learner(
         raise ValueError(f"config_overrides say algorithm={overrides['algorithm']!r} but the learner is {name!r}")
     config = dataclasses.replace(config, **overrides)
     return PolicyGradient(config, observation_space, action_space, num_envs, device, seed)
-
-
-def ppo_clip_loss(
-    log_prob: torch.Tensor, old_log_prob: torch.Tensor, advantages: torch.Tensor, clip_range: float,
-) -> torch.Tensor:
-    """PPO's clipped surrogate, as a loss to minimize (Schulman et al. 2017, eq. 7).
-
-    ``-mean(min(r A, clip(r, 1 - eps, 1 + eps) A))`` with ``r = exp(log_prob - old_log_prob)``.
-
-    Args:
-        log_prob: float ``[B]`` under the policy being trained.
-        old_log_prob: float ``[B]`` under the policy that acted.
-        advantages: float ``[B]``.
-        clip_range: ``eps``.
-
-    Returns:
-        A scalar.
-    """
-    ratio = torch.exp(log_prob - old_log_prob)
-    clipped = ratio.clamp(1.0 - clip_range, 1.0 + clip_range)
-    return -torch.min(ratio * advantages, clipped * advantages).mean()
-
-
-def value_clip_loss(
-    values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, clip_range: float | None,
-) -> torch.Tensor:
-    """Squared error of the critic, pessimistically clipped around the rollout's values.
-
-    ``mean(max((V - R)^2, (V_old + clip(V - V_old, -c, c) - R)^2))`` (OpenAI baselines' PPO2);
-    ``clip_range=None`` gives the plain ``mean((V - R)^2)``.
-
-    Args:
-        values: float ``[B]``, the critic being trained.
-        old_values: float ``[B]``, the critic's values when acting.
-        returns: float ``[B]``, the targets.
-        clip_range: ``c``, or None.
-
-    Returns:
-        A scalar.
-    """
-    unclipped = (values - returns).pow(2)
-    if clip_range is None:
-        return unclipped.mean()
-    clipped = old_values + (values - old_values).clamp(-clip_range, clip_range)
-    return torch.max(unclipped, (clipped - returns).pow(2)).mean()
 
 
 class PolicyNetwork(nn.Module):

@@ -1,5 +1,5 @@
-"""Policy gradients (agents/pg.py, agents/rollout.py): the math by hand, the NEXT_STEP rollout
-layout, masks, the Gaussian path, checkpoints, and seconds-long learning runs."""
+"""Policy gradients (agents/pg.py, agents/pg_losses.py, agents/rollout.py): the math by hand,
+the NEXT_STEP rollout layout, masks, the Gaussian path, checkpoints, and seconds-long learning runs."""
 
 from __future__ import annotations
 
@@ -12,9 +12,8 @@ import torch
 from gymnasium.vector import AutoresetMode
 
 import envs  # noqa: F401  (registers arena/TicTacToe-v0)
-from agents.pg import (
-    PGConfig, default_config, discounted_returns, gae, make_learner, ppo_clip_loss, value_clip_loss,
-)
+from agents.pg import PGConfig, default_config, discounted_returns, gae, make_learner
+from agents.pg_losses import ppo_clip_loss, value_clip_loss
 from agents.rollout import collect, reset_envs
 from nets.mlp import MLP, MLPConfig, layer_chain, run_chain
 
