@@ -8,10 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from agents.dqn import (
-    DQNConfig, QNetwork, default_config, linear_schedule, make_learner, masked_argmax, n_step_returns, polyak_update,
-    td_target,
-)
+from agents.dqn import DQNConfig, QNetwork, default_config, make_learner
+from agents.dqn_math import linear_schedule, masked_argmax, n_step_returns, polyak_update, td_target
 from agents.replay import ReplayBuffer, SumTree
 
 SAME_STEP = {"autoreset_mode": gymnasium.vector.AutoresetMode.SAME_STEP}
