@@ -20,6 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from agents import common
 from arena.files import write_atomic, write_text_atomic
 
 T = TypeVar("T")
@@ -116,22 +117,13 @@ def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
     """An optimizer's per-parameter state as flat named tensors (``state.<i>.<name>``)."""
-    out = {}
-    for i, state in optimizer.state_dict()["state"].items():
-        for name, value in state.items():
-            out[f"state.{i}.{name}"] = torch.as_tensor(value)
-    return out
+    return common.optimizer_tensors(optimizer, "state.")
 
 
 def load_optimizer_tensors(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
     """Inverse of :func:`optimizer_tensors` (hyperparameters come from the optimizer as built)."""
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in tensors.items():
-        _, i, name = key.split(".", 2)
-        state.setdefault(int(i), {})[name] = value
-    current = optimizer.state_dict()
     try:
-        optimizer.load_state_dict({"state": state, "param_groups": current["param_groups"]})
+        common.load_optimizer_tensors(optimizer, tensors, "state.")
     except (ValueError, KeyError, RuntimeError) as e:
         raise CheckpointError(f"the optimizer state does not fit this model: {e}") from None
 
