@@ -74,7 +74,8 @@ def plot_curves(
         ax.set_xlabel(x)
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-        ax.legend()
+        if ax.get_legend_handles_labels()[0]:  # a panel with no points yet has nothing to label
+            ax.legend()
     if title:
         fig.suptitle(title)
     return save_figure(fig, path)

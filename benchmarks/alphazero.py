@@ -91,6 +91,11 @@ class Config:
     take longer than this many seconds (Go 9x9 at B = 1024 on a CPU)."""
     inference_seconds: float = 1.0
     """throughput: timed seconds of forward passes per inference-rate measurement."""
+    sync_free: bool = False
+    """throughput: the search's fixed-depth descent with no host sync (``MCTSConfig.sync_free``)."""
+    bf16: bool = False
+    """throughput: self-play and the inference ceiling under bfloat16 autocast (CUDA; the tree
+    arithmetic stays float32)."""
     device: Literal["cpu", "cuda"] = "cpu"
     """torch device (the training part uses it too)."""
     threads: int | None = None
@@ -141,14 +146,20 @@ def tictactoe_run(cfg: Config, seed: int) -> dict[str, Any]:
 def throughput_config(game_id: GameId, batch: int, cfg: Config) -> AlphaZeroConfig:
     """The game's preset with the batch, search and network of this measurement."""
     az = preset("go", 9)[0] if game_id == "go9" else preset("tictactoe", 3)[0]
-    search = dataclasses.replace(az.search, simulations=cfg.simulations,
+    search = dataclasses.replace(az.search, simulations=cfg.simulations, sync_free=cfg.sync_free,
                                  **({"algorithm": cfg.algorithm} if cfg.algorithm else {}))
     net = {k: v for k, v in {"blocks": cfg.blocks, "channels": cfg.channels}.items() if v is not None}
     return dataclasses.replace(az, games=batch, search=search, **net)
 
 
 def selfplay_rate(az: AlphaZeroConfig, cfg: Config, device: torch.device) -> dict[str, Any]:
-    """Self-play positions/s at ``az.games`` and the network's inference rate at that batch."""
+    """Self-play positions/s at ``az.games`` and the network's inference rate at that batch, both
+    at one precision (``cfg.bf16``: bfloat16 autocast)."""
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+        return _selfplay_rate(az, cfg, device)
+
+
+def _selfplay_rate(az: AlphaZeroConfig, cfg: Config, device: torch.device) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)
     game = az.make_game()
     net = make_network(game, az).to(device).eval()
@@ -214,6 +225,7 @@ def throughput(cfg: Config) -> None:
             emit({
                 "part": "throughput", "game": game_id, "impl": "arena", "device": device.type, "batch": batch,
                 "simulations": az.search.simulations, "algorithm": az.search.algorithm,
+                "sync_free": cfg.sync_free, "bf16": cfg.bf16,
                 "blocks": az.blocks, "channels": az.channels, "threads": torch.get_num_threads(),
                 "positions_per_s": round(m["positions_per_s"], 2),
                 "baseline": "arena B=1 (sequential)",

@@ -466,3 +466,28 @@ def test_tree_invariants(algorithm, game_id):
     assert out.policy.sum(1).tolist() == pytest.approx([1.0] * B)
     assert (out.policy * ~state.legal_action_mask).sum() == 0
     assert state.legal_action_mask.gather(1, out.action[:, None]).all()
+
+
+@pytest.mark.parametrize("game_id", ["tictactoe", "go"])
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_sync_free_descent_is_the_same_search(algorithm, game_id):
+    """``sync_free`` (a fixed number of masked descent steps, no host sync) builds the very trees
+    the stop-when-done descent builds, including trees deeper than a few levels."""
+    if game_id == "tictactoe":
+        game, state = TTT, take(judge_positions().state, list(range(0, 4520, 97)))
+    else:
+        game, state = GO, cat([go_positions(3, 8, seed=5), GO.init(1)])
+    evaluate = integer_evaluator(game, seed=6)
+    outs = []
+    for free in (False, True):
+        torch.manual_seed(8)  # PUCT's root Dirichlet noise comes from the global generator
+        outs.append(search(game, state, evaluate, MCTSConfig(simulations=24, algorithm=algorithm, sync_free=free),
+                           explore=True, generator=torch.Generator().manual_seed(7)))
+    for field in ("visits", "value_sum", "children", "parent", "terminal"):
+        assert torch.equal(getattr(outs[0].tree, field), getattr(outs[1].tree, field)), field
+    assert torch.equal(outs[0].action, outs[1].action) and torch.equal(outs[0].policy, outs[1].policy)
+    parent, depth = outs[0].tree.parent, torch.zeros_like(outs[0].tree.parent)
+    for _ in range(24):  # depth of every node by following parent links
+        depth = torch.where(parent >= 0, depth.gather(1, parent.clamp(min=0)) + 1, depth)
+    # past the first levels: Gumbel's root on Go spreads 24 simulations over 16 actions
+    assert depth.max() >= (2 if (algorithm, game_id) == ("gumbel", "go") else 4)
