@@ -196,9 +196,9 @@ def test_model_free_agent_is_a_player(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("agent", ["dqn", "ppo"])
+@pytest.mark.parametrize("agent", ["dqn", "ppo", "a2c"])
 def test_default_command_solves_cartpole(tmp_path, agent):
-    """The issue's slow test: `arena train CartPole-v1 --agent dqn|ppo` with the table's
+    """The issue's slow test: `arena train CartPole-v1 --agent dqn|ppo|a2c` with the table's
     defaults ends with a greedy evaluation mean >= 475 (of 500)."""
     final = rl.train_rl("CartPole-v1", agent, None, 0, "cpu", tmp_path / "run", False, progress=False)
     assert final["eval_return_mean"] >= 475
