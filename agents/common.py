@@ -107,4 +107,10 @@ def load_optimizer_tensors(optimizer: torch.optim.Optimizer, tensors: dict[str, 
     for key, value in strip_prefix(tensors, prefix).items():
         i, name = key.split(".", 1)
         state.setdefault(int(i), {})[name] = value.clone()
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    for i, entries in state.items():  # torch checks only the count: a foreign state fails later, obscurely
+        for name, value in entries.items():
+            if i >= len(params) or (value.dim() > 0 and value.shape != params[i].shape):
+                shape = tuple(params[i].shape) if i < len(params) else "no such parameter"
+                raise ValueError(f"optimizer state {i}.{name} has shape {tuple(value.shape)}, the parameter: {shape}")
     optimizer.load_state_dict({"state": state, "param_groups": optimizer.state_dict()["param_groups"]})

@@ -31,6 +31,7 @@ from agents.dqn_math import linear_schedule, masked_argmax, n_step_returns, poly
 from agents.replay import ReplayBuffer
 from nets.heads import DuelingQHead
 from nets.mlp import MLP, MLPConfig, layer_chain, run_chain
+from nets.train import flatten_parameters
 
 
 @dataclass(frozen=True)
@@ -144,10 +145,10 @@ class DQNLearner:
         self.q_target = QNetwork(obs_dim, self.num_actions, config.hidden, config.dueling).to(self.device)
         self.q_target.load_state_dict(self.q.state_dict())
         self.q_target.requires_grad_(False)
-        self._params = list(self.q.parameters())
-        # foreach, not fused: fused Adam rounds differently, and on CartPole that alone moved seed 0's
-        # greedy return at 50k from 500 to 445 (DQN's end state there is chaotic; BENCHMARKS.md)
-        self.optimizer = torch.optim.Adam(self._params, lr=config.lr, foreach=True)
+        # one flat tensor for the weights and one for the gradients: Adam and clipping touch one
+        # tensor each instead of ~12 (a third of the cost on small networks; nets/train.py)
+        self._flat = flatten_parameters(self.q)
+        self.optimizer = torch.optim.Adam([self._flat], lr=config.lr, fused=True)
         self.obs_shape = tuple(observation_space.shape)
         self.seed = seed
         self.rng = np.random.default_rng(seed)
@@ -271,13 +272,12 @@ class DQNLearner:
         beta = linear_schedule(c.priority_beta_start, 1.0, c.priority_beta_steps, self.env_steps)
         batch = self.buffer.sample(c.batch_size, beta)
         dev = self.device
-        rewards, terminated, truncated, valid = (torch.as_tensor(a, device=dev) for a in
-                                                 (batch.rewards, batch.terminated, batch.truncated, batch.valid))
-        nstep = n_step_returns(rewards, terminated, truncated, valid, c.gamma)
-        rows = torch.arange(len(nstep.last), device=dev)
-        next_obs = torch.as_tensor(batch.next_obs, device=dev)[rows, nstep.last]  # (B, *obs_shape)
-        next_mask = None if batch.next_mask is None else torch.as_tensor(batch.next_mask, device=dev)[rows, nstep.last]
+        nstep = n_step_returns(batch.rewards, batch.terminated, batch.truncated, batch.valid, c.gamma)
+        rows = np.arange(len(nstep.last))
+        next_obs = torch.as_tensor(batch.next_obs[rows, nstep.last], device=dev)  # (B, *obs_shape)
+        next_mask = None if batch.next_mask is None else torch.as_tensor(batch.next_mask[rows, nstep.last], device=dev)
         obs = torch.as_tensor(batch.obs, device=dev)
+        returns, discount = torch.as_tensor(nstep.returns, device=dev), torch.as_tensor(nstep.discount, device=dev)
         with torch.no_grad():
             next_q_target = self.q_target(next_obs)
         if c.double:  # one online forward for s and s' (fewer small ops; the s' half gets no gradient)
@@ -285,16 +285,16 @@ class DQNLearner:
             next_q_online = next_q_online.detach()
         else:
             q, next_q_online = self.q(obs), next_q_target
-        target = td_target(nstep.returns, nstep.discount, next_q_online, next_q_target, next_mask, c.double)
+        target = td_target(returns, discount, next_q_online, next_q_target, next_mask, c.double)
         q_taken = q.gather(1, torch.as_tensor(batch.actions, device=dev)[:, None]).squeeze(1)
         td = q_taken - target
         per_sample = F.smooth_l1_loss(q_taken, target, reduction="none") if c.loss == "huber" else td.pow(2)
         if c.prioritized:  # importance-sampling weights; uniform replay's are all 1
             per_sample = torch.as_tensor(batch.weights, device=dev) * per_sample
         loss = per_sample.mean()
-        self.optimizer.zero_grad(set_to_none=True)
+        self._flat.grad.zero_()
         loss.backward()
-        nn.utils.clip_grad_norm_(self._params, c.max_grad_norm, foreach=True)
+        nn.utils.clip_grad_norm_([self._flat], c.max_grad_norm)
         self.optimizer.step()
         if c.prioritized:
             self.buffer.update_priorities(batch.indices, td.detach().cpu().numpy())

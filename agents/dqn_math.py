@@ -1,4 +1,4 @@
-"""The math of DQN (:mod:`agents.dqn`) as pure functions: tensors in, tensors out.
+"""The math of DQN (:mod:`agents.dqn`) as pure functions: arrays in, arrays out.
 
 The epsilon and beta schedule, n-step returns cut at episode ends, the masked argmax over
 legal actions, the (double) TD target and the Polyak/hard target update. Apart from the
@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from torch import nn
 
 
@@ -22,20 +24,24 @@ def linear_schedule(start: float, end: float, duration: int, t: int) -> float:
 
 
 class NStepReturn(NamedTuple):
-    """Discounted sums of n-step windows and how to bootstrap them."""
+    """Discounted sums of n-step windows and how to bootstrap them (numpy, like the replay buffer)."""
 
-    returns: torch.Tensor
-    """float [B]: sum_{j<=k} gamma^j r_j over the window's included steps 0..k."""
-    last: torch.Tensor
-    """long [B]: k, the last included step (its next observation is the bootstrap state)."""
-    discount: torch.Tensor
-    """float [B]: gamma^(k+1), or 0 when step k terminated (no bootstrap)."""
+    returns: np.ndarray
+    """float32 [B]: sum_{j<=k} gamma^j r_j over the window's included steps 0..k."""
+    last: np.ndarray
+    """int64 [B]: k, the last included step (its next observation is the bootstrap state)."""
+    discount: np.ndarray
+    """float32 [B]: gamma^(k+1), or 0 when step k terminated (no bootstrap)."""
 
 
-def n_step_returns(rewards: torch.Tensor, terminated: torch.Tensor, truncated: torch.Tensor,
-                   valid: torch.Tensor, gamma: float) -> NStepReturn:
+def n_step_returns(rewards: ArrayLike, terminated: ArrayLike, truncated: ArrayLike, valid: ArrayLike,
+                   gamma: float) -> NStepReturn:
     """n-step returns with cut-offs: a window stops after its first terminated or truncated step
     (episode end) and before its first invalid step (not written yet).
+
+    In numpy on the sampled replay windows, before anything goes to the device: a dozen torch
+    ops on ``[B, n]`` cost more than the rest of a small network's update, and knowing ``last``
+    first means only the B bootstrap observations are sent, not all B * n.
 
     Args:
         rewards: float ``[B, n]``; terminated, truncated, valid: bool ``[B, n]`` (``valid[:, 0]`` True).
@@ -45,16 +51,16 @@ def n_step_returns(rewards: torch.Tensor, terminated: torch.Tensor, truncated: t
         :class:`NStepReturn`. A truncated last step bootstraps (the episode did not end by its
         dynamics); a terminated one does not.
     """
-    n = rewards.shape[1]
-    ended = (terminated | truncated).float()
-    alive_before = torch.cumprod(torch.cat([torch.ones_like(ended[:, :1]), 1 - ended[:, :-1]], 1), 1)
-    include = alive_before * torch.cumprod(valid.float(), 1)  # (B, n): 1 for steps 0..k
-    powers = gamma ** torch.arange(n, dtype=rewards.dtype, device=rewards.device)
-    returns = (rewards * include * powers).sum(1)
-    last = include.sum(1).long() - 1
-    last_terminated = terminated.gather(1, last[:, None]).squeeze(1)
-    discount = torch.where(last_terminated, torch.zeros_like(returns), gamma ** (last + 1).to(returns.dtype))
-    return NStepReturn(returns, last, discount)
+    rewards = np.asarray(rewards, np.float32)
+    terminated, truncated, valid = (np.asarray(x, bool) for x in (terminated, truncated, valid))
+    B, n = rewards.shape
+    open_before = np.concatenate([np.ones((B, 1), bool), ~(terminated | truncated)[:, :-1]], 1)
+    include = np.logical_and.accumulate(open_before, 1) & np.logical_and.accumulate(valid, 1)  # steps 0..k
+    powers = (gamma ** np.arange(n)).astype(np.float32)
+    returns = (rewards * include * powers).sum(1, dtype=np.float32)
+    last = include.sum(1) - 1
+    discount = np.where(terminated[np.arange(B), last], 0.0, gamma ** (last + 1.0)).astype(np.float32)
+    return NStepReturn(returns, last.astype(np.int64), discount)
 
 
 def masked_argmax(q: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:

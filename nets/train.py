@@ -164,6 +164,35 @@ def optimizer_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss: tor
     optimizer.step()
 
 
+def flatten_parameters(*modules: nn.Module) -> nn.Parameter:
+    """Move the parameters of ``modules`` into one contiguous tensor and their gradients into a
+    second; every parameter becomes a view of the first, its ``.grad`` a view of the second.
+
+    Returns the flat parameter, whose ``.grad`` is the flat gradient: hand it to the optimizer
+    and to gradient clipping instead of the modules' parameters. Why: for small networks the
+    per-tensor overhead dominates; Adam and norm clipping on one tensor cost about a third of
+    what they cost on the ~12 tensors of a small MLP. Clear gradients with ``flat.grad.zero_()``
+    (``zero_grad(set_to_none=True)`` would detach the views), and move the modules to their
+    device before flattening.
+    """
+    params = [p for m in modules for p in m.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("flatten_parameters: the modules have no trainable parameters")
+    if len({(p.dtype, p.device) for p in params}) > 1:
+        raise ValueError("flatten_parameters: the parameters must share one dtype and device")
+    flat = torch.cat([p.detach().reshape(-1) for p in params])
+    grad = torch.zeros_like(flat)
+    offset = 0
+    for p in params:
+        n = p.numel()
+        p.data = flat[offset:offset + n].view_as(p)
+        p.grad = grad[offset:offset + n].view_as(p)  # backward accumulates into it in place
+        offset += n
+    out = nn.Parameter(flat)
+    out.grad = grad
+    return out
+
+
 def fit(
     model: nn.Module,
     train: tuple[torch.Tensor, ...],

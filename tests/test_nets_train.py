@@ -140,3 +140,35 @@ def test_optimizer_and_scheduler_names_are_checked() -> None:
         make_optimizer(params, TrainConfig(optimizer="lion"))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="schedule"):
         make_scheduler(make_optimizer(params, TrainConfig()), TrainConfig(schedule="warp"), 1)  # type: ignore[arg-type]
+
+
+def test_flatten_parameters_trains_like_the_separate_tensors() -> None:
+    """After flatten_parameters every weight and gradient is a view of one flat tensor, and Adam
+    with clipping on the flat tensor takes the steps it takes on the separate tensors."""
+    from nets.train import flatten_parameters
+
+    torch.manual_seed(0)
+    flat_net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
+    ref = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
+    ref.load_state_dict(flat_net.state_dict())
+    flat = flatten_parameters(flat_net)
+    assert flat.numel() == sum(p.numel() for p in ref.parameters())
+    for p in flat_net.parameters():
+        assert p.untyped_storage().data_ptr() == flat.untyped_storage().data_ptr()
+        assert p.grad.untyped_storage().data_ptr() == flat.grad.untyped_storage().data_ptr()
+    opt_flat = torch.optim.Adam([flat], lr=1e-2)
+    opt_ref = torch.optim.Adam(ref.parameters(), lr=1e-2)
+    x = torch.randn(16, 4)
+    for _ in range(5):
+        flat.grad.zero_()
+        flat_net(x).pow(2).mean().backward()
+        torch.nn.utils.clip_grad_norm_([flat], 0.1)
+        opt_flat.step()
+        opt_ref.zero_grad()
+        ref(x).pow(2).mean().backward()
+        torch.nn.utils.clip_grad_norm_(ref.parameters(), 0.1)
+        opt_ref.step()
+    for a, b in zip(flat_net.parameters(), ref.parameters()):
+        assert torch.allclose(a, b, atol=1e-6)
+    with pytest.raises(ValueError, match="no trainable"):
+        flatten_parameters(torch.nn.Tanh())
