@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Literal
+from collections.abc import Iterator
+from typing import Any, Literal, NamedTuple
 
 import gymnasium
 import numpy as np
@@ -125,6 +126,19 @@ class QNetwork(nn.Module):
 # ----- the learner --------------------------------------------------------------------------
 
 
+class _Batch(NamedTuple):
+    """One gradient step's replay batch on the learner's device (the n-step sums already taken)."""
+
+    obs: torch.Tensor  # [B, *obs_shape]
+    actions: torch.Tensor  # long [B]
+    returns: torch.Tensor  # [B]: discounted rewards of the window
+    discount: torch.Tensor  # [B]: gamma^(k+1), 0 after a termination
+    next_obs: torch.Tensor  # [B, *obs_shape]: the bootstrap observation
+    next_mask: torch.Tensor | None  # bool [B, A] legal actions there, or None
+    weights: torch.Tensor | None  # importance weights (prioritized replay only)
+    indices: np.ndarray  # flat buffer indices, for the priority update
+
+
 class DQNLearner:
     """DQN over a same-step-autoreset Gymnasium vector env (the :class:`agents.common.Learner` protocol)."""
 
@@ -175,7 +189,7 @@ class DQNLearner:
             finished += self._env_step(envs)
         updates = []  # (loss, mean Q) per gradient step, kept as tensors: one host sync per call
         if self.env_steps >= c.learning_starts and len(self.buffer) >= c.batch_size:
-            updates = [self._update() for _ in range(c.gradient_steps)]
+            updates = [self._update(batch) for batch in self._batches(c.gradient_steps)]
         stats: dict[str, Any] = {"env_steps": c.train_frequency * self.num_envs, "episode_returns": finished,
                                  "epsilon": self.epsilon}
         if updates:
@@ -266,18 +280,32 @@ class DQNLearner:
         self.env_steps += self.num_envs
         return done_returns
 
-    def _update(self) -> torch.Tensor:
+    def _batches(self, count: int) -> Iterator[_Batch]:
+        """The ``count`` replay batches of one burst of gradient steps, n-step sums done, on the device.
+
+        Uniform replay draws the whole burst at once (the buffer does not change inside a burst):
+        one sampling, one n-step computation and one transfer per burst instead of per step.
+        Prioritized replay draws one batch at a time, as each step changes the priorities.
+        """
+        c = self.config
+        per_draw = 1 if c.prioritized else count
+        for _ in range(count // per_draw):
+            beta = linear_schedule(c.priority_beta_start, 1.0, c.priority_beta_steps, self.env_steps)
+            batch = self.buffer.sample(c.batch_size * per_draw, beta)
+            nstep = n_step_returns(batch.rewards, batch.terminated, batch.truncated, batch.valid, c.gamma)
+            rows = np.arange(len(nstep.last))
+            arrays = [batch.obs, batch.actions, nstep.returns, nstep.discount, batch.next_obs[rows, nstep.last],
+                      None if batch.next_mask is None else batch.next_mask[rows, nstep.last],
+                      batch.weights if c.prioritized else None]
+            parts = [[None] * per_draw if x is None else torch.as_tensor(x, device=self.device).split(c.batch_size)
+                     for x in arrays]
+            for i in range(per_draw):
+                yield _Batch(*(part[i] for part in parts), indices=batch.indices[i * c.batch_size:(i + 1) * c.batch_size])
+
+    def _update(self, batch: _Batch) -> torch.Tensor:
         """One gradient step on a replay batch; returns ``[loss, mean Q of the taken actions]``."""
         c = self.config
-        beta = linear_schedule(c.priority_beta_start, 1.0, c.priority_beta_steps, self.env_steps)
-        batch = self.buffer.sample(c.batch_size, beta)
-        dev = self.device
-        nstep = n_step_returns(batch.rewards, batch.terminated, batch.truncated, batch.valid, c.gamma)
-        rows = np.arange(len(nstep.last))
-        next_obs = torch.as_tensor(batch.next_obs[rows, nstep.last], device=dev)  # (B, *obs_shape)
-        next_mask = None if batch.next_mask is None else torch.as_tensor(batch.next_mask[rows, nstep.last], device=dev)
-        obs = torch.as_tensor(batch.obs, device=dev)
-        returns, discount = torch.as_tensor(nstep.returns, device=dev), torch.as_tensor(nstep.discount, device=dev)
+        obs, next_obs = batch.obs, batch.next_obs
         with torch.no_grad():
             next_q_target = self.q_target(next_obs)
         if c.double:  # one online forward for s and s' (fewer small ops; the s' half gets no gradient)
@@ -285,12 +313,12 @@ class DQNLearner:
             next_q_online = next_q_online.detach()
         else:
             q, next_q_online = self.q(obs), next_q_target
-        target = td_target(returns, discount, next_q_online, next_q_target, next_mask, c.double)
-        q_taken = q.gather(1, torch.as_tensor(batch.actions, device=dev)[:, None]).squeeze(1)
+        target = td_target(batch.returns, batch.discount, next_q_online, next_q_target, batch.next_mask, c.double)
+        q_taken = q.gather(1, batch.actions[:, None]).squeeze(1)
         td = q_taken - target
         per_sample = F.smooth_l1_loss(q_taken, target, reduction="none") if c.loss == "huber" else td.pow(2)
         if c.prioritized:  # importance-sampling weights; uniform replay's are all 1
-            per_sample = torch.as_tensor(batch.weights, device=dev) * per_sample
+            per_sample = batch.weights * per_sample
         loss = per_sample.mean()
         self._flat.grad.zero_()
         loss.backward()
