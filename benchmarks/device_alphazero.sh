@@ -24,7 +24,7 @@ export PYTHONPATH=/tmp/pp:$PWD
 command -v nvidia-smi >/dev/null && nvidia-smi -L
 echo "== tests"
 timeout 150 python3 -m pytest -q -p no:cacheprovider -m "gpu or not slow" tests/test_devices.py tests/test_cuda_paths.py \
-    tests/test_mcts.py tests/test_supervised.py tests/test_alphazero.py \
+    tests/test_mcts.py tests/test_mcts_games.py tests/test_supervised.py tests/test_alphazero.py \
     2>&1 | tail -3
 echo "== throughput"
 # the default search, then without host syncs, then also in bf16 (each its own JSON lines file)
