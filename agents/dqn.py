@@ -2,8 +2,9 @@
 Hasselt et al. 2016), a dueling head (Wang et al. 2016), n-step returns, hard or Polyak target
 updates, a linear epsilon schedule and optional proportional prioritized replay.
 
-Reads top to bottom: :class:`DQNConfig`; :class:`QNetwork` (an MLP trunk from ``nets`` and a
-dueling or linear head); then :class:`DQNLearner`, whose ``learn(envs)`` plays
+Reads top to bottom: :class:`DQNConfig`; :class:`QNetwork` (an MLP trunk from ``nets``, after
+the Nature DQN conv tower for uint8 image stacks such as Atari frames, and a dueling or linear
+head); then :class:`DQNLearner`, whose ``learn(envs)`` plays
 ``train_frequency`` vector steps epsilon-greedily and takes ``gradient_steps`` updates. The pure
 math it calls (``linear_schedule``, ``n_step_returns``, ``td_target``, ``masked_argmax``,
 ``polyak_update``) lives in :mod:`agents.dqn_math`.
@@ -30,6 +31,7 @@ from torch import nn
 from agents.common import load_optimizer_tensors, optimizer_tensors, strip_prefix
 from agents.dqn_math import linear_schedule, masked_argmax, n_step_returns, polyak_update, td_target
 from agents.replay import ReplayBuffer
+from nets.conv import NatureTower
 from nets.heads import DuelingQHead
 from nets.mlp import MLP, MLPConfig, layer_chain, run_chain
 from nets.train import flatten_parameters
@@ -105,22 +107,40 @@ def default_config(name: str = "dqn") -> DQNConfig:
 
 
 class QNetwork(nn.Module):
-    """Flatten -> MLP trunk -> dueling or linear head: ``[B, *obs_shape] -> [B, A]`` Q-values."""
+    """(Conv tower ->) MLP trunk -> dueling or linear head: ``[B, *obs_shape] -> [B, A]`` Q-values.
 
-    def __init__(self, obs_dim: int, num_actions: int, hidden: tuple[int, ...], dueling: bool) -> None:
+    Vector observations (and our games' float planes) are flattened into the MLP. Images --
+    ``image_shape`` given: uint8 ``[C, H, W]``, e.g. 4 stacked 84x84 Atari frames -- go through
+    the Nature DQN tower (``nets.conv.NatureTower``), scaled by 1/255 on the device, and the MLP
+    then takes its 3136 features (``hidden = [512]``: the Nature DQN's 512-unit layer).
+    """
+
+    def __init__(self, obs_dim: int, num_actions: int, hidden: tuple[int, ...], dueling: bool,
+                 image_shape: tuple[int, ...] | None = None) -> None:
         super().__init__()
+        self.tower = None if image_shape is None else NatureTower(image_shape[0], tuple(image_shape[1:]))
+        features = obs_dim if self.tower is None else self.tower.out_features
         if dueling and hidden:
-            self.trunk = MLP(MLPConfig(obs_dim, hidden[-1], hidden[:-1], output_activation="relu"))
+            self.trunk = MLP(MLPConfig(features, hidden[-1], hidden[:-1], output_activation="relu"))
             self.head: nn.Module = DuelingQHead(hidden[-1], num_actions)
         else:
-            self.trunk = MLP(MLPConfig(obs_dim, num_actions, hidden))
+            self.trunk = MLP(MLPConfig(features, num_actions, hidden))
             self.head = nn.Identity()
         self._chain = layer_chain(self.trunk)  # the trunk's layers in call order, for run_chain
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        """Q-values float ``[B, A]`` for observations ``[B, ...]``."""
-        features = run_chain(self.trunk, self._chain, obs.flatten(1))  # (B, obs_dim) -> (B, F)
+        """Q-values float ``[B, A]`` for observations ``[B, ...]`` (any dtype; uint8 images)."""
+        if self.tower is None:
+            x = obs.flatten(1).float()  # (B, obs_dim); a no-op for float32
+        else:
+            x = self.tower(obs.float() * (1.0 / 255.0))  # (B, C, H, W) -> (B, 3136)
+        features = run_chain(self.trunk, self._chain, x)  # (B, F_in) -> (B, F)
         return self.head.forward(features)  # (B, A)
+
+
+def is_image_space(space: gymnasium.spaces.Box) -> bool:
+    """uint8 ``[C, H, W]`` observations (stacked frames), which get the conv tower."""
+    return len(space.shape) == 3 and space.dtype == np.uint8
 
 
 # ----- the learner --------------------------------------------------------------------------
@@ -129,7 +149,7 @@ class QNetwork(nn.Module):
 class _Batch(NamedTuple):
     """One gradient step's replay batch on the learner's device (the n-step sums already taken)."""
 
-    obs: torch.Tensor  # [B, *obs_shape]
+    obs: torch.Tensor  # [B, *obs_shape], the replay's dtype (uint8 for Atari; the network casts)
     actions: torch.Tensor  # long [B]
     returns: torch.Tensor  # [B]: discounted rewards of the window
     discount: torch.Tensor  # [B]: gamma^(k+1), 0 after a termination
@@ -155,8 +175,9 @@ class DQNLearner:
         self.num_actions = int(action_space.n)
         torch.manual_seed(seed)
         obs_dim = int(np.prod(observation_space.shape))
-        self.q = QNetwork(obs_dim, self.num_actions, config.hidden, config.dueling).to(self.device)
-        self.q_target = QNetwork(obs_dim, self.num_actions, config.hidden, config.dueling).to(self.device)
+        image = tuple(observation_space.shape) if is_image_space(observation_space) else None
+        self.q = QNetwork(obs_dim, self.num_actions, config.hidden, config.dueling, image).to(self.device)
+        self.q_target = QNetwork(obs_dim, self.num_actions, config.hidden, config.dueling, image).to(self.device)
         self.q_target.load_state_dict(self.q.state_dict())
         self.q_target.requires_grad_(False)
         # one flat tensor for the weights and one for the gradients: Adam and clipping touch one
@@ -164,6 +185,7 @@ class DQNLearner:
         self._flat = flatten_parameters(self.q)
         self.optimizer = torch.optim.Adam([self._flat], lr=config.lr, fused=True)
         self.obs_shape = tuple(observation_space.shape)
+        self.obs_dtype = np.dtype(observation_space.dtype)  # what the replay stores (uint8 for Atari)
         self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.buffer: ReplayBuffer | None = None  # built on the first step, once we know if the env has masks
@@ -200,7 +222,7 @@ class DQNLearner:
     @torch.inference_mode()
     def act(self, obs: np.ndarray, action_mask: np.ndarray | None = None, deterministic: bool = True) -> np.ndarray:
         """Greedy (masked) actions, or epsilon-greedy with the current epsilon: int64 ``[N]``."""
-        q = self.q(torch.as_tensor(obs, dtype=torch.float32, device=self.device))
+        q = self.q(torch.as_tensor(obs, device=self.device))  # the network casts to float on the device
         mask = None if action_mask is None else torch.as_tensor(action_mask, device=self.device).bool()
         greedy = masked_argmax(q, mask).cpu().numpy()
         if deterministic:
@@ -256,7 +278,8 @@ class DQNLearner:
     def _new_buffer(self, masks: bool) -> ReplayBuffer:
         c = self.config
         return ReplayBuffer(c.buffer_size, self.num_envs, self.obs_shape, self.num_actions, masks=masks,
-                            n_step=c.n_step, prioritized=c.prioritized, alpha=c.priority_alpha, seed=self.seed)
+                            n_step=c.n_step, prioritized=c.prioritized, alpha=c.priority_alpha, seed=self.seed,
+                            obs_dtype=self.obs_dtype)
 
     def _env_step(self, envs: Any) -> list[float]:
         """One epsilon-greedy vector step stored in the buffer; returns the returns of episodes that ended."""

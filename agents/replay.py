@@ -7,7 +7,9 @@ n-step window of a transition is the next rows of the *same column*, cut at the 
 terminated/truncated step and at the newest row written. Each transition also stores its own
 ``next_obs`` (the true final observation when its episode ended, which the vector env's
 same-step autoreset puts in ``info["final_obs"]``), so a window can bootstrap from any of its
-steps. Flat index ``i = t * N + e``.
+steps. Flat index ``i = t * N + e``. Observations keep their space's dtype (``obs_dtype``): an
+Atari transition, a uint8 [4, 84, 84] stack stored twice (obs and next_obs), costs 56 KB, so
+100k transitions take 5.6 GB (next_obs alone 2.8 GB of it).
 
 Everything is numpy on the CPU (sampling a few hundred indices is not worth a device
 round-trip); ``state_tensors``/``load_state_tensors`` turn it into named tensors for resume.
@@ -25,7 +27,7 @@ class ReplayBatch(NamedTuple):
     """A sampled batch of n-step transitions (numpy arrays, B = batch size)."""
 
     obs: np.ndarray
-    """float32 [B, *obs_shape]: the first observation of each window."""
+    """[B, *obs_shape] in the buffer's ``obs_dtype``: the first observation of each window."""
     actions: np.ndarray
     """int64 [B]: the action taken at ``obs``."""
     rewards: np.ndarray
@@ -37,7 +39,7 @@ class ReplayBatch(NamedTuple):
     valid: np.ndarray
     """bool [B, n]: the step exists in the buffer (is not beyond the newest row written)."""
     next_obs: np.ndarray
-    """float32 [B, n, *obs_shape]: next observation of every window step (bootstrap candidates)."""
+    """[B, n, *obs_shape] (``obs_dtype``): next observation of every window step (bootstrap candidates)."""
     next_mask: np.ndarray | None
     """bool [B, n, A] legal actions at each ``next_obs``, or None when the task has no masks."""
     weights: np.ndarray
@@ -59,11 +61,13 @@ class ReplayBuffer:
         prioritized: proportional prioritized replay instead of uniform.
         alpha: priority exponent (priority = (|td| + eps) ** alpha).
         seed: seed of the sampling generator.
+        obs_dtype: dtype of the stored observations: float32 for vector tasks, uint8 for Atari
+            frames (a quarter of the memory; the learner casts to float on its device).
     """
 
     def __init__(self, capacity: int, num_envs: int, obs_shape: tuple[int, ...], num_actions: int,
                  masks: bool = False, n_step: int = 1, prioritized: bool = False, alpha: float = 0.6,
-                 seed: int = 0) -> None:
+                 seed: int = 0, obs_dtype: np.dtype | type = np.float32) -> None:
         if capacity < num_envs or n_step < 1:
             raise ValueError(f"need capacity >= num_envs and n_step >= 1, got {capacity}, {num_envs}, {n_step}")
         self.rows = -(-capacity // num_envs)
@@ -71,8 +75,8 @@ class ReplayBuffer:
         self.n_step = n_step
         self.alpha = alpha
         T, N = self.rows, num_envs
-        self.obs = np.zeros((T, N, *obs_shape), np.float32)
-        self.next_obs = np.zeros((T, N, *obs_shape), np.float32)
+        self.obs = np.zeros((T, N, *obs_shape), obs_dtype)
+        self.next_obs = np.zeros((T, N, *obs_shape), obs_dtype)  # stored apart: 2x the obs memory
         self.actions = np.zeros((T, N), np.int64)
         self.rewards = np.zeros((T, N), np.float32)
         self.terminated = np.zeros((T, N), bool)

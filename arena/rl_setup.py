@@ -1,7 +1,14 @@
 """What a model-free run is made of, before any training: its settings (the task's section of
 ``agents/hyperparams.toml`` over the ``"*"`` defaults, then command-line overrides), its device,
 its environments (:func:`make_env` for evaluation, :func:`make_vector_env` for training) and its
-learner. arena/rl.py runs the loop on them."""
+learner. arena/rl.py runs the loop on them.
+
+Atari (``ALE/...`` ids, ``pip install "arena[atari]"``) gets the standard DQN pipeline from
+Gymnasium's own wrappers: the emulator at ``frameskip=1`` with sticky actions
+(``repeat_action_probability``, v5's 0.25 unless the table says otherwise), then
+``AtariPreprocessing`` (30 random no-ops at reset, 4 frames per action max-pooled over the last
+two, 84x84 grey, uint8) and ``FrameStackObservation`` (the last 4 frames): uint8 ``[4, 84, 84]``
+observations, for training and evaluation alike. Rewards are not clipped."""
 
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ from typing import Any
 
 import gymnasium
 import torch
+from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
 
 from agents.common import PastSelves
 
@@ -22,8 +30,9 @@ AGENTS = ("dqn", *PG_AGENTS)
 GAMES: dict[str, str] = {"tictactoe": "arena/TicTacToe-v0", "go": "arena/Go-v0"}
 """Our games by short name -> their Gymnasium id (played against an opponent, see envs/gym.py)."""
 RUN_DEFAULTS: dict[str, Any] = {"steps": 100_000, "num_envs": 1, "eval_every": None, "eval_episodes": 10,
-                                "opponent": "random", "agent_color": 0}
-"""Run settings (not agent config) a table section or an override may set; eval_every None = steps / 20."""
+                                "opponent": "random", "agent_color": 0, "repeat_action_probability": 0.25}
+"""Run settings (not agent config) a table section or an override may set; eval_every None = steps / 20;
+repeat_action_probability: Atari's sticky actions (ALE/... ids only)."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +44,8 @@ class RunSettings:
     env_id: str
     """The Gymnasium id made for training and evaluation."""
     env_kwargs: dict[str, Any]
-    """Keyword arguments of ``gymnasium.make`` (our games: opponent, agent_color)."""
+    """Keyword arguments of ``gymnasium.make`` (our games: opponent, agent_color; Atari: frameskip 1,
+    repeat_action_probability)."""
     agent: str
     """dqn, reinforce, a2c or ppo."""
     steps: int
@@ -76,7 +86,13 @@ def resolve_settings(task: str, agent: str, steps: int | None, seed: int, device
     if steps is not None:
         merged["steps"] = steps
     env_id = GAMES.get(task, task)
-    env_kwargs = {"opponent": merged["opponent"], "agent_color": merged["agent_color"]} if env_id.startswith("arena/") else {}
+    env_kwargs: dict[str, Any] = {}
+    if env_id.startswith("arena/"):
+        env_kwargs = {"opponent": merged["opponent"], "agent_color": merged["agent_color"]}
+    elif is_atari(env_id):
+        if "-ram-" in env_id:
+            raise ValueError(f"{env_id}: RAM observations are not supported; use the screen id, e.g. ALE/Pong-v5")
+        env_kwargs = {"frameskip": 1, "repeat_action_probability": float(merged["repeat_action_probability"])}
     run_keys = {k: merged.pop(k) for k in RUN_DEFAULTS}
     total = int(run_keys["steps"])
     settings = RunSettings(
@@ -131,12 +147,12 @@ def resolve_device(device: str) -> str:
 def make_env(settings: RunSettings, render_mode: str | None = None) -> gymnasium.Env:
     """One env of the run's task (evaluation, watching). A self-play run is evaluated
     against the ``random`` opponent (its past copies are no fixed yardstick)."""
-    import envs  # noqa: F401 - registers the arena/... ids
-
+    register(settings.env_id)
     kwargs = dict(settings.env_kwargs)
     if kwargs.get("opponent") == "self":
         kwargs["opponent"] = "random"
-    return gymnasium.make(settings.env_id, render_mode=render_mode, **kwargs)
+    env = gymnasium.make(settings.env_id, render_mode=render_mode, **kwargs)
+    return atari_pipeline(env) if is_atari(settings.env_id) else env
 
 
 def make_vector_env(settings: RunSettings, pool: PastSelves | None = None) -> gymnasium.vector.VectorEnv:
@@ -149,8 +165,7 @@ def make_vector_env(settings: RunSettings, pool: PastSelves | None = None) -> gy
     with same-step autoreset (an episode's final observation in ``info["final_obs"]`` on the step
     that ends it).
     """
-    import envs  # noqa: F401
-
+    register(settings.env_id)
     kwargs = dict(settings.env_kwargs)
     if kwargs.get("opponent") == "self":
         if pool is None:
@@ -161,17 +176,46 @@ def make_vector_env(settings: RunSettings, pool: PastSelves | None = None) -> gy
         return gymnasium.make_vec(settings.env_id, num_envs=settings.num_envs, vectorization_mode=mode, **kwargs)
     return gymnasium.make_vec(settings.env_id, num_envs=settings.num_envs, vectorization_mode="sync",
                               vector_kwargs={"autoreset_mode": gymnasium.vector.AutoresetMode.SAME_STEP},
-                              **kwargs)
+                              wrappers=[atari_pipeline] if is_atari(settings.env_id) else None, **kwargs)
 
 
 def vector_mode(settings: RunSettings) -> str:
     """``vector_entry_point`` when the agent reads next-step autoreset (policy gradients) and the
-    task registers a batched env, else ``sync``."""
-    import envs  # noqa: F401
-
+    task registers a batched env, else ``sync`` (always for Atari: the ALE's own batched env
+    does its own preprocessing)."""
+    register(settings.env_id)
     spec = gymnasium.spec(settings.env_id)
-    batched = spec.vector_entry_point is not None and not spec.additional_wrappers
+    batched = spec.vector_entry_point is not None and not spec.additional_wrappers and not is_atari(settings.env_id)
     return "vector_entry_point" if settings.agent in PG_AGENTS and batched else "sync"
+
+
+def is_atari(env_id: str) -> bool:
+    """An Atari game of the ALE (``ALE/Pong-v5``)."""
+    return env_id.startswith("ALE/")
+
+
+def register(env_id: str) -> None:
+    """Register the ids ``env_id`` needs: our games always, the ALE's (lazily) for ``ALE/...``.
+
+    Raises:
+        ValueError: an ``ALE/...`` id without ale-py installed, naming the extra to install.
+    """
+    import envs  # noqa: F401 - registers the arena/... ids
+
+    if is_atari(env_id):
+        try:
+            import ale_py
+            import cv2  # noqa: F401 - AtariPreprocessing resizes frames with OpenCV
+        except ImportError as e:
+            raise ValueError(f"{env_id} needs the Atari extra (ale-py, which ships the ROMs, and OpenCV; {e}): "
+                             'pip install "arena[atari]"') from None
+        gymnasium.register_envs(ale_py)
+
+
+def atari_pipeline(env: gymnasium.Env) -> gymnasium.Env:
+    """The DQN preprocessing of an ALE env made with ``frameskip=1``: uint8 ``[4, 84, 84]`` observations."""
+    env = AtariPreprocessing(env, noop_max=30, frame_skip=4, screen_size=84, grayscale_obs=True, scale_obs=False)
+    return FrameStackObservation(env, stack_size=4)
 
 
 def build_learner(settings: RunSettings, config: dict[str, Any], env: gymnasium.Env) -> Any:

@@ -1,5 +1,6 @@
 """Convolutional networks: a LeNet-like classifier (digits, MNIST), a GoogLeNet inception
-block, and the AlphaZero residual tower with its policy and value heads.
+block, the AlphaZero residual tower with its policy and value heads, and the Nature DQN's
+conv tower over stacked Atari frames.
 
 All sizes come from configs at construction; nothing depends on a board size at import.
 The forward passes branch only on Python values fixed at construction (never on tensor
@@ -251,6 +252,39 @@ class PolicyValueNet(nn.Module):
         """
         features = self.tower(x)  # (B, channels, N, N)
         return PolicyValue(self.policy_head(features), self.value_head(features).squeeze(-1))
+
+
+class NatureTower(nn.Module):
+    """The Nature DQN's conv tower (Mnih et al. 2015): ``conv 32 8x8 stride 4 -> ReLU -> conv 64
+    4x4 stride 2 -> ReLU -> conv 64 3x3 stride 1 -> ReLU -> flatten`` (no padding).
+
+    A ``[B, 4, 84, 84]`` frame stack gives ``[B, 3136]`` (64 maps of 7x7). The input is taken
+    as it comes: scaling pixels to [0, 1] is the caller's job.
+
+    Args:
+        in_channels: stacked frames (4 in the DQN pipeline).
+        image_size: ``(height, width)`` of the input; sets ``out_features``.
+    """
+
+    LAYERS = ((32, 8, 4), (64, 4, 2), (64, 3, 1))
+    """(out channels, kernel, stride) of each conv."""
+
+    def __init__(self, in_channels: int, image_size: tuple[int, int] = (84, 84)) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        (h, w), c_in = image_size, in_channels
+        for c_out, kernel, stride in self.LAYERS:
+            layers += [nn.Conv2d(c_in, c_out, kernel, stride), nn.ReLU()]
+            h, w, c_in = (h - kernel) // stride + 1, (w - kernel) // stride + 1, c_out
+        if min(h, w) < 1:
+            raise ValueError(f"NatureTower needs images of at least 36x36, got {image_size}")
+        self.convs = nn.Sequential(*layers, nn.Flatten())
+        self.out_features = c_in * h * w
+        """Width of the flattened features (3136 for 84x84)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, in_channels, H, W]`` float -> ``[B, out_features]``."""
+        return self.convs(x)
 
 
 def _conv_bn_relu(c_in: int, c_out: int, kernel_size: int, batch_norm: bool) -> list[nn.Module]:
