@@ -23,7 +23,8 @@ from typing import Any, Literal, NamedTuple
 import torch
 import torch.nn.functional as F
 
-from agents.mcts import MCTSConfig, network_evaluator, search
+from agents.mcts import MCTSConfig, SearchOutput, network_evaluator, search
+from agents.mcts_graph import GraphedSearch
 from envs import core
 from nets.conv import PolicyValueNet, ResNetConfig
 
@@ -128,12 +129,12 @@ class SelfPlay:
         self.moves = torch.zeros(B, dtype=torch.long, device=device)
         self.length = torch.zeros(B, dtype=torch.long, device=device)  # recorded (searched) positions
         self.opening = self._opening_lengths(B, device)
+        self._graph: tuple[torch.nn.Module, GraphedSearch] | None = None  # (network, its captured search)
 
     def step(self, net: torch.nn.Module) -> FinishedGames:
         """One move in every game (a batched search per move); returns the games that ended."""
         state, rows, t = self.state, torch.arange(self.cfg.games, device=self.length.device), self.length
-        out = search(self.game, state, network_evaluator(self.game, net), self.cfg.search, explore=True,
-                     generator=self.generator)
+        out = self._search(net, state)
         opening = self.opening > 0
         action = torch.where(opening, core.random_actions(state, self.generator), out.action)
         self.obs[rows, t] = self.game.observe(state).to(torch.uint8)
@@ -151,6 +152,17 @@ class SelfPlay:
         self.moves = torch.where(done, 0, self.moves)
         self.opening = torch.where(done, self._opening_lengths(len(done), done.device), self.opening)
         return finished
+
+    def _search(self, net: torch.nn.Module, state: Any) -> SearchOutput:
+        """The exploring search of every game: eager, or replayed as a CUDA graph
+        (``search.cuda_graph`` on a CUDA device; captured again for another network object)."""
+        if not (self.cfg.search.cuda_graph and state.legal_action_mask.is_cuda):
+            return search(self.game, state, network_evaluator(self.game, net), self.cfg.search, explore=True,
+                          generator=self.generator)
+        if self._graph is None or self._graph[0] is not net:
+            graphed = GraphedSearch(self.game, network_evaluator(self.game, net), self.cfg.search, state, explore=True)
+            self._graph = (net, graphed)
+        return self._graph[1](state, self.generator)
 
     def _opening_lengths(self, n: int, device: torch.device) -> torch.Tensor:
         k = torch.randint(self.cfg.random_opening + 1, (n,), generator=self.generator, device=self.generator.device)

@@ -29,6 +29,7 @@ rewards only at the end: tic-tac-toe and Go, where a pass is a move).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,6 +73,8 @@ class MCTSConfig:
     be) with finished rows masked, instead of stopping once every tree reached a leaf. Same
     search, no host sync inside it (a static program, as CUDA graphs need), more small ops:
     on the CPU the default (one sync per level) is faster."""
+    cuda_graph: bool = False
+    """Self-play on CUDA replays its search as one CUDA graph (agents/mcts_graph.py; Gumbel only)."""
 
     def __post_init__(self) -> None:
         if self.simulations < 1:
@@ -111,7 +114,7 @@ class SearchOutput(NamedTuple):
 
 
 def search(game: Any, state: Any, evaluate: Evaluator, cfg: MCTSConfig, explore: bool | torch.Tensor = False,
-           generator: torch.Generator | None = None) -> SearchOutput:
+           generator: torch.Generator | None = None, gumbel: torch.Tensor | None = None) -> SearchOutput:
     """Search every game of ``state`` with ``cfg.simulations`` expansions per tree.
 
     Args:
@@ -122,6 +125,8 @@ def search(game: Any, state: Any, evaluate: Evaluator, cfg: MCTSConfig, explore:
         explore: bool or bool ``[B]``: self-play exploration (Gumbel noise at the root, or
             Dirichlet noise and visit sampling for PUCT). False gives the strongest move.
         generator: random numbers for Gumbel noise and sampling (seeded runs).
+        gumbel: float ``[B, A]`` standard Gumbel noise to use instead of drawing it (a CUDA
+            graph draws no random numbers: agents/mcts_graph.py feeds it in).
 
     Returns:
         :class:`SearchOutput`.
@@ -138,13 +143,13 @@ def search(game: Any, state: Any, evaluate: Evaluator, cfg: MCTSConfig, explore:
     tree.value_sum[:, ROOT] = -tree.raw_value[:, ROOT]
     alive = ~state.terminated
 
-    gumbel = gumbel_noise(tree.logits[:, ROOT], generator) * explore[:, None]
+    gumbel = (gumbel_noise(tree.logits[:, ROOT], generator) if gumbel is None else gumbel) * explore[:, None]
     if cfg.algorithm == "puct":
         noise = dirichlet_noise(state.legal_action_mask, cfg.dirichlet_alpha)
         mix = cfg.dirichlet_fraction * explore.float()[:, None]
         prior = torch.softmax(tree.logits[:, ROOT], dim=-1)
         tree.logits[:, ROOT] = _masked_log(((1 - mix) * prior + mix * noise), state.legal_action_mask)
-    table = considered_visit_table(cfg.max_considered_actions, S, A).to(dev)
+    table = _device_table(cfg.max_considered_actions, S, A, dev)
     considered = table[state.legal_action_mask.sum(1).clamp(max=cfg.max_considered_actions)]  # (B, S)
 
     for k in range(S):
@@ -155,6 +160,13 @@ def search(game: Any, state: Any, evaluate: Evaluator, cfg: MCTSConfig, explore:
         _simulate(game, tree, rows, first, k + 1, alive, evaluate, cfg, levels=k if cfg.sync_free else None)
 
     return _root_output(tree, rows, gumbel, explore, alive, cfg, generator)
+
+
+@functools.lru_cache(maxsize=32)
+def _device_table(max_considered: int, simulations: int, num_actions: int, device: torch.device) -> torch.Tensor:
+    """The halving schedule on the device, made once (a host-to-device copy per search would
+    also break CUDA-graph capture)."""
+    return considered_visit_table(max_considered, simulations, num_actions).to(device)
 
 
 def network_evaluator(game: Any, net: torch.nn.Module) -> Evaluator:

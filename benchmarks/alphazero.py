@@ -93,6 +93,9 @@ class Config:
     """throughput: timed seconds of forward passes per inference-rate measurement."""
     sync_free: bool = False
     """throughput: the search's fixed-depth descent with no host sync (``MCTSConfig.sync_free``)."""
+    cuda_graph: bool = False
+    """throughput: self-play replays each search as one CUDA graph (``MCTSConfig.cuda_graph``;
+    implies the sync-free descent; CUDA and Gumbel only)."""
     bf16: bool = False
     """throughput: self-play and the inference ceiling under bfloat16 autocast (CUDA; the tree
     arithmetic stays float32)."""
@@ -146,7 +149,8 @@ def tictactoe_run(cfg: Config, seed: int) -> dict[str, Any]:
 def throughput_config(game_id: GameId, batch: int, cfg: Config) -> AlphaZeroConfig:
     """The game's preset with the batch, search and network of this measurement."""
     az = preset("go", 9)[0] if game_id == "go9" else preset("tictactoe", 3)[0]
-    search = dataclasses.replace(az.search, simulations=cfg.simulations, sync_free=cfg.sync_free,
+    search = dataclasses.replace(az.search, simulations=cfg.simulations, sync_free=cfg.sync_free or cfg.cuda_graph,
+                                 cuda_graph=cfg.cuda_graph,
                                  **({"algorithm": cfg.algorithm} if cfg.algorithm else {}))
     net = {k: v for k, v in {"blocks": cfg.blocks, "channels": cfg.channels}.items() if v is not None}
     return dataclasses.replace(az, games=batch, search=search, **net)
@@ -225,7 +229,8 @@ def throughput(cfg: Config) -> None:
             emit({
                 "part": "throughput", "game": game_id, "impl": "arena", "device": device.type, "batch": batch,
                 "simulations": az.search.simulations, "algorithm": az.search.algorithm,
-                "sync_free": cfg.sync_free, "bf16": cfg.bf16,
+                "sync_free": cfg.sync_free or cfg.cuda_graph, "cuda_graph": cfg.cuda_graph and device.type == "cuda",  # the CPU runs it eagerly
+                "bf16": cfg.bf16,
                 "blocks": az.blocks, "channels": az.channels, "threads": torch.get_num_threads(),
                 "positions_per_s": round(m["positions_per_s"], 2),
                 "baseline": "arena B=1 (sequential)",

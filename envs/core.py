@@ -26,8 +26,9 @@ Rules kept here so no game re-implements them (STYLE.md rule 4):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol, TypeVar
 
 import torch
@@ -161,7 +162,19 @@ def reset_finished(game: Game, state: S, generator: torch.Generator | None = Non
     return select(done, fresh, state)
 
 
-_sync_free = False  # set by cuda_graph_loop while it warms up the code path it will capture
+_sync_free = False  # set by sync_free_mode (cuda_graph_loop's warm-up of the path it will capture)
+
+
+@contextlib.contextmanager
+def sync_free_mode() -> Iterator[None]:
+    """Run game code as it runs inside a CUDA graph capture (:func:`capturing` is True): for the
+    warm-up before a capture, so the captured path has already run once."""
+    global _sync_free
+    previous, _sync_free = _sync_free, True
+    try:
+        yield
+    finally:
+        _sync_free = previous
 
 
 def capturing() -> bool:
@@ -192,14 +205,9 @@ def cuda_graph_loop(fn: Callable[[S], S], state: S, warmup: int = 3) -> tuple[Ca
 
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())
-    global _sync_free
-    with torch.cuda.stream(side):  # warm up the very path to capture: caches, cuBLAS, allocator
-        _sync_free = True
-        try:
-            for _ in range(warmup):
-                advance()
-        finally:
-            _sync_free = False
+    with torch.cuda.stream(side), sync_free_mode():  # warm up the very path to capture: caches, cuBLAS, allocator
+        for _ in range(warmup):
+            advance()
     torch.cuda.current_stream().wait_stream(side)
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):

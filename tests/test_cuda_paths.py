@@ -38,3 +38,37 @@ def test_supervised_cnn_on_cuda_with_mixed_precision(tmp_path: Path) -> None:
     assert metrics["device"] == "cuda"
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["train_loss"] < rows[0]["train_loss"]
+
+
+def test_graphed_search_replays_the_eager_search() -> None:
+    """The CUDA-graph search gives the eager search's answer for the same root noise, for two
+    different batches of positions through one captured graph; self-play runs on it."""
+    import envs
+    from agents.alphazero import AlphaZeroConfig, SelfPlay, make_network
+    from agents.mcts import MCTSConfig, network_evaluator, search
+    from agents.mcts_graph import GraphedSearch
+    from agents.selection import gumbel_noise
+    from envs import core
+
+    game = envs.make("go", size=9)
+    cfg = AlphaZeroConfig(game="go", size=9, games=8, blocks=2, channels=32,
+                          search=MCTSConfig(simulations=16, sync_free=True, cuda_graph=True))
+    torch.manual_seed(0)
+    net = make_network(game, cfg).cuda().eval()
+    evaluate = network_evaluator(game, net)
+    g = torch.Generator("cuda").manual_seed(1)
+    state = game.init(8, "cuda")
+    graphed = GraphedSearch(game, evaluate, cfg.search, state, explore=True)
+    for _ in range(2):
+        state = game.step(state, core.random_actions(state, g), checked=False)
+        noise_rng = torch.Generator("cuda").manual_seed(2)
+        out = graphed(state, noise_rng)
+        noise = gumbel_noise(torch.zeros(8, game.num_actions, device="cuda"), torch.Generator("cuda").manual_seed(2))
+        eager = search(game, state, evaluate, cfg.search, explore=True, gumbel=noise)
+        assert torch.equal(out.action, eager.action)
+        assert torch.allclose(out.policy, eager.policy, atol=1e-5)
+        assert torch.equal(out.visits, eager.visits)
+    selfplay = SelfPlay(game, cfg, torch.device("cuda"), torch.Generator("cuda").manual_seed(3))
+    for _ in range(3):
+        selfplay.step(net)
+    assert selfplay._graph is not None and int(selfplay.length.max()) >= 1

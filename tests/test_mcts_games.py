@@ -296,3 +296,22 @@ def test_sync_free_descent_is_the_same_search(algorithm, game_id):
         depth = torch.where(parent >= 0, depth.gather(1, parent.clamp(min=0)) + 1, depth)
     # past the first levels: Gumbel's root on Go spreads 24 simulations over 16 actions
     assert depth.max() >= (2 if (algorithm, game_id) == ("gumbel", "go") else 4)
+
+
+def test_given_root_noise_replaces_the_drawn_noise():
+    """``search(gumbel=noise)`` searches as if the generator had drawn ``noise`` (what a CUDA
+    graph feeds in), and the CUDA-graph search refuses PUCT and CPU states."""
+    from agents.mcts_graph import GraphedSearch
+    from agents.selection import gumbel_noise
+
+    game, state = GO, go_positions(3, 6, seed=2)
+    evaluate = integer_evaluator(game, seed=4)
+    cfg = MCTSConfig(simulations=16)
+    drawn = search(game, state, evaluate, cfg, explore=True, generator=torch.Generator().manual_seed(5))
+    noise = gumbel_noise(torch.zeros(3, game.num_actions), torch.Generator().manual_seed(5))
+    given = search(game, state, evaluate, cfg, explore=True, gumbel=noise)
+    assert torch.equal(drawn.action, given.action) and torch.equal(drawn.visits, given.visits)
+    with pytest.raises(ValueError, match="Gumbel"):
+        GraphedSearch(game, evaluate, MCTSConfig(algorithm="puct"), state)
+    with pytest.raises(ValueError, match="CUDA"):
+        GraphedSearch(game, evaluate, cfg, state)
