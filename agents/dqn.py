@@ -77,6 +77,10 @@ class DQNConfig:
     """Gradient clipping by global norm."""
     loss: Literal["huber", "mse"] = "huber"
     """TD loss: Huber (smooth L1, as in the Nature DQN) or squared error."""
+    checkpoint_replay: bool = True
+    """Keep the replay buffer in the trainer checkpoint, so ``--resume`` continues with it. False
+    for huge buffers (Atari: 5.6 GB at 100k): a resumed run then refills ``learning_starts``
+    transitions before it learns again."""
     prioritized: bool = False
     """Proportional prioritized replay (Schaul et al. 2016) instead of uniform."""
     priority_alpha: float = 0.6
@@ -210,7 +214,9 @@ class DQNLearner:
         for _ in range(c.train_frequency):
             finished += self._env_step(envs)
         updates = []  # (loss, mean Q) per gradient step, kept as tensors: one host sync per call
-        if self.env_steps >= c.learning_starts and len(self.buffer) >= c.batch_size:
+        # the second test only matters after a resume without the replay (checkpoint_replay False)
+        refilled = len(self.buffer) >= max(c.batch_size, min(c.learning_starts, self.buffer.rows * self.num_envs))
+        if self.env_steps >= c.learning_starts and refilled:
             updates = [self._update(batch) for batch in self._batches(c.gradient_steps)]
         stats: dict[str, Any] = {"env_steps": c.train_frequency * self.num_envs, "episode_returns": finished,
                                  "epsilon": self.epsilon}
@@ -239,12 +245,13 @@ class DQNLearner:
         return {"q": self.q}
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
-        """Networks, optimizer, replay buffer and counters as named tensors (the live episodes are not
-        kept: the next ``learn`` after a load starts fresh episodes)."""
+        """Networks, optimizer, replay buffer (unless ``checkpoint_replay`` is False) and counters as
+        named tensors (the live episodes are not kept: the next ``learn`` after a load starts fresh
+        episodes)."""
         out = {f"q.{k}": v for k, v in self.q.state_dict().items()}
         out.update({f"q_target.{k}": v for k, v in self.q_target.state_dict().items()})
         out.update(optimizer_tensors(self.optimizer, "optimizer."))
-        if self.buffer is not None:
+        if self.buffer is not None and self.config.checkpoint_replay:
             out.update(self.buffer.state_tensors("replay."))
         out["counters"] = torch.tensor([self.env_steps, self.gradient_steps], dtype=torch.int64)
         return out
@@ -258,6 +265,8 @@ class DQNLearner:
             masks = "replay.next_mask" in tensors
             self.buffer = self._new_buffer(masks)
             self.buffer.load_state_tensors(tensors, "replay.")
+        else:  # saved without it (checkpoint_replay False): refill from scratch
+            self.buffer = None
         self.env_steps, self.gradient_steps = (int(v) for v in tensors["counters"])
         self.rng = np.random.default_rng([self.seed, self.env_steps])  # a fresh stream after a resume
         self._obs = None

@@ -20,7 +20,8 @@ from agents.dqn import DQNConfig, DQNLearner, QNetwork
 
 PONG = "ALE/Pong-v5"
 TINY = {"hidden": [32], "buffer_size": 1_000, "learning_starts": 100, "train_frequency": 4, "gradient_steps": 1,
-        "batch_size": 8, "exploration_steps": 200, "eval_every": 200, "eval_episodes": 1}
+        "batch_size": 8, "exploration_steps": 200, "eval_every": 200, "eval_episodes": 1,
+        "checkpoint_replay": True}  # the table's Pong row leaves its 5.6 GB replay out of checkpoints
 
 
 @pytest.fixture
@@ -81,6 +82,7 @@ def test_short_pong_run_writes_a_run_folder_and_resumes(ale: None, tmp_path: Pat
     state = load_tensors(run / "checkpoints" / "trainer.safetensors")
     assert state["learner.replay.obs"].dtype == torch.uint8
     assert state["learner.replay.obs"].shape[1:] == (1, 4, 84, 84)
+    assert rl.resolve_settings(PONG, "dqn", None, 0, "cpu")[1]["checkpoint_replay"] is False
     final = rl.train_rl(PONG, "dqn", steps=300, run_dir=run, resume=True, progress=False)
     assert final["step"] == 300
     assert [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [0, 200, 300]

@@ -180,6 +180,24 @@ def test_state_tensors_round_trip() -> None:
     assert len(b.buffer) == len(a.buffer)
 
 
+def test_checkpoint_without_replay_refills_before_learning() -> None:
+    """checkpoint_replay False leaves the buffer out of the state; a learner loaded from it plays
+    learning_starts fresh transitions before its next gradient step."""
+    vec = gymnasium.make_vec("CartPole-v1", num_envs=2, vectorization_mode="sync", vector_kwargs=SAME_STEP)
+    cfg = {"hidden": (16,), "learning_starts": 64, "train_frequency": 16, "gradient_steps": 2, "batch_size": 8,
+           "checkpoint_replay": False}
+    a = make_learner("dqn", cfg, vec.single_observation_space, vec.single_action_space, 2, seed=0)
+    for _ in range(4):
+        a.learn(vec)
+    state = a.state_tensors()
+    assert not any(k.startswith("replay.") for k in state) and a.gradient_steps == 6
+    b = make_learner("dqn", cfg, vec.single_observation_space, vec.single_action_space, 2, seed=5)
+    b.load_state_tensors(state)
+    assert b.buffer is None and b.env_steps == 128
+    assert "loss" not in b.learn(vec)  # 32 transitions stored: still refilling
+    assert "loss" in b.learn(vec) and b.gradient_steps == 8  # 64 = learning_starts
+
+
 def test_short_cartpole_run_beats_random() -> None:
     """A seconds-long run: random play averages about 22 steps; the greedy policy after 4,000 env
     steps (2,000 gradient steps) balances far longer (observed 158-253 on seeds 0-3, 12-17 s on a
