@@ -46,22 +46,14 @@ class GraphedSearch:
             raise ValueError(f"a CUDA-graph search needs a CUDA state, this one is on {device}")
         B, A = state.legal_action_mask.shape
         self.cfg = dataclasses.replace(cfg, sync_free=True)
-        self.state = _clone(state)
+        self.state = core.static_copy(state)
         self.gumbel = torch.zeros(B, A, device=device)
         self.explore = torch.as_tensor(explore, device=device).expand(B).clone()
 
         def run() -> SearchOutput:
             return search(game, self.state, evaluate, self.cfg, explore=self.explore, gumbel=self.gumbel)
 
-        side = torch.cuda.Stream(device)
-        side.wait_stream(torch.cuda.current_stream(device))
-        with torch.cuda.stream(side), core.sync_free_mode():  # caches, cuBLAS/cuDNN, allocator
-            for _ in range(warmup):
-                run()
-        torch.cuda.current_stream(device).wait_stream(side)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
-            self.out = run()
+        self.graph, self.out = core.capture(run, warmup, device)
         self.batch = B
 
     def __call__(self, state: Any, generator: torch.Generator | None = None) -> SearchOutput:
@@ -77,7 +69,3 @@ class GraphedSearch:
         out = self.out
         return SearchOutput(out.action.clone(), out.policy.clone(), out.value.clone(), out.visits.clone(), out.tree)
 
-
-def _clone(state: Any) -> Any:
-    """A copy of a batched state whose tensors the graph owns (its static inputs)."""
-    return dataclasses.replace(state, **{f.name: getattr(state, f.name).clone() for f in dataclasses.fields(state)})

@@ -34,6 +34,7 @@ from typing import Any, Protocol, TypeVar
 import torch
 
 S = TypeVar("S")
+T = TypeVar("T")
 
 
 class IllegalActionError(ValueError):
@@ -191,10 +192,7 @@ def cuda_graph_loop(fn: Callable[[S], S], state: S, warmup: int = 3) -> tuple[Ca
     bound by Python and kernel-launch overhead. ``fn`` must run in unchecked mode and draw
     random numbers from the default CUDA generator (a graph replays its captured kernels).
     """
-    static = dataclasses.replace(state, **{
-        f.name: getattr(state, f.name).clone() for f in dataclasses.fields(state)  # type: ignore[arg-type]
-        if isinstance(getattr(state, f.name), torch.Tensor)
-    })
+    static = static_copy(state)
 
     def advance() -> None:
         new = fn(static)
@@ -203,17 +201,33 @@ def cuda_graph_loop(fn: Callable[[S], S], state: S, warmup: int = 3) -> tuple[Ca
             if isinstance(target, torch.Tensor):
                 target.copy_(getattr(new, f.name))
 
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side), sync_free_mode():  # warm up the very path to capture: caches, cuBLAS, allocator
+    graph, _ = capture(advance, warmup)
+    return _Replay(graph, static), static
+
+
+def static_copy(state: S) -> S:
+    """A copy of a batched state whose tensors a CUDA graph will own (its static inputs)."""
+    return dataclasses.replace(state, **{  # type: ignore[type-var]
+        f.name: getattr(state, f.name).clone() for f in dataclasses.fields(state)  # type: ignore[arg-type]
+        if isinstance(getattr(state, f.name), torch.Tensor)
+    })
+
+
+def capture(fn: Callable[[], T], warmup: int = 3, device: torch.device | None = None) -> tuple[Any, T]:
+    """``fn`` run ``warmup`` times in :func:`sync_free_mode` on a side stream (the very path to
+    capture: caches, cuBLAS/cuDNN handles, the allocator), then captured once as a CUDA graph.
+    Returns ``(graph, what the captured call returned)``: ``graph.replay()`` reruns its kernels
+    on the same memory, so that output is rewritten in place by every replay."""
+    side = torch.cuda.Stream(device)
+    side.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(side), sync_free_mode():
         for _ in range(warmup):
-            advance()
-    torch.cuda.current_stream().wait_stream(side)
+            fn()
+    torch.cuda.current_stream(device).wait_stream(side)
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
-        advance()
-
-    return _Replay(graph, static), static
+        out = fn()
+    return graph, out
 
 
 def random_actions(state: BatchedState, generator: torch.Generator | None = None) -> torch.Tensor:
