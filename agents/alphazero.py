@@ -48,7 +48,10 @@ class AlphaZeroConfig:
     search: MCTSConfig = field(default_factory=lambda: MCTSConfig(simulations=16))
     """Self-play search."""
     play_simulations: int = 64
-    """Search budget when the agent plays (evaluation, people, GTP)."""
+    """Search budget when the agent plays (people, GTP, the final judgement of a run)."""
+    eval_simulations: int | None = None
+    """Search budget of the evaluation matches during training (None: the self-play search's):
+    they track progress and gate, so they can be cheaper than play."""
     buffer_size: int = 20_000
     """Replay buffer capacity in positions."""
     batch_size: int = 256
@@ -59,6 +62,10 @@ class AlphaZeroConfig:
     """Positions collected before training starts."""
     lr: float = 1e-3
     """AdamW learning rate."""
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    """``cosine``: the learning rate falls from ``lr`` to 0 along a half cosine over the run's
+    budget (its seconds, or its step limit when that comes first): the late small steps
+    sharpen a policy that a constant rate keeps jittering."""
     weight_decay: float = 1e-4
     """AdamW weight decay."""
     augment: bool = True

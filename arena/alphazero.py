@@ -20,6 +20,7 @@ in progress when the run stopped are started afresh.
 from __future__ import annotations
 
 import copy
+import math
 import dataclasses
 import time
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from agents.alphazero import (AlphaZeroConfig, ReplayBuffer, SelfPlay, make_netw
 from agents.mcts import MCTSConfig, network_evaluator, rollout_evaluator, search
 from arena import checkpoint as ckpt
 from arena.elo import elo_difference
-from arena.match import Bot, MatchResult, make_bot, play_match
+from arena.match import Bot, MatchResult, make_bot, play_matches
 from arena.players import Thinking, thinking_from
 from arena.runs import append_metrics, new_run_dir, plot_curves, write_config, write_json
 from nets.distributed import all_reduce_sum, data_parallel, process_rank, shard_size
@@ -83,6 +84,11 @@ class Counters:
     elo: float = 0.0
     best_elo: float = 0.0
     evaluations: int = 0
+    selfplay_seconds: float = 0.0
+    learn_seconds: float = 0.0
+    eval_seconds: float = 0.0
+    """Where the wall clock went: self-play and learning (together the training clock) and
+    evaluation with its checkpoints and replays (the final judgement of a tic-tac-toe run included)."""
 
 
 def train(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, progress: Any = None) -> dict[str, Any]:
@@ -119,18 +125,23 @@ def train(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, progress: Any = N
                                                   buffer.size < -(-cfg.min_buffer // world)])
         counters.games += int(games)
         counters.positions += int(positions)
+        learn_tick = time.perf_counter()
+        counters.selfplay_seconds += learn_tick - tick
         if short == 0:
             sample_debt += positions * cfg.replay_ratio / cfg.batch_size
+            _set_lr(optimizer, cfg.lr * _lr_factor(cfg, opts, counters))
             while sample_debt >= 1:
                 losses = train_step(trainee, optimizer, buffer, cfg, game.board_size, generator, rows, weight)
                 counters.step += 1
                 sample_debt -= 1
+        counters.learn_seconds += time.perf_counter() - learn_tick
         counters.train_seconds += time.perf_counter() - tick
         done = counters.train_seconds >= opts.seconds or (opts.max_steps is not None and counters.step >= opts.max_steps)
         if world > 1:  # rank 0's clock decides for everyone
             done = all_reduce_sum([float(done and lead)])[0] > 0
         row = None
         if lead and (counters.train_seconds >= next_eval or done):
+            eval_tick = time.perf_counter()
             next_eval = counters.train_seconds + opts.eval_every
             row = _evaluate(game, cfg, opts, net, best, counters)
             row.update(wall_time=round(time.perf_counter() - wall_start, 2))
@@ -140,9 +151,25 @@ def train(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, progress: Any = N
             _log_row(run, writer, row, counters)
             _save(run, cfg, net, optimizer, buffer, counters, best, row)
             _write_replays(run, game, cfg, finished, counters, opts.replays_per_eval)
+            counters.eval_seconds += time.perf_counter() - eval_tick
         if progress is not None:
             progress(counters, row)
     return _finish(run, writer, game, cfg, net, history, counters) if lead else dataclasses.asdict(counters)
+
+
+def _lr_factor(cfg: AlphaZeroConfig, opts: TrainOptions, counters: Counters) -> float:
+    """The learning rate's share of ``lr`` at this point of the budget."""
+    if cfg.lr_schedule == "constant":
+        return 1.0
+    done = counters.train_seconds / opts.seconds
+    if opts.max_steps is not None:
+        done = max(done, counters.step / opts.max_steps)
+    return 0.5 * (1.0 + math.cos(math.pi * min(done, 1.0)))
+
+
+def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
 
 
 class Learner(NamedTuple):
@@ -218,22 +245,25 @@ def search_bot(game: Any, net: torch.nn.Module, cfg: MCTSConfig, explore: bool =
 
 def _evaluate(game: Any, cfg: AlphaZeroConfig, opts: TrainOptions, net: torch.nn.Module,
               best: torch.nn.Module, counters: Counters) -> dict[str, Any]:
-    """Matches against random, the previous best (and minimax for tic-tac-toe); Elo update."""
-    play = cfg.play_search()
+    """Matches against random, the previous best (and minimax for tic-tac-toe), all in one
+    batch of games, searching ``cfg.eval_simulations`` (cheap: they track progress and gate;
+    the agent's play-time strength is judged at the end, see :func:`_final_metrics`); Elo update."""
+    play = dataclasses.replace(cfg.play_search(), simulations=cfg.eval_simulations or cfg.search.simulations)
     me = search_bot(game, net, play)
     dev = next(net.parameters()).device
     row: dict[str, Any] = {"step": counters.step, "games": counters.games, "positions": counters.positions,
-                           "train_seconds": round(counters.train_seconds, 2)}
-    vs_random = play_match(game, (me, make_bot("random", game, opts.seed + counters.evaluations)), opts.eval_games, dev)
-    row.update(_rates("random", vs_random))
+                           "train_seconds": round(counters.train_seconds, 2), "eval_simulations": play.simulations}
     # Two deterministic searches would replay one game per colour: both sides explore here.
     noise = torch.Generator(dev).manual_seed(opts.seed + 7919 * counters.evaluations)
-    vs_best = play_match(game, (search_bot(game, net, play, True, noise), search_bot(game, best, play, True, noise)),
-                         opts.eval_games, dev)
-    row.update(_rates("best", vs_best))
+    pairings = {"random": (me, make_bot("random", game, opts.seed + counters.evaluations)),
+                "best": (search_bot(game, net, play, True, noise), search_bot(game, best, play, True, noise))}
     if game.name == "tictactoe":
-        row.update(_rates("minimax", play_match(game, (me, make_bot("minimax", game, counters.evaluations)),
-                                                opts.eval_games, dev)))
+        pairings["minimax"] = (me, make_bot("minimax", game, counters.evaluations))
+    records = dict(zip(pairings, play_matches(game, list(pairings.values()), opts.eval_games, dev)))
+    results = {name: record.result for name, record in records.items()}
+    for name, result in results.items():
+        row.update(_rates(name, result))
+    if game.name == "tictactoe":
         row["optimal_policy"] = judge_tictactoe(game, net, None)
     elif opts.gnugo_games > 0:
         from arena.gnugo import find_gnugo, gnugo_win_rate
@@ -242,6 +272,7 @@ def _evaluate(game: Any, cfg: AlphaZeroConfig, opts: TrainOptions, net: torch.nn
             player = SearchPlayer("alphazero", network_evaluator(game, net), play)
             row.update(gnugo_win_rate(player, game, opts.gnugo_games, opts.gnugo_level))
     # Elo: random is 0; each evaluation is rated against the previous best network.
+    vs_random, vs_best = results["random"], results["best"]
     if counters.evaluations == 0:
         counters.elo = elo_difference(vs_random.score, vs_random.games)
     else:
@@ -278,11 +309,13 @@ def _rates(name: str, result: MatchResult) -> dict[str, float]:
 
 def _final_metrics(game: Any, cfg: AlphaZeroConfig, net: torch.nn.Module, rows: list[dict[str, Any]],
                    counters: Counters) -> dict[str, Any]:
-    final = {**(rows[-1] if rows else {}), **dataclasses.asdict(counters)}
-    if game.name == "tictactoe":
+    tick = time.perf_counter()
+    final = {**(rows[-1] if rows else {})}
+    if game.name == "tictactoe":  # the final row already judged the raw policy
         final["optimal_search"] = judge_tictactoe(game, net, cfg.play_search())
-        final["optimal_policy"] = judge_tictactoe(game, net, None)
-    return final
+    counters.eval_seconds += time.perf_counter() - tick
+    final.update(dataclasses.asdict(counters))
+    return {k: round(v, 2) if isinstance(v, float) and k.endswith("seconds") else v for k, v in final.items()}
 
 
 # ----- checkpoints and files ----------------------------------------------------------------

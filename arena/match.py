@@ -116,28 +116,54 @@ def play_match_record(game: Any, bots: tuple[Bot, Bot], games: int,
                       device: torch.device | str | None = None) -> MatchRecord:
     """:func:`play_match`, keeping each game's seat, outcome, actions and result text.
 
-    The same games as :func:`play_match` (same bot calls, in the same order). A separate
-    function rather than a ``record=`` flag so each returns one type.
+    The same games as :func:`play_match`. A separate function rather than a ``record=`` flag
+    so each returns one type.
     """
-    state = game.init(games, device)
-    seat_a = (torch.arange(games, device=state.current_player.device) >= (games + 1) // 2).long()  # bots[0]'s player
-    outcome = torch.zeros(games, 2, device=state.rewards.device)
-    actions, alive = [], []  # per move: long [B], bool [B] (the game was still going)
+    return play_matches(game, [bots], games, device)[0]
+
+
+def play_matches(game: Any, pairings: Sequence[tuple[Bot, Bot]], games: int,
+                 device: torch.device | str | None = None) -> list[MatchRecord]:
+    """Several matches of ``games`` games each, all in one batch of ``len(pairings) * games``.
+
+    In each match the pairing's first bot moves first in the first half of its games and
+    second in the rest. Every move, each distinct bot (the same object in several pairings
+    counts once) is called once, on the unfinished games where it is to move and only those
+    (``envs.core.state_rows``): a search bot searches half the batch, not all of it, and one
+    call serves all its matches. Returns one :class:`MatchRecord` per pairing, from its first
+    bot's point of view.
+    """
+    n = len(pairings) * games
+    state = game.init(n, device)
+    dev = state.current_player.device
+    within = torch.arange(n, device=dev) % games
+    match = torch.arange(n, device=dev) // games
+    seat_a = (within >= (games + 1) // 2).long()  # each pairing's first bot's player
+    bots = list({id(b): b for pair in pairings for b in pair}.values())
+    owner = torch.tensor([[bots.index(b) for b in pair] for pair in pairings], device=dev)  # (P, 2)
+    outcome = torch.zeros(n, 2, device=state.rewards.device)
+    actions, alive = [], []  # per move: long [n], bool [n] (the game was still going)
     while not bool(state.terminated.all()):
-        a_turn = state.current_player == seat_a
-        action = torch.where(a_turn, bots[0](game, state), bots[1](game, state))
+        mover = owner[match, (state.current_player != seat_a).long()]  # index into bots, per game
+        action = torch.zeros(n, dtype=torch.long, device=dev)
+        for i, bot in enumerate(bots):
+            rows = ((mover == i) & ~state.terminated).nonzero()[:, 0]
+            if len(rows):
+                action[rows] = bot(game, core.state_rows(state, rows))
         actions.append(action)
         alive.append(~state.terminated)
         state = game.step(state, action, checked=False)
         outcome = outcome + state.rewards  # finished games are frozen with zero rewards
-    mine = outcome.gather(1, seat_a[:, None])[:, 0]
-    moves: list[list[int]] = [[] for _ in range(games)]
+    mine = torch.sign(outcome.gather(1, seat_a[:, None])[:, 0]).long().tolist()
+    moves: list[list[int]] = [[] for _ in range(n)]
     if actions:
-        played = torch.stack(alive).T.tolist()  # (B, T)
+        played = torch.stack(alive).T.tolist()  # (n, T)
         for g, (row, keep) in enumerate(zip(torch.stack(actions).T.tolist(), played)):
             moves[g] = [a for a, k in zip(row, keep) if k]
-    return MatchRecord(tuple(seat_a.tolist()), tuple(int(x) for x in torch.sign(mine).tolist()),
-                       tuple(tuple(m) for m in moves), _result_texts(game, state, outcome))
+    texts, seats = _result_texts(game, state, outcome), seat_a.tolist()
+    return [MatchRecord(tuple(seats[k:k + games]), tuple(mine[k:k + games]),
+                        tuple(tuple(m) for m in moves[k:k + games]), texts[k:k + games])
+            for k in range(0, n, games)]
 
 
 def play_game(game: Any, bots: tuple[Bot, Bot]) -> Iterator[tuple[Any, int | None]]:

@@ -86,8 +86,9 @@ class Train:
 
 def preset(game: str, size: int) -> tuple[AlphaZeroConfig, float, float]:
     """``(config, seconds, eval_every)`` that work for ``game`` on a small CPU."""
-    if game == "tictactoe":
-        return AlphaZeroConfig(), 60.0, 10.0
+    if game == "tictactoe":  # chosen on a 2-core AMD EPYC VM, the slow case (README, BENCHMARKS.md)
+        cfg = AlphaZeroConfig(games=512, replay_ratio=16.0, lr=3e-3, lr_schedule="cosine", eval_simulations=8)
+        return cfg, 65.0, 32.5
     big = size >= 9
     cfg = AlphaZeroConfig(
         game="go", size=size, blocks=4 if big else 3, channels=64 if big else 48, games=256 if big else 128,
@@ -198,10 +199,13 @@ def _launch_processes(cmd: Train, cfg: AlphaZeroConfig) -> dict[str, Any]:
 
 
 def _progress_bar(cmd: Train, opts: Any) -> tuple[Any, Any]:
-    """A tqdm bar over the training seconds and its ``progress(counters, row)`` callback."""
+    """A tqdm bar over the training seconds and its ``progress(counters, row)`` callback. It
+    reads "12/65 s trained, 0:15 wall, ~0:58 left": the wall clock and the estimate left
+    include the evaluations (tqdm's rate is trained seconds per wall second)."""
     from tqdm import tqdm
 
-    bar = tqdm(total=round(opts.seconds), unit="s", desc=f"alphazero {cmd.game}", dynamic_ncols=True)
+    fmt = "{desc}: {percentage:3.0f}%|{bar}| {n}/{total} s trained, {elapsed} wall, ~{remaining} left{postfix}"
+    bar = tqdm(total=round(opts.seconds), desc=f"alphazero {cmd.game}", dynamic_ncols=True, bar_format=fmt)
     bar.update(0)
     last = {}
 
@@ -217,5 +221,7 @@ def _progress_bar(cmd: Train, opts: Any) -> tuple[Any, Any]:
 def _print_summary(cmd: Train, cfg: AlphaZeroConfig, run: Path, final: dict[str, Any]) -> None:
     summary = ", ".join(f"{k} {final[k]}" for k in ("games", "positions", "step", "win_random", "loss_minimax",
                                                      "optimal_search", "optimal_policy", "elo") if k in final)
-    print(f"{summary}\nrun folder: {run}\nplay it: arena play {cmd.game} --opponent {run}"
+    clock = ", ".join(f"{k.split('_')[0]} {final[k]:.1f} s" for k in ("selfplay_seconds", "learn_seconds", "eval_seconds")
+                      if k in final)
+    print(f"{summary}\nwall clock: {clock}\nrun folder: {run}\nplay it: arena play {cmd.game} --opponent {run}"
           + (f" --size {cfg.size}" if cfg.game == "go" else ""))

@@ -307,3 +307,29 @@ class _Replay:
 
     def __call__(self) -> None:
         self.graph.replay()
+
+
+# ----- rows of a batched state -------------------------------------------------------------
+
+
+def state_rows(state: Any, index: torch.Tensor | slice) -> Any:
+    """The games ``index`` (long ``[K]`` or a slice) of a batched state, as a state with B = K."""
+    return dataclasses.replace(state, **{name: value[index] for name, value in _batched_fields(state)})
+
+
+def put_rows(state: Any, index: torch.Tensor, rows: Any) -> Any:
+    """``state`` with the games ``index`` (long ``[K]``) replaced by the K games of ``rows``."""
+    return dataclasses.replace(state, **{
+        name: value.index_copy(0, index, getattr(rows, name)) for name, value in _batched_fields(state)
+    })
+
+
+def _batched_fields(state: Any) -> list[tuple[str, torch.Tensor]]:
+    """The tensor fields of ``state`` whose leading dimension is the batch."""
+    batch = state.terminated.shape[0]
+    out = []
+    for field in dataclasses.fields(state):
+        value = getattr(state, field.name)
+        if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape[0] == batch:
+            out.append((field.name, value))
+    return out

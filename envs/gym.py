@@ -43,7 +43,7 @@ import torch
 from gymnasium import spaces
 
 from envs import core
-from envs.core import GameFinishedError, IllegalActionError
+from envs.core import GameFinishedError, IllegalActionError, put_rows, state_rows  # noqa: F401 (re-exported)
 
 __all__ = [
     "BanditEnv", "BoardGameEnv", "GameFinishedError", "GoEnv", "IllegalActionError", "LegalDiscrete", "TicTacToeEnv",
@@ -348,18 +348,6 @@ def observe_as(game: Any, state: Any, player: torch.Tensor) -> torch.Tensor:
     return game.observe(dataclasses.replace(state, current_player=player.to(state.current_player.device)))
 
 
-def state_rows(state: Any, index: torch.Tensor | slice) -> Any:
-    """The games ``index`` (long ``[K]`` or a slice) of a batched state, as a state with B = K."""
-    return dataclasses.replace(state, **{name: value[index] for name, value in _batched_fields(state)})
-
-
-def put_rows(state: Any, index: torch.Tensor, rows: Any) -> Any:
-    """``state`` with the games ``index`` (long ``[K]``) replaced by the K games of ``rows``."""
-    return dataclasses.replace(state, **{
-        name: value.index_copy(0, index, getattr(rows, name)) for name, value in _batched_fields(state)
-    })
-
-
 def render_frame(game: Any, state: Any, mode: str | None) -> str | np.ndarray | None:
     """What ``render()`` returns for game 0 of ``state``: ``"ansi"`` the game's text board,
     ``"rgb_array"`` a uint8 ``[H, W, 3]`` picture, anything else ``None``."""
@@ -385,14 +373,3 @@ def scalar_action(action: int | np.integer | np.ndarray) -> int:
     if a.size != 1 or not np.issubdtype(a.dtype, np.integer):
         raise TypeError(f"expected one integer action, got {action!r}")
     return int(a.reshape(()).item())
-
-
-def _batched_fields(state: Any) -> list[tuple[str, torch.Tensor]]:
-    """The tensor fields of ``state`` whose leading dimension is the batch."""
-    batch = state.terminated.shape[0]
-    out = []
-    for field in dataclasses.fields(state):
-        value = getattr(state, field.name)
-        if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape[0] == batch:
-            out.append((field.name, value))
-    return out
