@@ -101,8 +101,12 @@ def test_short_training_learns(tmp_path):
     assert final["optimal_policy"] > before + 0.2  # the raw policy learned (untrained: ~0.5)
     assert final["loss_random"] <= 0.05 and final["win_random"] >= 0.8
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    for key in ("step", "wall_time", "games", "positions", "win_random", "elo"):
+    for key in ("step", "wall_time", "games", "positions", "win_random", "elo", "eval_simulations"):
         assert key in rows[-1]
+    assert rows[-1]["eval_simulations"] == cfg.eval_simulations
+    split = final["selfplay_seconds"] + final["learn_seconds"]
+    assert abs(split - final["train_seconds"]) < 0.05 * final["train_seconds"] + 0.1  # the training clock, split
+    assert final["eval_seconds"] > 0 and final["optimal_search"] >= final["optimal_policy"] - 0.05
     assert (tmp_path / "plots" / "learning_curve.png").stat().st_size > 0
     assert list((tmp_path / "replays").glob("*.json"))
     assert list((tmp_path / "tb").iterdir())
@@ -190,3 +194,15 @@ def test_tictactoe_perfect_play_in_60_seconds(tmp_path):
 
     result = play_match(game, (search_bot(game, net, cfg.play_search()), make_bot("minimax", game, 1)), 100)
     assert result.losses == 0
+
+
+def test_cosine_learning_rate_falls_to_zero_over_the_budget():
+    from arena.alphazero import Counters, _lr_factor
+
+    cfg = dataclasses.replace(TINY, lr_schedule="cosine")
+    opts = TrainOptions(seconds=100, max_steps=1000)
+    assert _lr_factor(cfg, opts, Counters()) == 1.0
+    assert abs(_lr_factor(cfg, opts, Counters(train_seconds=50)) - 0.5) < 1e-9
+    assert abs(_lr_factor(cfg, opts, Counters(train_seconds=10, step=500)) - 0.5) < 1e-9  # steps ran out first
+    assert _lr_factor(cfg, opts, Counters(train_seconds=120)) == 0.0
+    assert _lr_factor(TINY, opts, Counters(train_seconds=90)) == 1.0  # constant
