@@ -44,7 +44,7 @@ def run_demo(cfg: Demo) -> dict[str, int]:
     import envs
     from arena.match import make_bot, play_game
 
-    game = envs.make("go", size=cfg.size, komi=cfg.komi) if cfg.game == "go" else envs.make("tictactoe")
+    game = envs.make_uncapped("go", size=cfg.size, komi=cfg.komi) if cfg.game == "go" else envs.make("tictactoe")
     names = [cfg.first, cfg.second]
     bots = [make_bot(n, game, cfg.seed + i) for i, n in enumerate(names)]
     tally = {f"{names[0]} (bot 1) wins": 0, f"{names[1]} (bot 2) wins": 0, "draws": 0}

@@ -6,11 +6,12 @@ until its blank line, with a timeout), a clear :class:`GtpError` for a ``?`` ans
 
 :func:`play_gnugo` plays full games of one of our players against GNU Go, alternating
 colours: our moves go to GNU Go with ``play``, its moves come from ``genmove``. A game ends
-after two consecutive passes or the game's move cap (both as :meth:`Go.step` decides) or a
-resignation, and is scored by OUR rules (Tromp-Taylor area with komi, the terminal state's
-``score``); GNU Go's own ``final_score`` is kept beside it for reference. GNU Go is started
-with ``--chinese-rules --positional-superko`` (area scoring, and our ko rule) so both sides
-agree on what is legal.
+after two consecutive passes or a resignation, or at the game's move cap if it has one (as
+:meth:`Go.step` decides: ``arena match`` plays the uncapped game, training logs may pass
+their capped one). It is scored by OUR rules (Tromp-Taylor area with komi, the terminal
+state's ``score``); GNU Go's own ``final_score`` is kept beside it for reference. GNU Go is
+started with ``--chinese-rules --positional-superko`` (area scoring, and our ko rule) so
+both sides agree on what is legal.
 """
 
 from __future__ import annotations
@@ -228,7 +229,7 @@ def _play_one(client: GtpClient, game: Any, act: Any, our_seat: int) -> GnuGoGam
             action = game.string_to_action(reply)
         state = _step(game, state, action, reply_from="GNU Go" if to_move != our_seat else "our player")
         moves.append(action)
-    if ended_by != "resignation" and int(state.move_count[0]) >= game.max_moves and int(state.passes[0]) < 2:
+    if ended_by != "resignation" and int(state.passes[0]) < 2:  # only a capped game ends any other way
         ended_by = "move cap"
     score = float(game.score_now(state)[0])
     try:

@@ -19,8 +19,10 @@ positions and handicap stones): in Go the side to move is taken to pass first, a
 inserted pass never ends the game (the consecutive-pass counter is reset before it), so
 superko history stays exact and the rules code alone decides what is legal. Tic-tac-toe has
 no pass; its legal moves do not depend on whose turn it is, so the turn is simply handed over.
-A game that has ended (two passes or the move cap) accepts no more moves: ``play`` answers
-``? illegal move``, ``genmove`` answers ``pass``; ``clear_board`` or ``undo`` go on.
+The engine plays Go without the self-play move cap (``envs.make_uncapped``): every legal
+move is accepted however long the game. A game that has ended (two passes) accepts no more
+moves: ``play`` answers ``? illegal move``, ``genmove`` answers ``pass``; ``clear_board`` or
+``undo`` go on.
 """
 
 from __future__ import annotations
@@ -321,7 +323,7 @@ class GtpEngine:
     def _make_game(self, size: int, komi: float) -> Any:
         import envs
 
-        return envs.make("go", size=size, komi=komi) if self.game_id == "go" else envs.make("tictactoe")
+        return envs.make_uncapped("go", size=size, komi=komi) if self.game_id == "go" else envs.make("tictactoe")
 
     def _vertex(self, text: str) -> int:
         if not _VERTEX.fullmatch(text) or (text.lower() == "pass" and not hasattr(self.game, "pass_action")):

@@ -94,7 +94,7 @@ def run_match(cmd: MatchCommand) -> MatchReport:
     if level is not None and cmd.game != "go":
         raise ValueError(f"gnugo plays Go only; use --game go (not {cmd.game})")
     config: dict[str, Any] = {"size": cmd.size, "komi": cmd.komi} if cmd.game == "go" else {}
-    game = envs.make(cmd.game, **config)
+    game = envs.make_uncapped(cmd.game, **config)  # no move cap: GNU Go's moves are all accepted
     names = tuple(display_names([cmd.a, cmd.b]))
     player_a = make_player(cmd.a, game, simulations=cmd.simulations, seed=cmd.seed, device=cmd.device)
     opponent = names[1] if level is None else f"GNU Go level {level}"

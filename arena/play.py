@@ -51,7 +51,7 @@ def make_session(cmd: PlayCommand) -> Any:
     from arena.viewer.session import PlaySession
 
     config: dict[str, Any] = {"size": cmd.size, "komi": cmd.komi} if cmd.game == "go" else {}
-    game = envs.make(cmd.game, **config)
+    game = envs.make_uncapped(cmd.game, **config)  # no move cap: people play every legal move
     spec = cmd.opponent or default_opponent(cmd.game, cmd.size)
     opponent = make_player(spec, game, simulations=cmd.simulations, seed=cmd.seed, device=cmd.device)
     print(f"opponent: {spec}")

@@ -87,13 +87,15 @@ def load_replay(path: str | Path) -> Replay:
 def replay_states(replay: Replay) -> tuple[Any, list[Any]]:
     """The game of ``replay`` and every position of it (B=1): the start, then one per move.
 
-    Steps are checked, so a corrupt replay raises ``envs.core.IllegalActionError``.
+    Steps are checked, so a corrupt replay raises ``envs.core.IllegalActionError``. The game
+    has no move cap (``envs.make_uncapped``): a game of any length replays, and one that
+    self-play cut short at its cap simply ends unfinished, its ``result`` as recorded.
     """
     import torch
 
     import envs
 
-    game = envs.make(replay.game, **replay.config)  # type: ignore[arg-type]
+    game = envs.make_uncapped(replay.game, **replay.config)  # type: ignore[arg-type]
     states = [game.init(1)]
     for action in replay.moves:
         states.append(game.step(states[-1], torch.tensor([action])))

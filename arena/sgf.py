@@ -5,10 +5,11 @@ node per move; a pass is written as sgfmill writes it (``tt`` on boards up to 19
 Sabaki, GoGui and KGS read as a pass). ``RU`` is ``Chinese``: area scoring, the nearest
 common name for our Tromp-Taylor rules with positional superko.
 
-Import reads the main line of the game tree and replays it through our rules (checked steps),
-so the imported replay is legal by construction. Results: ``RE[B+3.5]``, ``RE[W+R]`` (also
-``Resign``, ``T``/``Time``, ``F``/``Forfeit``) are kept as ``B+3.5``/``W+R``...; ``RE[0]``,
-``RE[Draw]`` become ``draw``; ``RE[Void]``, ``RE[?]`` or no ``RE`` mean no result.
+Import reads the main line of the game tree and replays it through our rules (checked steps,
+no move cap: a game of any length imports), so the imported replay is legal by construction.
+Results: ``RE[B+3.5]``, ``RE[W+R]`` (also ``Resign``, ``T``/``Time``, ``F``/``Forfeit``) are
+kept as ``B+3.5``/``W+R``...; ``RE[0]``, ``RE[Draw]`` become ``draw``; ``RE[Void]``,
+``RE[?]`` or no ``RE`` mean no result.
 
 Refused, each with a ``ValueError`` that says why (never another exception, whatever the
 bytes): anything that is not SGF, ``GM`` other than 1 (Go), board sizes outside 5..19,
@@ -176,14 +177,14 @@ def _check_legal(replay: Replay, source: str) -> None:
     import envs
     from envs.core import GameFinishedError, IllegalActionError
 
-    game = envs.make("go", **replay.config)
+    game = envs.make_uncapped("go", **replay.config)
     state = game.init(1)
     for i, action in enumerate(replay.moves):
         try:
             state = game.step(state, torch.tensor([action]))
         except GameFinishedError as e:
             raise ValueError(f"{source}: move {i + 1} ({'BW'[i % 2]} {game.action_to_string(action)}) comes after the "
-                             f"game ended (two passes or the {game.max_moves}-move cap)") from e
+                             "game ended (two passes)") from e
         except IllegalActionError as e:
             board = int(state.board[0, action]) if action < game.num_points else 0
             why = "the point is occupied" if board != 0 else "suicide or a superko repetition"

@@ -23,6 +23,19 @@ def make(game_id: GameId, **kwargs: Any) -> Any:
     raise ValueError(f"unknown game {game_id!r}; choose one of: tictactoe, go")
 
 
+def make_uncapped(game_id: GameId, **kwargs: Any) -> Any:
+    """The game as people play it, by its rules alone: Go without the self-play move cap
+    (``max_moves=0`` unless ``kwargs`` sets one), any other game as :func:`make` builds it.
+
+    GTP, the play and watch windows, replays, SGF and matches use it, so every legal move is
+    accepted however long the game (DESIGN.md: a move cap is a self-play truncation chosen by
+    the trainer, not a rule); training keeps :func:`make` and its default cap.
+    """
+    if game_id == "go":
+        kwargs.setdefault("max_moves", 0)
+    return make(game_id, **kwargs)
+
+
 # Gymnasium ids (arena/TicTacToe-v0, arena/Go-v0, arena/Bandit-v0); entry points are strings,
 # so the envs themselves load only when made. Registering twice is a no-op.
 from envs.gym import register_envs as _register_envs  # noqa: E402

@@ -8,9 +8,11 @@ Rules (one implementation for every caller: search, self-play, envs, viewer, GTP
   (a move whose own chain is left without liberties) is illegal, for one stone or a group.
 - Positional superko: a board move that recreates any earlier whole-board position of the
   game is illegal. Passes are always legal and do not change the position.
-- The game ends after two consecutive passes, or at ``max_moves`` moves (passes count;
-  default ``2 * N * N``, which real games do not reach: 162 on 9x9, 722 on 19x19, the same
-  cap as Pgx). A game ended by the cap is scored like any other.
+- The game ends after two consecutive passes. That is the only rule; ``max_moves`` adds a
+  self-play truncation chosen by the trainer: the game also ends, and is scored like any
+  other, at that many moves (passes count; default ``2 * N * N``, the same cap as Pgx: 162
+  on 9x9, 722 on 19x19). ``max_moves=0`` is no cap, the game people play (GTP, the window,
+  replays, SGF, matches: ``envs.make_uncapped``), however long it lasts.
 - Tromp-Taylor area scoring: a player's area is their stones plus the empty points that
   reach only their stones. ``score = black area - white area - komi``; > 0 black wins,
   < 0 white wins, 0 (integer komi) is a draw. Rewards are +1/-1 on the final move.
@@ -22,7 +24,12 @@ distinct chain beside it. Placing a stone relabels the merged chains with one co
 over the board; a capture removes whole chains the same way. Superko uses a Zobrist hash:
 each stone adds a random 54-bit number (so sums never overflow int64), a candidate move's
 hash is the current hash plus its stone minus the hashes of the chains it captures, and it
-is looked up in the game's sorted history of hashes with ``searchsorted``. Those kernels
+is looked up in the game's sorted history of hashes with ``searchsorted``. A capped game's
+history has one slot per position the cap allows; an uncapped game's starts at ``4 N^2 + 1``
+slots and checked steps double it whenever it is more than half full (:meth:`Go.make_room`),
+so every legal move of a played game is accepted. Unchecked steps never reshape a state
+(search trees and CUDA graphs hold fixed shapes); an unchecked line that fills the history
+ends there and is scored, like a capped one, so superko stays exact. Those kernels
 (chain labels, liberties, legality, hashes, area scoring) are pure functions in
 :mod:`envs.go_board`; this module holds the state and the game around them.
 """
@@ -56,7 +63,7 @@ class GoState:
     move_count: torch.Tensor  # long [B]
     captures: torch.Tensor  # long [B, 2]: stones captured by black, by white
     hash: torch.Tensor  # long [B]: Zobrist hash of the board
-    hash_history: torch.Tensor  # long [B, max_moves + 1]: sorted, SENTINEL-padded
+    hash_history: torch.Tensor  # long [B, K]: sorted, SENTINEL-padded; K = max_moves + 1, or grown uncapped
     previous: torch.Tensor  # int8 [B, history - 1, P]: earlier boards, newest first
 
     @property
@@ -65,7 +72,12 @@ class GoState:
 
 
 class Go:
-    """Batched Go rules. ``history`` boards (the current one included) feed ``observe``."""
+    """Batched Go rules. ``history`` boards (the current one included) feed ``observe``.
+
+    ``max_moves`` is the self-play truncation (see the module docstring): ``None`` (default)
+    for ``2 * N * N``, a positive int for that many moves, ``0`` for no cap. The attribute
+    ``max_moves`` holds the cap in force, ``None`` when there is none.
+    """
 
     name = "go"
     num_players = 2
@@ -75,11 +87,11 @@ class Go:
             raise ValueError(f"board size must be 5..19, got {size}")
         if history < 1:
             raise ValueError(f"history must be >= 1 board, got {history}")
+        if max_moves is not None and int(max_moves) < 0:
+            raise ValueError(f"max_moves must be a positive cap, or 0 for none; got {max_moves}")
         self.board_size = size
         self.komi = float(komi)
-        self.max_moves = 2 * size * size if max_moves is None else int(max_moves)
-        if self.max_moves < 1:
-            raise ValueError(f"max_moves must be positive, got {self.max_moves}")
+        self.max_moves: int | None = 2 * size * size if max_moves is None else (int(max_moves) or None)
         self.history = history
         self.num_points = size * size
         self.num_actions = self.num_points + 1
@@ -118,6 +130,7 @@ class Go:
         action = core.as_actions(action, state.batch_size, state.board.device)
         if checked:
             core.check_actions(self, state, action)
+            state = self.make_room(state)  # a played game never runs out of superko history
         t = self._tables_for(state.board.device)
         P = self.num_points
         play = (action != P) & ~state.terminated  # [B] a stone is placed
@@ -143,15 +156,30 @@ class Go:
 
         passes = torch.where(play, 0, state.passes + 1)
         move_count = state.move_count + 1
-        terminated = (passes >= 2) | (move_count >= self.max_moves)
         new_hash = go_board.board_hash(board, t.zobrist)
         history = go_board.history_insert(state.hash_history, torch.where(play, new_hash, SENTINEL))
+        terminated = (passes >= 2) | self._truncated(move_count, history)
         previous = torch.cat([state.board[:, None], state.previous[:, :-1]], dim=1)
         after = self._finish(
             board, chain, 1 - mover, terminated, passes, move_count, captures, new_hash, history, previous,
             newly_ended=terminated & ~state.terminated,
         )
         return after if checked else core.freeze_finished(state, after)
+
+    def make_room(self, state: GoState) -> GoState:
+        """``state`` with at most half of every game's superko history in use: an uncapped
+        game's history doubles in width when it is fuller (a capped one always fits).
+
+        Checked steps call it first, so played games never run out. A caller stepping real
+        games of an uncapped batch unchecked calls it between moves; it reads one boolean
+        back from the device, and the widened state no longer mixes with narrower ones (one
+        batch, one width: keep a cap for batched auto-reset).
+        """
+        history = state.hash_history
+        width = history.shape[1]
+        if self.max_moves is not None or not bool((history[:, width // 2] != SENTINEL).any()):
+            return state
+        return replace(state, hash_history=torch.cat([history, torch.full_like(history, SENTINEL)], dim=1))
 
     def from_board(self, board: torch.Tensor, current_player: torch.Tensor) -> GoState:
         """A fresh game state from any boards int8 [B, P] (its history is that position only).
@@ -166,7 +194,7 @@ class Go:
         t = self._tables_for(device)
         chain = go_board.label_chains(board, t.neighbors)
         h = go_board.board_hash(board, t.zobrist)
-        history = torch.full((B, self.max_moves + 1), SENTINEL, dtype=torch.long, device=device)
+        history = torch.full((B, self._history_slots()), SENTINEL, dtype=torch.long, device=device)
         history[:, 0] = h
         zeros = torch.zeros(B, dtype=torch.long, device=device)
         return self._finish(
@@ -289,6 +317,18 @@ class Go:
             winner=torch.where(ended & (score != 0), (score < 0).long(), -1), score=score, passes=passes,
             move_count=move_count, captures=captures, hash=h, hash_history=history, previous=previous,
         )
+
+    def _history_slots(self) -> int:
+        """Width of a new game's hash history: every position the cap allows, or a start of
+        ``4 N^2 + 1`` when uncapped (past the longest real games; grown by :meth:`make_room`)."""
+        return self.max_moves + 1 if self.max_moves is not None else 4 * self.num_points + 1
+
+    def _truncated(self, move_count: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
+        """bool [B]: games cut short by the self-play cap; uncapped, by a full hash history,
+        which only unchecked lines reach (checked steps make room first)."""
+        if self.max_moves is None:
+            return history[:, -1] != SENTINEL
+        return move_count >= self.max_moves
 
     def _tables_for(self, device: torch.device) -> go_board.Tables:
         if device not in self._tables:

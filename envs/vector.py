@@ -208,7 +208,11 @@ class TicTacToeVectorEnv(BoardGameVectorEnv):
 
 
 class GoVectorEnv(BoardGameVectorEnv):
-    """``make_vec("arena/Go-v0", num_envs=B, vectorization_mode="vector_entry_point", size=9)``."""
+    """``make_vec("arena/Go-v0", num_envs=B, vectorization_mode="vector_entry_point", size=9)``.
+
+    ``max_moves`` is the episode cap (default ``2 * N * N``); it cannot be 0 (none): the games
+    of one batch step and reset by rows, which needs one superko history width for all.
+    """
 
     def __init__(
         self, num_envs: int, size: int = 9, komi: float = 7.5, max_moves: int | None = None,
@@ -217,5 +221,7 @@ class GoVectorEnv(BoardGameVectorEnv):
     ) -> None:
         from envs.go import Go
 
+        if max_moves == 0:
+            raise ValueError("GoVectorEnv needs a move cap (max_moves > 0, or None for 2 * N * N)")
         game = Go(size=size, komi=komi, max_moves=max_moves)
         super().__init__(game, num_envs, opponent, agent_color, device, render_mode)

@@ -13,12 +13,14 @@ Rules (the same as the batched engine's):
   the game (the start position included). Passes are always legal and, since they leave the
   board as it is, add nothing to the history. ``ko_rule="simple"`` instead only forbids
   recreating the position before the previous move (used to show what superko adds);
-- two consecutive passes, or ``max_moves`` moves (passes count), end the game;
+- two consecutive passes, or ``max_moves`` moves (passes count; ``0``: no cap), end the game;
 - Tromp-Taylor area scoring: stones plus empty regions reaching only one colour;
   ``score = black - white - komi``, the winner gets +1 and the loser -1, a draw 0.
 """
 
 from __future__ import annotations
+
+import random
 
 BLACK, WHITE, EMPTY = 1, -1, 0
 COLUMNS = "ABCDEFGHJKLMNOPQRST"  # GTP letters, no I
@@ -247,7 +249,7 @@ class GoReference:
         self.move_count += 1
         self.to_play = 1 - self.to_play
         self.rewards = [0.0, 0.0]
-        if self.passes >= 2 or self.move_count >= self.max_moves:
+        if self.passes >= 2 or (self.max_moves and self.move_count >= self.max_moves):
             self._end()
 
     def skip(self) -> None:
@@ -274,6 +276,21 @@ class GoReference:
 
     def __str__(self) -> str:
         return to_ascii(self.board, self.size)
+
+
+def long_game(size: int, moves: int, seed: int) -> tuple[list[int], GoReference]:
+    """Up to ``moves`` actions of one uncapped game, each a point picked at random among the
+    legal ones (a pass only when there is none): without passes the board fills, is captured
+    and fills again, so the game runs far past ``2 * N * N`` (400 moves on 5x5 are typical).
+    Returns the actions and the reference after them."""
+    rng = random.Random(seed)
+    ref = GoReference(size=size, max_moves=0)
+    actions: list[int] = []
+    while len(actions) < moves and not ref.terminated:
+        points = [a for a, ok in enumerate(ref.legal_moves()[:-1]) if ok]
+        actions.append(rng.choice(points) if points else ref.pass_action)
+        ref.play(actions[-1])
+    return actions, ref
 
 
 # ----- comparing a batched state with references ------------------------------------------

@@ -212,4 +212,4 @@ def test_finished_games_offer_no_move(size: int, picks: list[int], cap: int) -> 
 
 
 def _fresh(game: Go) -> GoReference:
-    return GoReference(size=game.board_size, komi=game.komi, max_moves=game.max_moves)
+    return GoReference(size=game.board_size, komi=game.komi, max_moves=game.max_moves or 0)

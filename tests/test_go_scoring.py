@@ -1,17 +1,19 @@
 """Go on the batched engine: the end of the game and Tromp-Taylor scoring (seki, hand-counted
-areas), board sizes, checked-mode errors, the move cap, observations, coordinates and batched
-games, checked against the scalar reference (tests/go_reference.py) and hand-counted values.
-The capture, ko and suicide rules are in tests/test_go.py."""
+areas), board sizes, checked-mode errors, the move cap and uncapped games far past it,
+observations, coordinates and batched games, checked against the scalar reference
+(tests/go_reference.py) and hand-counted values. The capture, ko and suicide rules are in
+tests/test_go.py."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
+import envs
 from envs import core
-from envs.go import Go
+from envs.go import SENTINEL, Go
 from go_positions import game_from, legal, play
-from go_reference import GoReference, assert_state_matches, parse_vertex
+from go_reference import GoReference, assert_state_matches, long_game, parse_vertex
 
 # A seki in the top-left corner: black A5-A4 and white C5-C4-C3-B3-A3 share the
 # liberties B5 and B4 and have no others; whoever plays there first gets captured.
@@ -137,6 +139,53 @@ def test_move_cap_ends_the_game() -> None:
     assert float(state.score[0]) == 25 - 0.5
     assert state.rewards[0].tolist() == [1.0, -1.0]
     assert not bool(state.legal_action_mask.any())
+
+
+def test_self_play_keeps_its_cap_and_shapes_and_people_get_none() -> None:
+    game = Go(size=5)
+    assert game.max_moves == 50 and game.init(3).hash_history.shape == (3, 51)  # self-play as before
+    assert Go(size=5, max_moves=12).init().hash_history.shape == (1, 13)
+    uncapped = envs.make_uncapped("go", size=5, komi=0.5)
+    assert uncapped.max_moves is None and uncapped.komi == 0.5 and Go(size=5, max_moves=0).max_moves is None
+    assert uncapped.init().hash_history.shape == (1, 4 * 25 + 1)
+    assert envs.make_uncapped("go", size=5, max_moves=30).max_moves == 30  # an explicit cap is kept
+    assert envs.make_uncapped("tictactoe").name == "tictactoe"
+    with pytest.raises(ValueError, match="max_moves"):
+        Go(size=5, max_moves=-1)
+
+
+def test_uncapped_game_takes_every_legal_move_far_past_the_old_cap() -> None:
+    actions, _ = long_game(5, 400, seed=0)
+    game, ref = Go(size=5, komi=0.5, max_moves=0), GoReference(size=5, komi=0.5, max_moves=0)
+    state = game.init()
+    for i, a in enumerate(actions):
+        state = game.step(state, torch.tensor([a]))
+        ref.play(a)
+        assert_state_matches(state, [ref], where=f"move {i + 1}")  # captures, suicide, superko exact
+    assert len(actions) == 400 and sum(ref.captures) > 200  # the board was captured and refilled
+    assert state.hash_history.shape[1] > 101  # grown by checked steps ...
+    assert int((state.hash_history != SENTINEL).sum()) == len(ref.history)  # ... every position kept
+    state = play(game, state, ref, ["pass", "pass"])
+    assert bool(state.terminated[0]) and float(state.score[0]) == ref.score
+
+
+def test_unchecked_lines_keep_their_shape_and_end_when_the_history_is_full() -> None:
+    game = Go(size=5, max_moves=0)
+    actions, _ = long_game(5, 400, seed=1)
+    state = game.init()
+    for n, a in enumerate(actions, start=1):
+        state = game.step(state, torch.tensor([a]), checked=False)
+        if n == 60:
+            assert game.make_room(state).hash_history.shape == (1, 202)  # more than half full: doubled
+        if bool(state.terminated[0]):
+            break
+    board_moves = sum(a != game.pass_action for a in actions[:n])
+    assert state.hash_history.shape == (1, 101) and board_moves == 100  # 1 + 100 positions fill it
+    assert int(state.passes[0]) < 2 and float(state.score[0]) == float(game.score_now(state)[0])
+    fresh = game.init()
+    assert game.make_room(fresh) is fresh  # enough room: the same state
+    capped = Go(size=5)
+    assert capped.make_room(capped.init()).hash_history.shape == (1, 51)
 
 
 # ----- observation, coordinates, batches ----------------------------------------------------

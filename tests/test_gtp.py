@@ -1,16 +1,18 @@
 """The GTP engine (arena/gtp.py) on its game commands, in scripted sessions: board size,
-komi and time settings, play with illegal moves and superko, undo, out-of-turn moves,
-genmove, Tromp-Taylor final_score, and tic-tac-toe over the same protocol. The protocol
-itself (ids, preprocessing, malformed input, fuzzing, streams, the client, GNU Go) is in
-tests/test_gtp_protocol.py."""
+komi and time settings, play with illegal moves and superko, games far past the self-play
+move cap, undo, out-of-turn moves, genmove, Tromp-Taylor final_score, and tic-tac-toe over
+the same protocol. The protocol itself (ids, preprocessing, malformed input, fuzzing,
+streams, the client, GNU Go) is in tests/test_gtp_protocol.py."""
 
 from __future__ import annotations
 
+import random
 import re
 
 import pytest
 
 from arena.gtp import GtpEngine
+from go_reference import GoReference, long_game, vertex
 from gtp_session import fails, new_engine, ok
 
 
@@ -78,6 +80,31 @@ def test_superko_in_a_ko_fight():
     ok(e, "play b E5")
     ok(e, "play w C3")  # the position differs now: the ko may be retaken
     assert "D3" not in ok(e, "list_stones black")
+
+
+def test_a_long_game_takes_every_legal_move_far_past_the_old_cap():
+    """250 moves on 5x5, five times the self-play cap (``2 * N * N``: the engine used to answer
+    ``? illegal move`` from move 51): every legal move is accepted, and moves are refused
+    exactly where the reference forbids them (occupied, suicide, superko)."""
+    actions, _ = long_game(5, 250, seed=2)
+    e, ref, rng = new_engine(size=5), GoReference(size=5, komi=7.5, max_moves=0), random.Random(2)
+    for i, action in enumerate(actions):
+        colour = "bw"[i % 2]
+        illegal = [p for p, legal in enumerate(ref.legal_moves()[:-1]) if not legal]
+        for p in rng.sample(illegal, min(3, len(illegal))):
+            assert fails(e, f"play {colour} {vertex(p, 5)}") == "illegal move", (i + 1, vertex(p, 5))
+        ok(e, f"play {colour} {vertex(action, 5)}")
+        ref.play(action)
+    assert len(actions) == 250 and sum(ref.captures) > 100
+    for colour, sign in (("black", 1), ("white", -1)):
+        assert ok(e, f"list_stones {colour}").split() == [vertex(p, 5) for p in range(25) if ref.board[p] == sign]
+    assert ok(e, "final_score") == f"{'B' if ref.score_now() > 0 else 'W'}+{abs(ref.score_now()):g}"
+    ok(e, "play b pass")  # move 251
+    ok(e, "undo")  # replays all 250 moves
+    assert re.fullmatch(r"[A-E][1-5]|pass", ok(e, "genmove b"))
+    ok(e, "play w pass")
+    ok(e, "play b pass")  # two passes still end the game
+    assert fails(e, "play w pass") == "illegal move"
 
 
 def test_undo_replays_the_moves():

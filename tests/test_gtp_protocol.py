@@ -1,8 +1,8 @@
 """The GTP protocol of the engine (arena/gtp.py): administrative commands, ids and line
 preprocessing, malformed lines and fuzzing (every line gets exactly one well-formed answer),
 run_gtp over text streams and a subprocess pipe, and the GTP client (arena/gnugo.py) against
-our engine and in matches against GNU Go (skipped where GNU Go is not installed). The game
-commands are in tests/test_gtp.py."""
+our engine, in matches against GNU Go and with GNU Go as the referee of long random games
+(skipped where GNU Go is not installed). The game commands are in tests/test_gtp.py."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ import pytest
 
 from arena.gnugo import GtpClient, GtpEngineError, find_gnugo, gnugo_command, play_gnugo
 from arena.gtp import GtpCommand, GtpError, format_response, parse_line, run_gtp
-from gtp_session import fails, new_engine, ok, well_formed
+from go_reference import GoReference, parse_vertex, place_stone, vertex
+from gtp_session import ask, fails, new_engine, ok, well_formed
 
 
 # ----- administrative commands and the protocol ------------------------------------------
@@ -212,6 +213,47 @@ def test_two_games_against_gnugo_on_5x5():
             black_won = record.score > 0
             assert record.outcome == (1 if black_won == (record.our_colour == "black") else -1)
     assert 0.0 <= result.score <= 1.0
+
+
+@needs_gnugo
+def test_gnugo_referees_long_random_games_on_5x5():
+    """GNU Go as the referee, run as a user found the move cap (``--chinese-rules
+    --positional-superko --forbid-suicide``): three random games of 200 moves on 5x5, four
+    times the old cap. Every move tried goes to both engines, which must accept or refuse it
+    alike, and the stones on the board must agree after every move."""
+    refused = {"occupied": 0, "suicide": 0, "superko": 0}
+    with GtpClient(gnugo_command(size=5, komi=7.5) + ["--forbid-suicide"]) as gnugo:
+        for seed in range(3):
+            gnugo.send("clear_board")
+            assert _referee_game(gnugo, new_engine(size=5), random.Random(seed), 200, refused) == 200
+    assert min(refused.values()) > 0, refused  # every kind of illegal move came up
+
+
+def _referee_game(gnugo: GtpClient, engine, rng: random.Random, moves: int, refused: dict[str, int]) -> int:
+    """Play until ``moves`` moves or two passes: each turn the points are tried in a random
+    order (pass when none is legal) on both engines until one is played; refusals are
+    counted by kind (judged by the reference). Returns the moves played."""
+    ref, passes, points = GoReference(size=5, komi=7.5, max_moves=0), 0, [vertex(p, 5) for p in range(25)]
+    while ref.move_count < moves and passes < 2:
+        colour = "bw"[ref.move_count % 2]
+        for v in rng.sample(points, len(points)) + ["pass"]:
+            ours = ask(engine, f"play {colour} {v}")[0]
+            try:
+                theirs = gnugo.send(f"play {colour} {v}") == ""
+            except GtpError:
+                theirs = False
+            assert ours == theirs, f"move {ref.move_count + 1}: {colour} {v}: ours {ours}, GNU Go {theirs}\n{ref}"
+            a = parse_vertex(v, 5)
+            if ours:
+                ref.play(a)
+                break
+            suicide = place_stone(ref.board, 5, a, ref.colour) is None
+            refused["occupied" if ref.board[a] else "suicide" if suicide else "superko"] += 1
+        passes = passes + 1 if v == "pass" else 0
+        for stones in ("black", "white"):
+            ours, theirs = ok(engine, f"list_stones {stones}"), gnugo.send(f"list_stones {stones}")
+            assert sorted(ours.split()) == sorted(theirs.split()), f"move {ref.move_count}: {stones} stones differ"
+    return ref.move_count
 
 
 @needs_gnugo

@@ -39,6 +39,18 @@ def test_match_on_tictactoe_writes_json_and_replays(tmp_path: Path, capsys: pyte
     assert sum(load_replay(p).players[0] == "random" for p in files) == 6  # colours alternate
 
 
+def test_go_match_games_run_past_the_self_play_cap(tmp_path: Path) -> None:
+    """Random games on 5x5 often outlast 2 * 5 * 5 = 50 moves, the self-play cap: a match plays
+    them out to two passes, and their replays replay."""
+    run_match(MatchCommand("random", "random", game="go", size=5, games=24, run_dir=tmp_path / "m"))
+    lengths = []
+    for path in sorted((tmp_path / "m" / "replays").glob("*.json")):
+        _, states = replay_states(load_replay(path))
+        assert bool(states[-1].terminated[0]) and int(states[-1].passes[0]) == 2
+        lengths.append(len(states) - 1)
+    assert len(lengths) == 24 and max(lengths) > 50, lengths
+
+
 def test_match_without_replays(tmp_path: Path) -> None:
     run_match(MatchCommand("minimax", "minimax", games=4, save_replays=False, run_dir=tmp_path / "m"))
     data = json.loads((tmp_path / "m" / "results.json").read_text())

@@ -1,5 +1,6 @@
 """SGF export/import of Go replays (arena/sgf.py, on sgfmill): round trips, what other tools
-read, and hostile files, which must give a ValueError with a clear message and nothing else."""
+read, games far longer than the self-play move cap, and hostile files, which must give a
+ValueError with a clear message and nothing else."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sgfmill import sgf
 from arena.replay_cmd import ReplayCommand, run_replay
 from arena.replays import Replay, load_replay, replay_states, save_replay
 from arena.sgf import replay_to_sgf, sgf_to_replay
+from go_reference import long_game
 
 # 9x9: E5, D6, pass, A9, a capture sequence is not needed here; two passes end the game
 GAME = Replay("go", {"size": 9, "komi": 6.5}, ("human", "mcts"), (40, 30, 81, 0, 81, 81), "W+0.5")
@@ -56,6 +58,20 @@ def test_commands_export_and_import(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "wrote" in capsys.readouterr().out
     with pytest.raises(ValueError, match="only export format"):
         run_replay(ReplayCommand("export", path, sgf=False))
+
+
+def test_a_game_longer_than_the_old_cap_imports_and_replays() -> None:
+    """300 moves on 5x5, six times the self-play cap (``2 * N * N`` = 50, which refused move
+    51): import checks every move by our rules and keeps them all, and the replay replays."""
+    actions, ref = long_game(5, 300, seed=3)
+    replay = Replay("go", {"size": 5, "komi": 7.5}, ("black", "white"), tuple(actions), None)
+    back = sgf_to_replay(replay_to_sgf(replay), "long.sgf")
+    assert back.moves == replay.moves and len(back.moves) == 300
+    _, states = replay_states(back)
+    assert states[-1].board[0].tolist() == ref.board and not bool(states[-1].terminated[0])
+    ended = Replay("go", replay.config, replay.players, replay.moves + (25, 25, 0), None)  # pass, pass, B A5
+    with pytest.raises(ValueError, match=r"move 303 \(B A5\) comes after the game ended \(two passes\)"):
+        sgf_to_replay(replay_to_sgf(ended), "long.sgf")
 
 
 def test_tictactoe_replay_is_not_sgf(tmp_path: Path) -> None:

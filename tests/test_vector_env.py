@@ -219,6 +219,11 @@ def test_render_gives_one_frame_per_game():
     assert [f.shape for f in frames.render()] == [(160, 160, 3)] * 2
 
 
+def test_go_vector_env_keeps_a_move_cap():
+    with pytest.raises(ValueError, match="move cap"):  # rows of one batch share one history width
+        GoVectorEnv(num_envs=2, size=5, max_moves=0)
+
+
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
 def test_tensors_live_on_the_requested_device(device):
     if device == "cuda" and not torch.cuda.is_available():

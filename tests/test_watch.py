@@ -18,6 +18,7 @@ from arena.replays import Replay, save_replay
 from arena.viewer.board import BOARD_RECT
 from arena.viewer.watch import SLIDER, ReplayFeed, WatchSession, WatchWindow, open_replay
 from envs.render import BLACK_STONE, WHITE_STONE
+from go_reference import long_game
 
 GO_MOVES = (40, 30, 81, 50)  # E5, D6, pass, F4 on 9x9
 
@@ -145,6 +146,16 @@ def test_corrupt_or_foreign_replay_is_a_clear_error(tmp_path: Path, content: byt
         open_replay(path)
     with pytest.raises(ValueError, match=match):
         run_watch(WatchCommand(path))
+
+
+def test_a_game_far_longer_than_the_self_play_cap_replays(tmp_path: Path) -> None:
+    actions, ref = long_game(5, 200, seed=4)  # 200 moves: the 5x5 self-play cap was 50
+    path = save_replay(Replay("go", {"size": 5, "komi": 7.5}, ("a", "b"), tuple(actions), None), tmp_path / "long.json")
+    window = window_for(path)
+    keys(window, pygame.K_END)
+    session = window.session
+    assert session.index == 200 and session.game.max_moves is None
+    assert session.state.board[0].tolist() == ref.board and "Move 200/200" in session.status()
 
 
 def test_missing_path_and_empty_folder(tmp_path: Path) -> None:

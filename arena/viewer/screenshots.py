@@ -42,7 +42,7 @@ def make_screenshots(out_dir: str | Path = OUT_DIR, simulations: int = 64) -> li
     random-playout simulations per move); returns their paths."""
     import envs
 
-    go = envs.make("go", size=9, komi=7.5)
+    go = envs.make_uncapped("go", size=9, komi=7.5)
     go_opponent: Player = make_player("mcts", go, simulations=simulations)
     out = Path(out_dir)
     return [

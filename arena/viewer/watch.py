@@ -61,7 +61,7 @@ def open_replay(path: str | Path) -> tuple[Replay, Any, list[Any]]:
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise ValueError(f"{path}: not an arena replay ({type(e).__name__}: {e})") from e
     try:
-        game = envs.make(replay.game, **replay.config)  # type: ignore[arg-type]
+        game = envs.make_uncapped(replay.game, **replay.config)  # type: ignore[arg-type]
     except (TypeError, ValueError) as e:
         raise ValueError(f"{path}: unknown game or config {replay.game!r} {replay.config} ({e})") from e
     for i, t in enumerate(replay.thinking):
@@ -347,7 +347,7 @@ def run_game(run: Path) -> Any:
     try:
         cfg = json.loads((run / "config.json").read_text()).get("alphazero", {})
         config = {"size": int(cfg["size"]), "komi": float(cfg["komi"])} if cfg.get("game") == "go" else {}
-        return envs.make(cfg["game"], **config)
+        return envs.make_uncapped(cfg["game"], **config)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
