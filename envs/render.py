@@ -10,6 +10,7 @@ cell ``row * size + col`` with row 0 at the top.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -23,7 +24,30 @@ NOUGHT: Color = (40, 90, 200)
 WOOD: Color = (220, 179, 92)
 BLACK_STONE: Color = (20, 20, 20)
 WHITE_STONE: Color = (240, 240, 240)
-STAR_POINTS = {9: (2, 4, 6), 13: (3, 6, 9), 19: (3, 9, 15)}
+
+
+@functools.lru_cache(maxsize=None)
+def star_points(size: int) -> tuple[tuple[int, int], ...]:
+    """The star points (hoshi) of a ``size x size`` goban as ``(row, col)``, sorted, as real
+    boards mark them; the one table of the env frames and of the play and watch windows.
+
+    19x19: the 4-4 points, the side stars and tengen (9). 13x13: the 4-4 points and tengen
+    (5). 9x9: the 3-3 points and tengen (5). Other sizes follow the same pattern: corner stars
+    on the 4th line from 13 up and on the 3rd line from 7 up, side stars on odd boards from
+    15 up, tengen on odd boards but 7x7 (where, as in Sabaki, it would crowd the four 3-3
+    points). Under 7 there is no room for corner stars: 5x5 marks tengen only, 6x6 nothing.
+    """
+    stars: list[tuple[int, int]] = []
+    mid = size // 2
+    if size >= 7:
+        near = 3 if size >= 13 else 2
+        far = size - 1 - near
+        stars += [(r, c) for r in (near, far) for c in (near, far)]
+        if size % 2 and size >= 15:
+            stars += [(near, mid), (mid, near), (mid, far), (far, mid)]
+    if size % 2 and size != 7:
+        stars.append((mid, mid))
+    return tuple(sorted(stars))
 
 
 def draw_tictactoe(board: Sequence[int] | np.ndarray, size_px: int = 192) -> np.ndarray:
@@ -82,9 +106,8 @@ def draw_go(board: Sequence[int] | np.ndarray, size: int, size_px: int = 320) ->
         p = (k + 0.5) * step
         _segment(img, (p, lo), (p, hi), width, INK)
         _segment(img, (lo, p), (hi, p), width, INK)
-    for r in STAR_POINTS.get(size, ()):
-        for c in STAR_POINTS[size]:
-            _disc(img, ((r + 0.5) * step, (c + 0.5) * step), max(1.5, step * 0.1), INK)
+    for r, c in star_points(size):
+        _disc(img, ((r + 0.5) * step, (c + 0.5) * step), max(1.5, step * 0.1), INK)
     for i, v in enumerate(cells):
         if v == 0:
             continue

@@ -22,7 +22,7 @@ from arena.replays import Replay, load_replay, replay_states, save_replay
 from arena.viewer.board import BOARD_RECT
 from arena.viewer.session import PlaySession
 from arena.viewer.window import PlayWindow, click_event, key_event
-from envs.render import BLACK_STONE, CROSS, NOUGHT, WHITE_STONE
+from envs.render import BLACK_STONE, CROSS, INK, NOUGHT, WHITE_STONE, star_points
 
 
 class FakeThinker:
@@ -226,10 +226,36 @@ def test_play_command_and_session(tmp_path: Path) -> None:
     cmd = tyro.cli(PlayCommand, args=["go", "--size", "7", "--color", "white", "--replay-dir", str(tmp_path)])
     session = make_session(cmd)
     assert session.game.board_size == 7 and session.human_seat == 1 and session.opponent.name == "random"
+    assert session.game.max_moves is None  # people play every legal move: no self-play move cap
     assert make_session(PlayCommand()).opponent.name == "minimax"
     if importlib.util.find_spec("arena.alphazero") is not None:  # make_player reaches it for other names
         with pytest.raises(ValueError, match="unknown opponent"):
             make_session(PlayCommand(opponent="nobody"))
+
+
+STARS = {
+    9: {(2, 2), (2, 6), (6, 2), (6, 6), (4, 4)},  # the 3-3 points and tengen
+    13: {(3, 3), (3, 9), (9, 3), (9, 9), (6, 6)},  # the 4-4 points and tengen
+    19: {(r, c) for r in (3, 9, 15) for c in (3, 9, 15)},  # 4-4 points, side stars, tengen
+}
+
+
+@pytest.mark.parametrize("size", sorted(STARS))
+def test_star_points_are_those_of_real_boards(size: int, tmp_path: Path) -> None:
+    assert set(star_points(size)) == STARS[size] and len(star_points(size)) == len(STARS[size])
+    window = window_for("go", "random", tmp_path, size=size)
+    window.frame()
+    inner = [(r, c) for r in range(1, size - 1) for c in range(1, size - 1)]  # off the thick edge lines
+    for r, c in inner:  # a star's disc covers the pixel diagonally beside the grid crossing
+        x, y = window.layout.center(r * size + c)
+        assert (tuple(window.surface.get_at((x + 1, y + 1)))[:3] == INK) == ((r, c) in STARS[size]), (r, c)
+
+
+def test_star_points_of_other_sizes() -> None:
+    assert star_points(5) == ((2, 2),) and star_points(6) == ()  # tengen only; no room on 6x6
+    assert star_points(7) == ((2, 2), (2, 4), (4, 2), (4, 4))  # the 3-3 points, no crowded tengen
+    assert len(star_points(11)) == 5 and len(star_points(15)) == 9 and len(star_points(18)) == 4
+    assert all(0 <= r < n and 0 <= c < n for n in range(5, 20) for r, c in star_points(n))
 
 
 def test_run_play_real_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:

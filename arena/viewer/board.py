@@ -23,7 +23,7 @@ from pygame import gfxdraw
 
 from arena.viewer.session import PlaySession
 from envs.go import GTP_COLUMNS
-from envs.render import BLACK_STONE, CROSS, INK, NOUGHT, PAPER, STAR_POINTS, WHITE_STONE, WOOD, Color
+from envs.render import BLACK_STONE, CROSS, INK, NOUGHT, PAPER, WHITE_STONE, WOOD, Color, star_points
 from envs.tictactoe import LINES
 
 WINDOW_SIZE = (640, 760)
@@ -196,10 +196,8 @@ def _draw_goban(surface: pygame.Surface, layout: BoardLayout) -> None:
         width = 2 if k in (0, n - 1) else 1
         pygame.draw.line(surface, INK, (x, first[1]), (x, last[1]), width)
         pygame.draw.line(surface, INK, (first[0], y), (last[0], y), width)
-    stars = STAR_POINTS.get(n, (n // 2,) if n % 2 and n >= 7 else ())
-    for r in stars:
-        for c in stars:
-            _disc(surface, layout.center(r * n + c), max(2.5, step * 0.09), INK)
+    for r, c in star_points(n):
+        _disc(surface, layout.center(r * n + c), max(2.5, step * 0.09), INK)
     size = max(14, min(22, round(step * 0.5)))
     for k in range(n):
         x, y = layout.center(k)[0], layout.center(k * n)[1]
