@@ -153,6 +153,8 @@ def play_matches(game: Any, pairings: Sequence[tuple[Bot, Bot]], games: int,
         actions.append(action)
         alive.append(~state.terminated)
         state = game.step(state, action, checked=False)
+        if hasattr(game, "make_room"):  # an uncapped Go game's superko history grows as it fills
+            state = game.make_room(state)
         outcome = outcome + state.rewards  # finished games are frozen with zero rewards
     mine = torch.sign(outcome.gather(1, seat_a[:, None])[:, 0]).long().tolist()
     moves: list[list[int]] = [[] for _ in range(n)]
