@@ -95,6 +95,7 @@ def test_symmetry_moves_policy_with_the_stones():
 def test_short_training_learns(tmp_path):
     game = envs.make("tictactoe")
     cfg, _, _ = preset("tictactoe", 3)
+    cfg = dataclasses.replace(cfg, play_simulations=16)  # the final judgement searches 4,520 positions: keep it cheap
     torch.manual_seed(0)
     before = judge_tictactoe(game, make_network(game, cfg).eval(), None)
     final = train(cfg, TrainOptions(seconds=300, max_steps=300, eval_every=300, eval_games=40), tmp_path)
