@@ -19,11 +19,14 @@ in progress when the run stopped are started afresh.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
+import os
 import dataclasses
 import time
 from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -294,12 +297,30 @@ def judge_tictactoe(game: Any, net: torch.nn.Module, search_cfg: MCTSConfig | No
 
     dev = next(net.parameters()).device
     judge = judge_positions(dev)
-    if search_cfg is None:
-        logits, _ = network_evaluator(game, net)(judge.state)
-        action = logits.masked_fill(~judge.state.legal_action_mask, -1e9).argmax(-1)
-    else:
-        action = search(game, judge.state, network_evaluator(game, net), search_cfg).action
+    with _all_cores():
+        action = _judged_actions(game, net, judge.state, search_cfg)
     return round(float(judge.optimal.gather(1, action[:, None]).float().mean()), 5)
+
+
+def _judged_actions(game: Any, net: torch.nn.Module, state: Any, search_cfg: MCTSConfig | None) -> torch.Tensor:
+    if search_cfg is None:
+        logits, _ = network_evaluator(game, net)(state)
+        return logits.masked_fill(~state.legal_action_mask, -1e9).argmax(-1)
+    return search(game, state, network_evaluator(game, net), search_cfg).action
+
+
+@contextlib.contextmanager
+def _all_cores() -> Iterator[None]:
+    """Every core for torch inside (then the thread count as it was): the judgement's batch of
+    4,520 positions is large enough to split, unlike self-play's small ops that run fastest on
+    one thread; the search judgement runs after training, the raw one is one forward pass
+    (64-simulation judgement on 2 AMD EPYC cores: 5.9 s on one thread, 3.5 s on two)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(before, os.cpu_count() or 1))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _rates(name: str, result: MatchResult) -> dict[str, float]:

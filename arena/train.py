@@ -212,7 +212,7 @@ def _progress_bar(cmd: Train, opts: Any) -> tuple[Any, Any]:
     def progress(counters: Any, row: dict[str, Any] | None) -> None:
         if row is not None:
             last.update({k: row[k] for k in ("win_random", "loss_minimax", "win_best", "gnugo_score", "elo") if k in row})
-        bar.set_postfix(games=counters.games, step=counters.step, **last, refresh=False)
+        bar.set_postfix(games=str(counters.games), step=str(counters.step), **last, refresh=False)
         bar.update(min(int(counters.train_seconds), bar.total) - bar.n)  # redraws at most every 0.1 s
 
     return bar, progress
