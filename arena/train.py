@@ -222,6 +222,7 @@ def _print_summary(cmd: Train, cfg: AlphaZeroConfig, run: Path, final: dict[str,
     summary = ", ".join(f"{k} {final[k]}" for k in ("games", "positions", "step", "win_random", "loss_minimax",
                                                      "optimal_search", "optimal_policy", "elo") if k in final)
     clock = ", ".join(f"{k.split('_')[0]} {final[k]:.1f} s" for k in ("selfplay_seconds", "learn_seconds", "eval_seconds")
-                      if k in final)
-    print(f"{summary}\nwall clock: {clock}\nrun folder: {run}\nplay it: arena play {cmd.game} --opponent {run}"
+                      if final.get(k))  # Ray runs (--workers) do not split their clock
+    lines = [summary] + ([f"wall clock: {clock}"] if clock else []) + [f"run folder: {run}"]
+    print("\n".join(lines) + f"\nplay it: arena play {cmd.game} --opponent {run}"
           + (f" --size {cfg.size}" if cfg.game == "go" else ""))
