@@ -42,6 +42,7 @@ from nets.heads import (
 )
 from nets.init import init_weights
 from nets.mlp import MLP, ActivationName, MLPConfig, layer_chain, run_chain
+from nets.train import set_learning_rate
 
 __all__ = [
     "ALGORITHMS", "PGConfig", "PolicyGradient", "PolicyNetwork", "default_config", "discounted_returns", "gae",
@@ -226,8 +227,7 @@ class PolicyGradient:
                           episodic=episodic)
         self.env_steps += rollout.env_steps
         progress = max(0.0, 1.0 - self.env_steps / cfg.anneal_steps) if cfg.anneal_steps > 0 else 1.0
-        for group in self.optimizer.param_groups:
-            group["lr"] = cfg.learning_rate * progress
+        set_learning_rate(self.optimizer, cfg.learning_rate * progress)
         clip_range = cfg.clip_range * (progress if cfg.anneal_clip else 1.0)
         advantages, returns = self._targets(rollout)
         stats = self._update(rollout, advantages, returns, clip_range)

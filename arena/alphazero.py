@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import math
-import os
 import dataclasses
+import os
 import time
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -41,6 +40,7 @@ from arena.match import Bot, MatchResult, make_bot, play_matches
 from arena.players import Thinking, thinking_from
 from arena.runs import append_metrics, new_run_dir, plot_curves, write_config, write_json
 from nets.distributed import all_reduce_sum, data_parallel, process_rank, shard_size
+from nets.train import budget_cosine, set_learning_rate
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ def train(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, progress: Any = N
         counters.selfplay_seconds += learn_tick - tick
         if short == 0:
             sample_debt += positions * cfg.replay_ratio / cfg.batch_size
-            _set_lr(optimizer, cfg.lr * _lr_factor(cfg, opts, counters))
+            set_learning_rate(optimizer, cfg.lr * _lr_factor(cfg, opts, counters))
             while sample_debt >= 1:
                 losses = train_step(trainee, optimizer, buffer, cfg, game.board_size, generator, rows, weight)
                 counters.step += 1
@@ -167,12 +167,7 @@ def _lr_factor(cfg: AlphaZeroConfig, opts: TrainOptions, counters: Counters) -> 
     done = counters.train_seconds / opts.seconds
     if opts.max_steps is not None:
         done = max(done, counters.step / opts.max_steps)
-    return 0.5 * (1.0 + math.cos(math.pi * min(done, 1.0)))
-
-
-def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
-    for group in optimizer.param_groups:
-        group["lr"] = lr
+    return budget_cosine(done)
 
 
 class Learner(NamedTuple):
@@ -262,8 +257,8 @@ def _evaluate(game: Any, cfg: AlphaZeroConfig, opts: TrainOptions, net: torch.nn
                 "best": (search_bot(game, net, play, True, noise), search_bot(game, best, play, True, noise))}
     if game.name == "tictactoe":
         pairings["minimax"] = (me, make_bot("minimax", game, counters.evaluations))
-    records = dict(zip(pairings, play_matches(game, list(pairings.values()), opts.eval_games, dev)))
-    results = {name: record.result for name, record in records.items()}
+    records = play_matches(game, list(pairings.values()), opts.eval_games, dev)
+    results = {name: record.result for name, record in zip(pairings, records)}
     for name, result in results.items():
         row.update(_rates(name, result))
     if game.name == "tictactoe":
@@ -316,11 +311,16 @@ def _all_cores() -> Iterator[None]:
     one thread; the search judgement runs after training, the raw one is one forward pass
     (64-simulation judgement on 2 AMD EPYC cores: 5.9 s on one thread, 3.5 s on two)."""
     before = torch.get_num_threads()
-    torch.set_num_threads(max(before, os.cpu_count() or 1))
+    torch.set_num_threads(max(before, _usable_cores()))
     try:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def _usable_cores() -> int:
+    """Cores this process may run on (its affinity under ``taskset``, else the machine's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _rates(name: str, result: MatchResult) -> dict[str, float]:

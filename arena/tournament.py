@@ -185,7 +185,7 @@ def player_bot(player: Any) -> Bot:
         return lambda game, state: search(game, state, player.evaluate, player.cfg).action
 
     def one_at_a_time(game: Any, state: Any) -> torch.Tensor:
-        from envs.gym import state_rows
+        from envs.core import state_rows
 
         done = state.terminated.tolist()
         moves = [0 if d else player.act(game, state_rows(state, slice(i, i + 1)))[0] for i, d in enumerate(done)]

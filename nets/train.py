@@ -10,6 +10,7 @@ and writes nothing: arena turns the callbacks into progress bars and files.
 from __future__ import annotations
 
 import copy
+import math
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -140,6 +141,18 @@ def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch
     if s == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=cfg.gamma, patience=3)
     raise ValueError(f"unknown schedule {s!r}")
+
+
+def budget_cosine(progress: float, floor: float = 0.0) -> float:
+    """A learning-rate multiplier over a budget: a half cosine from 1 at ``progress`` 0 down to
+    ``floor`` at 1 (``progress``, the share of the step or time budget used, clipped at 1)."""
+    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Every parameter group of ``optimizer`` at ``lr`` (schedules computed by the caller)."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
 
 
 def weight_penalty(model: nn.Module, l1: float, l2: float) -> torch.Tensor:

@@ -25,8 +25,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from nets.rnn import CharLM, CharLMConfig, Vocabulary, bits_per_char, sample
-from nets.train import (EpochLog, TrainConfig, make_optimizer, optimizer_step, seed_everything, select_device,
-                        weight_penalty)
+from nets.train import (EpochLog, TrainConfig, budget_cosine, make_optimizer, optimizer_step, seed_everything,
+                        select_device, set_learning_rate, weight_penalty)
 
 
 @dataclass(frozen=True)
@@ -125,8 +125,7 @@ def train(
     while step < cfg.max_steps and time.perf_counter() - start < budget:
         progress = max(step / cfg.max_steps, (time.perf_counter() - start) / budget)
         lr = cfg.train.lr * _lr_factor(cfg, step, progress)
-        for group in opt.param_groups:
-            group["lr"] = lr
+        set_learning_rate(opt, lr)
         model.train()
         starts = torch.randint(0, len(train_tokens) - cfg.seq_len - 1, (cfg.train.batch_size,), generator=generator)
         window = train_tokens[starts.to(device)[:, None] + offsets]  # (B, T + 1)
@@ -216,8 +215,7 @@ def _lr_factor(cfg: CharRNNTask, step: int, progress: float) -> float:
     if cfg.train.schedule == "constant":
         return 1.0
     warm = min(1.0, (step + 1) / max(1, cfg.warmup_steps))
-    cosine = 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-    return warm * (cfg.min_lr_fraction + (1.0 - cfg.min_lr_fraction) * cosine)
+    return warm * budget_cosine(progress, cfg.min_lr_fraction)
 
 
 @torch.no_grad()
