@@ -12,10 +12,27 @@ evaluates and writes files; nothing here prints or touches disk):
 3. :func:`train_step` samples a batch, applies a random board symmetry per sample (the 8 of
    the square), and :func:`learn` takes one optimizer step on policy cross-entropy + value
    MSE (weight decay by AdamW); data-parallel processes each learn on a shard of the batch.
+
+KataGo's ways of learning more from each game (Wu 2019, "Accelerating Self-Play Learning in
+Go"), each a config field, off by default (tic-tac-toe needs none of them):
+
+- ``global_pooling``: its network (nets/conv.py :class:`~nets.conv.GlobalPoolingNet`), one for
+  every board size, with an ownership and a score head. ``ownership_weight`` and
+  ``score_weight`` train them on each played-out game's final Tromp-Taylor owner of every point
+  and its score margin (from the mover's point of view): 81 more targets per 9x9 position
+  than the single outcome, which speeds up the value's learning.
+- ``full_search_fraction`` < 1 (playout cap randomization): only that share of moves gets the
+  full search and becomes a policy target; the others search ``cheap_simulations`` without
+  noise and feed only the value/ownership/score targets: more games for the same compute.
+- ``resign_threshold``: a game ends when the search's value for the side to move falls below
+  ``-resign_threshold``; ``resign_playout`` of the games never resign and measure how often
+  a resignation would have been wrong (:attr:`FinishedGames.resign_checks`). Resigned games
+  have no final board: their ownership and score targets are masked out.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
@@ -26,7 +43,7 @@ import torch.nn.functional as F
 from agents.mcts import MCTSConfig, SearchOutput, network_evaluator, search
 from agents.mcts_graph import GraphedSearch
 from envs import core
-from nets.conv import PolicyValueNet, ResNetConfig
+from nets.conv import GlobalPoolingNet, PolicyValueNet, ResNetConfig
 
 
 @dataclass(frozen=True)
@@ -74,6 +91,34 @@ class AlphaZeroConfig:
     """Each self-play game starts with 0..this many uniformly random moves, not recorded
     (so the value targets stay those of searched play): it spreads the games over far more
     positions than search from the empty board reaches, including the odd ones people play."""
+    global_pooling: bool = False
+    """KataGo's network: global pooling blocks, a policy head without size-bound weights, and
+    ownership and score heads (nets.conv.GlobalPoolingNet); plays every board size."""
+    ownership_weight: float = 0.0
+    """Weight of the ownership loss (per-point binary cross-entropy, averaged over the board;
+    KataGo's 1.5); needs ``global_pooling``."""
+    score_weight: float = 0.0
+    """Weight of the score loss (squared error of the final margin / N^2); needs ``global_pooling``."""
+    full_search_fraction: float = 1.0
+    """Playout cap randomization: the share of self-play moves searched with ``search`` and
+    recorded as policy targets; the rest search ``cheap_simulations`` without noise."""
+    cheap_simulations: int = 8
+    """Simulations of the cheap searches (see ``full_search_fraction``)."""
+    resign_threshold: float = 0.0
+    """Resign a self-play game when the search values it below ``-resign_threshold`` for the
+    side to move (e.g. 0.9); 0 never resigns."""
+    resign_playout: float = 0.1
+    """Share of self-play games that never resign, to measure the false-resignation rate."""
+
+    def __post_init__(self) -> None:
+        if (self.ownership_weight or self.score_weight) and not self.global_pooling:
+            raise ValueError("ownership_weight and score_weight train the heads of the global pooling network: "
+                             "set global_pooling=True")
+        if not 0.0 < self.full_search_fraction <= 1.0:
+            raise ValueError(f"full_search_fraction must be in (0, 1], got {self.full_search_fraction}")
+        if not 0.0 <= self.resign_threshold < 1.0 or not 0.0 <= self.resign_playout <= 1.0:
+            raise ValueError(f"resign_threshold must be in [0, 1) and resign_playout in [0, 1], got "
+                             f"{self.resign_threshold}, {self.resign_playout}")
 
     def make_game(self) -> Any:
         """The rules this config trains on."""
@@ -81,28 +126,49 @@ class AlphaZeroConfig:
 
         return envs.make("go", size=self.size, komi=self.komi) if self.game == "go" else envs.make("tictactoe")
 
+    def cheap_search(self) -> MCTSConfig:
+        """The search of the moves that playout cap randomization makes cheap."""
+        return MCTSConfig(**{**self.search.__dict__, "simulations": self.cheap_simulations})
+
     def play_search(self) -> MCTSConfig:
         """The search used when playing (no exploration noise is applied at play time)."""
         return MCTSConfig(**{**self.search.__dict__, "simulations": self.play_simulations})
 
 
-def make_network(game: Any, cfg: AlphaZeroConfig) -> PolicyValueNet:
-    """The policy-value ResNet for ``game``'s observation and action shapes."""
-    return PolicyValueNet(network_config(game, cfg))
+def make_network(game: Any, cfg: AlphaZeroConfig) -> PolicyValueNet | GlobalPoolingNet:
+    """The policy-value ResNet for ``game``'s observation and action shapes (KataGo's global
+    pooling network with ownership and score heads when ``cfg.global_pooling``)."""
+    net_cfg = network_config(game, cfg)
+    return GlobalPoolingNet(net_cfg) if cfg.global_pooling else PolicyValueNet(net_cfg)
 
 
 def network_config(game: Any, cfg: AlphaZeroConfig) -> ResNetConfig:
     c, n, _ = game.observation_shape
     return ResNetConfig(in_channels=c, board_size=n, num_actions=game.num_actions, blocks=cfg.blocks,
-                        channels=cfg.channels, value_hidden=cfg.channels)
+                        channels=cfg.channels, value_hidden=cfg.channels, global_pooling=cfg.global_pooling)
 
 
 class Samples(NamedTuple):
-    """Training samples: observation, search policy target, outcome for the player to move."""
+    """Training samples: observation, search policy target, outcome for the player to move,
+    and (self-play fills them; None takes the defaults) the auxiliary targets with their masks."""
 
     obs: torch.Tensor  # uint8 [N, C, H, W] (the planes are 0/1)
     policy: torch.Tensor  # float [N, A]
     value: torch.Tensor  # float [N], in {-1, 0, 1}
+    ownership: torch.Tensor | None = None  # int8 [N, H * W]: final owner of each point, +1 the mover (default 0)
+    score: torch.Tensor | None = None  # float [N]: final margin / (H * W) for the mover (default 0)
+    policy_weight: torch.Tensor | None = None  # float [N]: 1 for a full search's target, 0 a cheap one's (default 1)
+    aux_weight: torch.Tensor | None = None  # float [N]: 1 where ownership and score are known (default 0)
+
+    def filled(self) -> Samples:
+        """These samples with every optional target present (its default where None)."""
+        n, dev = len(self.value), self.value.device
+        points = self.obs.shape[2] * self.obs.shape[3]
+        return Samples(self.obs, self.policy, self.value,
+                       torch.zeros(n, points, dtype=torch.int8, device=dev) if self.ownership is None else self.ownership,
+                       torch.zeros(n, device=dev) if self.score is None else self.score,
+                       torch.ones(n, device=dev) if self.policy_weight is None else self.policy_weight,
+                       torch.zeros(n, device=dev) if self.aux_weight is None else self.aux_weight)
 
 
 class FinishedGames(NamedTuple):
@@ -112,6 +178,9 @@ class FinishedGames(NamedTuple):
     outcomes: torch.Tensor  # float [G, 2]: final reward per player
     actions: list[list[int]]  # every move of each finished game (random openings too), for replays
     lengths: torch.Tensor  # long [G]
+    resigned: torch.Tensor | None = None  # bool [G]: ended by a resignation
+    resign_checks: torch.Tensor | None = None  # bool [G]: played out although a side would have resigned
+    resign_wrong: torch.Tensor | None = None  # bool [G]: ... and that side did not lose
 
 
 class SelfPlay:
@@ -119,7 +188,7 @@ class SelfPlay:
 
     Args:
         game: the rules.
-        cfg: the run's config (games, search).
+        cfg: the run's config (games, search, playout cap, resignation).
         device: where games, trees and the network live.
         generator: random numbers for the search (seeded runs).
     """
@@ -132,32 +201,41 @@ class SelfPlay:
         self.obs = torch.zeros(B, T, c, h, w, dtype=torch.uint8, device=device)
         self.policy = torch.zeros(B, T, game.num_actions, device=device)
         self.player = torch.zeros(B, T, dtype=torch.long, device=device)
+        self.full = torch.ones(B, T, dtype=torch.bool, device=device)  # the move had the full search
         self.actions = torch.zeros(B, T, dtype=torch.long, device=device)  # every move, openings included
         self.moves = torch.zeros(B, dtype=torch.long, device=device)
         self.length = torch.zeros(B, dtype=torch.long, device=device)  # recorded (searched) positions
         self.opening = self._opening_lengths(B, device)
+        self.may_resign = self._may_resign(B, device)
+        self.would_resign = torch.full((B,), -1, dtype=torch.long, device=device)  # seat that would have resigned
         self._graph: tuple[torch.nn.Module, GraphedSearch] | None = None  # (network, its captured search)
 
     def step(self, net: torch.nn.Module) -> FinishedGames:
         """One move in every game (a batched search per move); returns the games that ended."""
         state, rows, t = self.state, torch.arange(self.cfg.games, device=self.length.device), self.length
-        out = self._search(net, state)
+        full = self._full_moves(len(rows), rows.device)
+        out = self._search(net, state) if bool(full.all()) else self._split_search(net, state, full)
         opening = self.opening > 0
         action = torch.where(opening, core.random_actions(state, self.generator), out.action)
         self.obs[rows, t] = self.game.observe(state).to(torch.uint8)
         self.policy[rows, t] = out.policy
         self.player[rows, t] = state.current_player
+        self.full[rows, t] = full
         self.actions[rows, self.moves] = action
         self.moves = self.moves + 1
+        lost = self._resignations(out.value, opening)
         self.state = self.game.step(state, action, checked=False)
         self.length = t + (~opening).long()  # opening moves are overwritten by the next record
         self.opening = self.opening - opening.long()
-        done = self.state.terminated
-        finished = self._collect(done)
-        self.state = core.reset_finished(self.game, self.state)
+        resigned = lost & ~self.state.terminated
+        done = self.state.terminated | resigned
+        finished = self._collect(done, resigned, state.current_player)
+        self.state = core.reset_finished(self.game, dataclasses.replace(self.state, terminated=done))
         self.length = torch.where(done, 0, self.length)
         self.moves = torch.where(done, 0, self.moves)
         self.opening = torch.where(done, self._opening_lengths(len(done), done.device), self.opening)
+        self.may_resign = torch.where(done, self._may_resign(len(done), done.device), self.may_resign)
+        self.would_resign = torch.where(done, -1, self.would_resign)
         return finished
 
     def _search(self, net: torch.nn.Module, state: Any) -> SearchOutput:
@@ -171,76 +249,179 @@ class SelfPlay:
             self._graph = (net, graphed)
         return self._graph[1](state, self.generator)
 
+    def _split_search(self, net: torch.nn.Module, state: Any, full: torch.Tensor) -> _Searched:
+        """Playout cap randomization: the exploring full search on the games in ``full``, the
+        cheap noiseless one on the others, as two batched searches."""
+        evaluate = network_evaluator(self.game, net)
+        B, A = full.shape[0], self.game.num_actions
+        action = torch.zeros(B, dtype=torch.long, device=full.device)
+        policy, value = torch.zeros(B, A, device=full.device), torch.zeros(B, device=full.device)
+        for rows, cfg, explore in ((full.nonzero()[:, 0], self.cfg.search, True),
+                                   ((~full).nonzero()[:, 0], self.cfg.cheap_search(), False)):
+            if len(rows):
+                out = search(self.game, core.state_rows(state, rows), evaluate, cfg, explore=explore,
+                             generator=self.generator)
+                action[rows], policy[rows], value[rows] = out.action, out.policy, out.value
+        return _Searched(action, policy, value)
+
+    def _full_moves(self, n: int, device: torch.device) -> torch.Tensor:
+        """bool [n]: the moves that get the full search."""
+        if self.cfg.full_search_fraction >= 1.0:
+            return torch.ones(n, dtype=torch.bool, device=device)
+        u = torch.rand(n, generator=self.generator, device=self.generator.device)
+        return (u < self.cfg.full_search_fraction).to(device)
+
+    def _resignations(self, value: torch.Tensor, opening: torch.Tensor) -> torch.Tensor:
+        """bool [B]: games whose side to move resigns now (its search value is below
+        ``-resign_threshold``); in the games that never resign, the first such side is noted."""
+        if self.cfg.resign_threshold <= 0.0:
+            return torch.zeros_like(opening)
+        hopeless = (value < -self.cfg.resign_threshold) & ~opening & ~self.state.terminated
+        first = hopeless & ~self.may_resign & (self.would_resign < 0)
+        self.would_resign = torch.where(first, self.state.current_player, self.would_resign)
+        return hopeless & self.may_resign
+
     def _opening_lengths(self, n: int, device: torch.device) -> torch.Tensor:
         k = torch.randint(self.cfg.random_opening + 1, (n,), generator=self.generator, device=self.generator.device)
         return k.to(device)
 
-    def _collect(self, done: torch.Tensor) -> FinishedGames:
-        outcomes = self.state.rewards[done]  # (G, 2)
+    def _may_resign(self, n: int, device: torch.device) -> torch.Tensor:
+        u = torch.rand(n, generator=self.generator, device=self.generator.device)
+        return (u >= self.cfg.resign_playout).to(device)
+
+    def _collect(self, done: torch.Tensor, resigned: torch.Tensor, mover: torch.Tensor) -> FinishedGames:
+        """The finished games' samples: ``resigned`` games (``mover`` resigned) are lost by
+        that side and carry no ownership or score targets."""
+        loser = mover[done]
+        resigned_here = resigned[done]
+        lost = torch.stack([1.0 - 2.0 * (loser == 0).float(), 1.0 - 2.0 * (loser == 1).float()], dim=1)
+        outcomes = torch.where(resigned_here[:, None], lost, self.state.rewards[done])  # (G, 2)
         lengths = self.length[done]
         steps = torch.arange(self.obs.shape[1], device=done.device)
         kept = steps[None, :] < lengths[:, None]  # (G, T)
-        z = outcomes.gather(1, self.player[done])  # (G, T): outcome for the player to move at each step
-        samples = Samples(self.obs[done][kept], self.policy[done][kept], z[kept])
+        player = self.player[done]
+        z = outcomes.gather(1, player)  # (G, T): outcome for the player to move at each step
+        sign = (1 - 2 * player).float()  # (G, T): +1 where black moved
+        owner, margin = self._final_owner(done)  # black's view, (G, P) and (G,)
+        P = self.obs.shape[3] * self.obs.shape[4]
+        ownership = (owner[:, None, :] * sign[:, :, None]).to(torch.int8)  # (G, T, P)
+        score = margin[:, None] * sign / P
+        aux = (~resigned_here).float()[:, None].expand_as(z) * float(self._has_owner())
+        samples = Samples(self.obs[done][kept], self.policy[done][kept], z[kept], ownership[kept], score[kept],
+                          self.full[done][kept].float(), aux[kept])
         actions = [row[:n].tolist() for row, n in zip(self.actions[done], self.moves[done].tolist())]
-        return FinishedGames(samples, outcomes, actions, lengths)
+        seat = self.would_resign[done]
+        checks = seat >= 0
+        wrong = checks & (outcomes.gather(1, seat.clamp(min=0)[:, None])[:, 0] >= 0)
+        return FinishedGames(samples, outcomes, actions, lengths, resigned_here, checks, wrong)
+
+    def _has_owner(self) -> bool:
+        return hasattr(self.game, "ownership")
+
+    def _final_owner(self, done: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ended boards' owners float [G, P] and margins float [G] (black's view; zeros for
+        games without territory, such as tic-tac-toe)."""
+        G, P = int(done.sum()), self.obs.shape[3] * self.obs.shape[4]
+        if not self._has_owner() or G == 0:
+            return torch.zeros(G, P, device=done.device), torch.zeros(G, device=done.device)
+        owner = self.game.ownership(core.state_rows(self.state, done.nonzero()[:, 0])).float()
+        return owner, owner.sum(1) - self.game.komi  # area scoring: black's area - white's - komi
+
+
+class _Searched(NamedTuple):
+    """What self-play reads of a search (both halves of a playout-capped one, merged)."""
+
+    action: torch.Tensor
+    policy: torch.Tensor
+    value: torch.Tensor
 
 
 class ReplayBuffer:
-    """A ring of the last ``capacity`` samples (tensors on ``device``)."""
+    """A ring of the last ``capacity`` samples (tensors on ``device``), every target of
+    :class:`Samples` included."""
 
     def __init__(self, capacity: int, obs_shape: tuple[int, ...], num_actions: int, device: torch.device) -> None:
-        self.obs = torch.zeros(capacity, *obs_shape, dtype=torch.uint8, device=device)
-        self.policy = torch.zeros(capacity, num_actions, device=device)
-        self.value = torch.zeros(capacity, device=device)
+        points = obs_shape[1] * obs_shape[2]
+        self.data = Samples(torch.zeros(capacity, *obs_shape, dtype=torch.uint8, device=device),
+                            torch.zeros(capacity, num_actions, device=device), torch.zeros(capacity, device=device),
+                            torch.zeros(capacity, points, dtype=torch.int8, device=device),
+                            torch.zeros(capacity, device=device), torch.zeros(capacity, device=device),
+                            torch.zeros(capacity, device=device))
         self.capacity, self.size, self.next = capacity, 0, 0
 
+    @property
+    def value(self) -> torch.Tensor:
+        return self.data.value
+
     def add(self, samples: Samples) -> None:
+        samples = samples.filled()
         n = min(len(samples.value), self.capacity)
         idx = (self.next + torch.arange(n, device=self.value.device)) % self.capacity
-        self.obs[idx], self.policy[idx], self.value[idx] = samples.obs[-n:], samples.policy[-n:], samples.value[-n:]
+        for store, new in zip(self.data, samples):
+            store[idx] = new[-n:].to(store)
         self.next = (self.next + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
 
     def sample(self, batch: int, generator: torch.Generator) -> Samples:
         idx = torch.randint(self.size, (batch,), generator=generator, device=generator.device)
         idx = idx.to(self.value.device)
-        return Samples(self.obs[idx], self.policy[idx], self.value[idx])
+        return Samples(*(store[idx] for store in self.data))
 
     def tensors(self) -> dict[str, torch.Tensor]:
         """The filled part, oldest first, for checkpoints (``load`` restores it)."""
         order = (self.next - self.size + torch.arange(self.size, device=self.value.device)) % self.capacity
-        return {"obs": self.obs[order], "policy": self.policy[order], "value": self.value[order]}
+        return {name: store[order] for name, store in zip(Samples._fields, self.data)}
 
     def load(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Restore :meth:`tensors` (a checkpoint from before the auxiliary targets fills their defaults)."""
         self.size = self.next = 0
-        self.add(Samples(tensors["obs"].to(self.obs), tensors["policy"].to(self.policy), tensors["value"].to(self.value)))
+        self.add(Samples(*(tensors.get(name) for name in Samples._fields)))
 
 
 class Losses(NamedTuple):
     policy: float
     value: float
+    ownership: float = 0.0
+    score: float = 0.0
 
 
 def loss_terms(logits: torch.Tensor, value: torch.Tensor, target_policy: torch.Tensor,
-               target_value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Policy cross-entropy against the search policy and value MSE against the outcome."""
-    policy_loss = -(target_policy * F.log_softmax(logits, dim=-1)).sum(-1).mean()
+               target_value: torch.Tensor, policy_weight: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Policy cross-entropy against the search policy (averaged over the positions whose
+    ``policy_weight`` is 1: full searches) and value MSE against the outcome."""
+    cross_entropy = -(target_policy * F.log_softmax(logits, dim=-1)).sum(-1)
+    if policy_weight is None:
+        policy_loss = cross_entropy.mean()
+    else:
+        policy_loss = (cross_entropy * policy_weight).sum() / policy_weight.sum().clamp(min=1.0)
     return policy_loss, F.mse_loss(value, target_value)
 
 
+def aux_loss_terms(ownership_logits: torch.Tensor, score: torch.Tensor, batch: Samples) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ownership binary cross-entropy (``tanh`` of the logits is the owner in [-1, 1]: the
+    target ``(o + 1) / 2`` against ``sigmoid(2 x)``, averaged over the points) and score MSE,
+    both over the positions whose final board is known (``aux_weight``)."""
+    target = (batch.ownership.float() + 1.0) / 2.0
+    per_point = F.binary_cross_entropy_with_logits(2.0 * ownership_logits, target, reduction="none")
+    known = batch.aux_weight.sum().clamp(min=1.0)
+    ownership_loss = (per_point.mean(-1) * batch.aux_weight).sum() / known
+    score_loss = ((score - batch.score) ** 2 * batch.aux_weight).sum() / known
+    return ownership_loss, score_loss
+
+
 def random_symmetries(batch: Samples, board_size: int, generator: torch.Generator) -> Samples:
-    """Each sample seen through a random one of the square's 8 symmetries (planes and policy
-    permuted together: one gather each)."""
+    """Each sample seen through a random one of the square's 8 symmetries (planes, policy and
+    ownership permuted together: one gather each)."""
     N, A = len(batch.value), batch.policy.shape[1]
     dev = batch.value.device
     k = torch.randint(core.NUM_SYMMETRIES, (N,), generator=generator, device=generator.device).to(dev)
     cells = _symmetry_table(board_size, A, dev)  # (8, A)
     policy = batch.policy.gather(1, cells[k])
-    c = batch.obs.shape[1]
-    pixels = cells[k][:, None, : board_size * board_size].expand(N, c, -1)
+    c, P = batch.obs.shape[1], board_size * board_size
+    pixels = cells[k][:, None, :P].expand(N, c, -1)
     obs = batch.obs.flatten(2).gather(2, pixels).view_as(batch.obs)
-    return Samples(obs, policy, batch.value)
+    ownership = None if batch.ownership is None else batch.ownership.gather(1, cells[k][:, :P])
+    return batch._replace(obs=obs, policy=policy, ownership=ownership)
 
 
 @functools.lru_cache(maxsize=16)
@@ -257,24 +438,31 @@ def train_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer, buffer: R
     batch = buffer.sample(cfg.batch_size if rows is None else rows, generator)
     if cfg.augment:
         batch = random_symmetries(batch, board_size, generator)
-    return learn(net, optimizer, batch, weight)
+    return learn(net, optimizer, batch, weight, cfg.ownership_weight, cfg.score_weight)
 
 
-def learn(net: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: Samples, weight: float = 1.0) -> Losses:
-    """One optimizer step on policy cross-entropy + value MSE of ``batch``.
+def learn(net: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: Samples, weight: float = 1.0,
+          ownership_weight: float = 0.0, score_weight: float = 0.0) -> Losses:
+    """One optimizer step on policy cross-entropy + value MSE of ``batch`` (+ the weighted
+    ownership and score losses when the weights are set: a global pooling network's heads).
 
     Under DistributedDataParallel each process passes its shard of the global batch and the
     shard's ``weight`` (nets.distributed.shard); the averaged gradient is then the whole
     batch's. The losses returned are this batch's (the shard's).
     """
     net.train()
-    logits, value = net(batch.obs.float())
-    policy_loss, value_loss = loss_terms(logits, value, batch.policy, batch.value)
+    out = net(batch.obs.float())
+    policy_loss, value_loss = loss_terms(out[0], out[1], batch.policy, batch.value, batch.policy_weight)
+    total = policy_loss + value_loss
+    ownership_loss = score_loss = torch.zeros(())
+    if ownership_weight or score_weight:
+        ownership_loss, score_loss = aux_loss_terms(out.ownership, out.score, batch.filled())
+        total = total + ownership_weight * ownership_loss + score_weight * score_loss
     optimizer.zero_grad(set_to_none=True)
-    ((policy_loss + value_loss) * weight).backward()
+    (total * weight).backward()
     optimizer.step()
     net.eval()
-    return Losses(policy_loss.item(), value_loss.item())
+    return Losses(policy_loss.item(), value_loss.item(), ownership_loss.item(), score_loss.item())
 
 
 def make_optimizer(net: torch.nn.Module, cfg: AlphaZeroConfig) -> torch.optim.Optimizer:

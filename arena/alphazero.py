@@ -62,6 +62,9 @@ class TrainOptions:
     as does a machine without GNU Go."""
     gnugo_level: int = 1
     """GNU Go's strength level (1..10)."""
+    snapshot_every: float = 0.0
+    """Training seconds between copies of the network kept in ``checkpoints/snapshots/`` (for a
+    learning curve judged afterwards, e.g. against GNU Go); 0 keeps none."""
     replays_per_eval: int = 2
     """Self-play games written to the run's replays/ at each evaluation."""
     seed: int = 0
@@ -70,6 +73,8 @@ class TrainOptions:
     """torch device: cpu, cuda, or auto."""
     resume: bool = False
     """Continue the run in ``run_dir`` from its last checkpoint."""
+    threads: int | None = None
+    """torch CPU threads for the run (None: as the process has them)."""
     sync_batch_norm: bool = False
     """Under ``--nproc N``: batch norm over the global batch (exactly one process's training,
     but each layer waits on the other processes twice a step: slower on CPU) instead of over
@@ -92,6 +97,12 @@ class Counters:
     eval_seconds: float = 0.0
     """Where the wall clock went: self-play and learning (together the training clock) and
     evaluation with its checkpoints and replays (the final judgement of a tic-tac-toe run included)."""
+    resigned: int = 0
+    """Self-play games ended by a resignation (``resign_threshold``)."""
+    resign_checks: int = 0
+    resign_wrong: int = 0
+    """Games played out although a side would have resigned, and those of them that side did
+    not lose: ``resign_wrong / resign_checks`` is the false-resignation rate."""
 
 
 def train(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, progress: Any = None) -> dict[str, Any]:
@@ -106,6 +117,8 @@ def train(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, progress: Any = N
     new positions after each self-play step and take the same number of gradient steps;
     rank 0's clock ends the run, and rank 0 alone evaluates and writes the run folder.
     """
+    if opts.threads is not None:
+        torch.set_num_threads(opts.threads)
     learner = _setup(cfg, opts, run)
     game, device, generator, net, optimizer, buffer, counters, best = learner
     rank, world = process_rank()
@@ -115,6 +128,7 @@ def train(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, progress: Any = N
     weight = rows * world / cfg.batch_size
     selfplay = SelfPlay(game, cfg, device, generator)
     sample_debt, next_eval = 0.0, counters.train_seconds + opts.eval_every
+    next_snapshot = (counters.train_seconds // opts.snapshot_every + 1) * opts.snapshot_every if opts.snapshot_every else 0.0
     history: list[dict[str, Any]] = []
     losses = None
     writer = _tensorboard(run) if lead else None
@@ -124,6 +138,7 @@ def train(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, progress: Any = N
         tick = time.perf_counter()
         finished = selfplay.step(net)
         buffer.add(finished.samples)
+        _count_resignations(counters, finished)
         games, positions, short = all_reduce_sum([len(finished.lengths), len(finished.samples.value),
                                                   buffer.size < -(-cfg.min_buffer // world)])
         counters.games += int(games)
@@ -150,14 +165,35 @@ def train(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, progress: Any = N
             row.update(wall_time=round(time.perf_counter() - wall_start, 2))
             if losses is not None:
                 row.update(policy_loss=losses.policy, value_loss=losses.value)
+                if cfg.ownership_weight or cfg.score_weight:
+                    row.update(ownership_loss=losses.ownership, score_loss=losses.score)
+            if cfg.resign_threshold > 0:
+                row.update(_resign_rates(counters))
             history.append(row)
             _log_row(run, writer, row, counters)
             _save(run, cfg, net, optimizer, buffer, counters, best, row)
+            if opts.snapshot_every > 0 and counters.train_seconds >= next_snapshot:
+                next_snapshot = (counters.train_seconds // opts.snapshot_every + 1) * opts.snapshot_every
+                _snapshot(run, cfg, net, counters, row)
             _write_replays(run, game, cfg, finished, counters, opts.replays_per_eval)
             counters.eval_seconds += time.perf_counter() - eval_tick
         if progress is not None:
             progress(counters, row)
     return _finish(run, writer, game, cfg, net, history, counters) if lead else dataclasses.asdict(counters)
+
+
+def _count_resignations(counters: Counters, finished: Any) -> None:
+    if finished.resigned is not None:
+        counters.resigned += int(finished.resigned.sum())
+        counters.resign_checks += int(finished.resign_checks.sum())
+        counters.resign_wrong += int(finished.resign_wrong.sum())
+
+
+def _resign_rates(counters: Counters) -> dict[str, float]:
+    """The share of games resigned so far and the false-resignation rate (None before a check)."""
+    rate = counters.resign_wrong / counters.resign_checks if counters.resign_checks else None
+    return {"resigned_share": round(counters.resigned / max(counters.games, 1), 4), "false_resign_rate": rate,
+            "resign_checks": counters.resign_checks}
 
 
 def _lr_factor(cfg: AlphaZeroConfig, opts: TrainOptions, counters: Counters) -> float:
@@ -311,14 +347,14 @@ def _all_cores() -> Iterator[None]:
     one thread; the search judgement runs after training, the raw one is one forward pass
     (64-simulation judgement on 2 AMD EPYC cores: 5.9 s on one thread, 3.5 s on two)."""
     before = torch.get_num_threads()
-    torch.set_num_threads(max(before, _usable_cores()))
+    torch.set_num_threads(max(before, usable_cores()))
     try:
         yield
     finally:
         torch.set_num_threads(before)
 
 
-def _usable_cores() -> int:
+def usable_cores() -> int:
     """Cores this process may run on (its affinity under ``taskset``, else the machine's)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
@@ -344,18 +380,27 @@ def _final_metrics(game: Any, cfg: AlphaZeroConfig, net: torch.nn.Module, rows: 
 
 def _save(run: Path, cfg: AlphaZeroConfig, net: torch.nn.Module, optimizer: torch.optim.Optimizer,
           buffer: ReplayBuffer, counters: Counters, best: torch.nn.Module, row: dict[str, Any]) -> None:
-    """Best network, trainer state (optimizer, replay buffer), then the latest network with the
-    counters in its sidecar. Each file is written atomically, so none is ever half written; a
-    kill between two of these writes resumes with the previous latest network and counters
-    beside a slightly newer buffer and optimizer state, which training tolerates."""
+    """Best network, optimizer state, replay buffer, then the latest network with the counters
+    in its sidecar. Each file is written atomically, so none is ever half written; a kill
+    between two of these writes resumes with the previous latest network and counters beside a
+    slightly newer buffer and optimizer state, which training tolerates. The buffer is apart
+    (on 9x9 it is 10-100x the rest): a run carried to another machine without it resumes with
+    an empty buffer, refilled by self-play before learning goes on."""
     folder = run / "checkpoints"
     meta = {"algorithm": "alphazero", "game": cfg.game, "config": dataclasses.asdict(cfg)}
     ckpt.save_checkpoint(folder / "best.safetensors", best, {**meta, "elo": counters.best_elo})
-    trainer = {**{f"optimizer.{k}": v for k, v in ckpt.optimizer_tensors(optimizer).items()},
-               **{f"buffer.{k}": v for k, v in buffer.tensors().items()}}
-    ckpt.save_tensors(folder / "trainer.safetensors", trainer)
+    ckpt.save_tensors(folder / "optimizer.safetensors", ckpt.optimizer_tensors(optimizer))
+    ckpt.save_tensors(folder / "buffer.safetensors", buffer.tensors())
     ckpt.save_checkpoint(folder / "latest.safetensors", net,
                          {**meta, "counters": dataclasses.asdict(counters), "metrics": row})
+
+
+def _snapshot(run: Path, cfg: AlphaZeroConfig, net: torch.nn.Module, counters: Counters, row: dict[str, Any]) -> None:
+    """A copy of the network named by its training seconds, with the counters in its sidecar."""
+    meta = {"algorithm": "alphazero", "game": cfg.game, "config": dataclasses.asdict(cfg),
+            "counters": dataclasses.asdict(counters), "metrics": row}
+    name = f"seconds-{int(counters.train_seconds):06d}.safetensors"
+    ckpt.save_checkpoint(run / "checkpoints" / "snapshots" / name, net, meta)
 
 
 def _restore(run: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer, buffer: ReplayBuffer) -> Counters:
@@ -364,10 +409,17 @@ def _restore(run: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer, 
         raise ckpt.CheckpointError(f"--resume: no checkpoint in {run / 'checkpoints'} (start without --resume)")
     tensors, meta = ckpt.load_checkpoint(latest)
     ckpt.load_weights(net, tensors, str(latest))
-    trainer = ckpt.load_tensors(run / "checkpoints" / "trainer.safetensors")
-    ckpt.load_optimizer_tensors(optimizer, {k[10:]: v for k, v in trainer.items() if k.startswith("optimizer.")})
-    buffer.load({k[7:]: v for k, v in trainer.items() if k.startswith("buffer.")})
-    return Counters(**meta["counters"])
+    folder = run / "checkpoints"
+    if (folder / "optimizer.safetensors").exists():
+        ckpt.load_optimizer_tensors(optimizer, ckpt.load_tensors(folder / "optimizer.safetensors"))
+        if (folder / "buffer.safetensors").exists():  # else rebuilt by self-play
+            buffer.load(ckpt.load_tensors(folder / "buffer.safetensors"))
+    else:  # a run saved before the optimizer and buffer were apart: one trainer file
+        trainer = ckpt.load_tensors(folder / "trainer.safetensors")
+        ckpt.load_optimizer_tensors(optimizer, {k[10:]: v for k, v in trainer.items() if k.startswith("optimizer.")})
+        buffer.load({k[7:]: v for k, v in trainer.items() if k.startswith("buffer.")})
+    known = {f.name for f in dataclasses.fields(Counters)}
+    return Counters(**{k: v for k, v in meta["counters"].items() if k in known})
 
 
 def load_network(path: str | Path, device: str = "cpu") -> tuple[Any, torch.nn.Module, AlphaZeroConfig]:

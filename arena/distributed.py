@@ -87,7 +87,7 @@ class SelfPlayWorker:
         parts, start = [], time.perf_counter()
         while not parts or time.perf_counter() - start < seconds:
             parts.append(self.selfplay.step(self.net))
-        samples = Samples(*(torch.cat([p.samples[k] for p in parts]).cpu() for k in range(3)))
+        samples = Samples(*(torch.cat([p.samples.filled()[k] for p in parts]).cpu() for k in range(len(Samples._fields))))
         outcomes = torch.cat([p.outcomes for p in parts]).cpu()
         actions = [a for p in parts for a in p.actions]
         return WorkerResult(self.index, samples, outcomes[:keep_games], actions[:keep_games], len(outcomes),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 import tyro
 
@@ -41,7 +41,8 @@ class Train:
     komi: float = 7.5
     """Go komi."""
     seconds: float | None = None
-    """Training budget in seconds (default: 60 for tic-tac-toe, 1800 for Go)."""
+    """Training budget in seconds (default: 65 for tic-tac-toe, 1800 for 5x5 Go, 3600 for 7x7,
+    21600 for 9x9: the shipped network's recipe; --resume continues a run toward its budget)."""
     games: int | None = None
     """Self-play games in lockstep (the batch B)."""
     simulations: int | None = None
@@ -56,8 +57,10 @@ class Train:
     """Channels of the network."""
     eval_every: float | None = None
     """Training seconds between evaluations and checkpoints."""
-    eval_games: int = 100
-    """Games per evaluation match."""
+    eval_games: int | None = None
+    """Games per evaluation match (default: 100; 32 on 7x7 and 9x9 Go)."""
+    threads: int | None = None
+    """torch CPU threads (default: 1; every usable core for 7x7 and 9x9 Go)."""
     gating: bool = False
     """Promote a network to 'best' only when it scores >= 55% against the previous best."""
     gnugo_games: int = 0
@@ -84,25 +87,58 @@ class Train:
     """Continue the run in --run-dir from its last checkpoint (same settings as it was started with)."""
 
 
-def preset(game: str, size: int) -> tuple[AlphaZeroConfig, float, float]:
-    """``(config, seconds, eval_every)`` that work for ``game`` on a small CPU."""
+class Preset(NamedTuple):
+    """What ``arena train <game>`` runs when no flag says otherwise."""
+
+    cfg: AlphaZeroConfig
+    seconds: float
+    """Training budget."""
+    eval_every: float
+    """Training seconds between evaluations."""
+    threads: int = 1
+    """torch threads (small tensors run fastest on one; 9x9's batched network is large enough
+    for two: 1.7x the self-play moves per second on 2 AMD EPYC cores)."""
+    eval_games: int = 100
+    """Games per evaluation match."""
+    snapshot_every: float = 0.0
+    """Training seconds between kept copies of the network (a learning curve's points)."""
+
+
+def preset(game: str, size: int) -> Preset:
+    """The settings that work for ``game`` on a small CPU."""
     if game == "tictactoe":  # chosen on a 2-core AMD EPYC VM, the slow case (README, BENCHMARKS.md)
         cfg = AlphaZeroConfig(games=512, replay_ratio=16.0, lr=3e-3, lr_schedule="cosine", eval_simulations=8)
-        return cfg, 65.0, 32.5
-    big = size >= 9
+        return Preset(cfg, 65.0, 32.5)
+    if size < 7:  # the recipe of the shipped 5x5 network (arena/weights/go5)
+        cfg = AlphaZeroConfig(game="go", size=size, blocks=3, channels=48, games=128, search=MCTSConfig(simulations=24),
+                              play_simulations=64, buffer_size=100_000, batch_size=256, replay_ratio=2.0,
+                              min_buffer=2048, lr=2e-3, random_opening=2)
+        return Preset(cfg, 1800.0, 180.0)
+    # 7x7 and up: KataGo's efficiencies (agents/alphazero.py): its global pooling network with
+    # ownership and score targets, playout cap randomization (a quarter of the moves searched
+    # 32 times, the rest 8), resignation with 10% of games played out; every usable core.
+    # 9x9's budget is the 6 CPU hours of the shipped network (arena/weights/go9), over sessions
+    # with --resume; stopped earlier, it is still a network that plays.
     cfg = AlphaZeroConfig(
-        game="go", size=size, blocks=4 if big else 3, channels=64 if big else 48, games=256 if big else 128,
-        search=MCTSConfig(simulations=32 if big else 24), play_simulations=64, buffer_size=200_000 if big else 100_000,
-        batch_size=256, replay_ratio=2.0, min_buffer=2048, lr=2e-3, random_opening=2,
+        game="go", size=size, blocks=4, channels=64, games=256, search=MCTSConfig(simulations=32),
+        play_simulations=64, eval_simulations=8, buffer_size=200_000, batch_size=256, replay_ratio=3.0,
+        min_buffer=4096, lr=2e-3, lr_schedule="cosine", random_opening=4, global_pooling=True,
+        ownership_weight=1.5, score_weight=0.5, full_search_fraction=0.25, cheap_simulations=8,
+        resign_threshold=0.9, resign_playout=0.1,
     )
-    return cfg, 1800.0, 180.0
+    seconds = 21_600.0 if size >= 9 else 3_600.0
+    from arena.alphazero import usable_cores
+
+    return Preset(cfg, seconds, 600.0 if size >= 9 else 300.0, threads=usable_cores(), eval_games=32,
+                  snapshot_every=1800.0 if size >= 9 else 600.0)
 
 
 def build(cmd: Train) -> tuple[AlphaZeroConfig, Any]:
     """The AlphaZero config and run options of ``cmd`` (preset, then what was set)."""
     from arena.alphazero import TrainOptions
 
-    cfg, seconds, eval_every = preset(cmd.game, cmd.size)
+    chosen = preset(cmd.game, cmd.size)
+    cfg, seconds, eval_every, threads, eval_games = chosen[:5]
     search = cfg.search
     if cmd.simulations is not None:
         search = dataclasses.replace(search, simulations=cmd.simulations)
@@ -112,7 +148,8 @@ def build(cmd: Train) -> tuple[AlphaZeroConfig, Any]:
                                    "blocks": cmd.blocks, "channels": cmd.channels}.items() if v is not None}
     cfg = dataclasses.replace(cfg, komi=cmd.komi, search=search, **overrides)
     opts = TrainOptions(seconds=cmd.seconds or seconds, eval_every=cmd.eval_every or eval_every,
-                        eval_games=cmd.eval_games, gating=cmd.gating, gnugo_games=cmd.gnugo_games,
+                        eval_games=cmd.eval_games or eval_games, threads=cmd.threads or threads,
+                        snapshot_every=chosen.snapshot_every, gating=cmd.gating, gnugo_games=cmd.gnugo_games,
                         gnugo_level=cmd.gnugo_level, seed=cmd.seed, device=cmd.device,
                         resume=cmd.resume, sync_batch_norm=cmd.sync_batch_norm)
     return cfg, opts

@@ -115,7 +115,7 @@ def tictactoe_run(cfg: Config, seed: int) -> dict[str, Any]:
     from arena.alphazero import TrainOptions, judge_tictactoe, load_network, search_bot, train
     from arena.match import make_bot, play_match
 
-    az, seconds, eval_every = preset("tictactoe", 3)
+    az, seconds, eval_every = preset("tictactoe", 3)[:3]
     opts = TrainOptions(seconds=cfg.seconds or seconds, eval_every=eval_every, seed=seed, device=cfg.device)
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp)
@@ -155,7 +155,8 @@ def throughput_config(game_id: GameId, batch: int, cfg: Config) -> AlphaZeroConf
                                  cuda_graph=cfg.cuda_graph,
                                  **({"algorithm": cfg.algorithm} if cfg.algorithm else {}))
     net = {k: v for k, v in {"blocks": cfg.blocks, "channels": cfg.channels}.items() if v is not None}
-    return dataclasses.replace(az, games=batch, search=search, **net)
+    # Every move searched in full and no resignation: the rate of one search configuration.
+    return dataclasses.replace(az, games=batch, search=search, full_search_fraction=1.0, resign_threshold=0.0, **net)
 
 
 def selfplay_rate(az: AlphaZeroConfig, cfg: Config, device: torch.device) -> dict[str, Any]:

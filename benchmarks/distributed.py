@@ -69,7 +69,7 @@ class Config:
 
 def main(cfg: Config) -> None:
     torch.set_num_threads(1)
-    az, _, _ = preset(cfg.game, cfg.size)
+    az = preset(cfg.game, cfg.size).cfg
     search = az.search if cfg.simulations is None else dataclasses.replace(az.search, simulations=cfg.simulations)
     az = dataclasses.replace(az, search=search, **({"games": cfg.games} if cfg.games else {}))
     machine = {"cpus": os.cpu_count(), "cpu": platform.processor() or platform.machine(), "torch": torch.__version__}

@@ -222,6 +222,11 @@ class Go:
         """Tromp-Taylor areas ``[B, 2]`` (black, white) of the current boards."""
         return go_board.areas(state.board, self._tables_for(state.board.device).neighbors)
 
+    def ownership(self, state: GoState) -> torch.Tensor:
+        """int8 ``[B, N * N]``: the owner of each point of the current boards under area
+        scoring (+1 black, -1 white, 0 neither): the ownership head's training target."""
+        return go_board.ownership(state.board, self._tables_for(state.board.device).neighbors)
+
     def score_now(self, state: GoState) -> torch.Tensor:
         """``black area - white area - komi`` of the current boards, float ``[B]``."""
         a = self.areas(state)

@@ -127,8 +127,10 @@ def label_chains(board: torch.Tensor, neighbors: torch.Tensor) -> torch.Tensor:
         label = new
 
 
-def areas(board: torch.Tensor, neighbors: torch.Tensor) -> torch.Tensor:
-    """Tromp-Taylor areas long [B, 2]: stones plus empty points reaching only that colour."""
+def ownership(board: torch.Tensor, neighbors: torch.Tensor) -> torch.Tensor:
+    """int8 [B, P]: who owns each point under Tromp-Taylor area scoring: +1 black (a black
+    stone, or an empty point reaching only black), -1 white, 0 an empty point reaching both
+    colours or neither."""
     empty = board == 0
     reach = torch.stack([board == 1, board == -1], dim=0)  # (2, B, P)
     while True:
@@ -137,9 +139,15 @@ def areas(board: torch.Tensor, neighbors: torch.Tensor) -> torch.Tensor:
         if torch.equal(new, reach):
             break
         reach = new
-    black = (board == 1).sum(1) + (empty & reach[0] & ~reach[1]).sum(1)
-    white = (board == -1).sum(1) + (empty & reach[1] & ~reach[0]).sum(1)
-    return torch.stack([black, white], dim=1)
+    black = reach[0] & ~reach[1]
+    white = reach[1] & ~reach[0]
+    return black.to(torch.int8) - white.to(torch.int8)
+
+
+def areas(board: torch.Tensor, neighbors: torch.Tensor) -> torch.Tensor:
+    """Tromp-Taylor areas long [B, 2]: stones plus empty points reaching only that colour."""
+    owner = ownership(board, neighbors)
+    return torch.stack([(owner == 1).sum(1), (owner == -1).sum(1)], dim=1)
 
 
 def areas_closure(board: torch.Tensor, neighbors: torch.Tensor) -> torch.Tensor:

@@ -157,6 +157,11 @@ class ResNetConfig:
     """Channels of the policy head's 1x1 conv (2 in AlphaGo Zero)."""
     value_channels: int = 1
     """Channels of the value head's 1x1 conv (1 in AlphaGo Zero)."""
+    global_pooling: bool = False
+    """KataGo's network (Wu 2019) instead of AlphaGo Zero's: :class:`GlobalPoolingNet`, with
+    global pooling bias blocks in the tower, a fully convolutional policy, pooled value and
+    score heads and an ownership head. It has no weight tied to ``board_size``, so one network
+    plays every board size; ``num_actions`` is then ``N * N`` or ``N * N + 1`` (a pass)."""
 
     def __post_init__(self) -> None:
         sizes = (self.in_channels, self.board_size, self.num_actions, self.channels, self.value_hidden,
@@ -172,6 +177,21 @@ class PolicyValue(NamedTuple):
     """float [B, A]: unnormalized move scores (mask illegal moves with nets.heads.masked_logits)."""
     value: torch.Tensor
     """float [B]: expected outcome in (-1, 1) for the player to move."""
+
+
+class PolicyValueAux(NamedTuple):
+    """:class:`GlobalPoolingNet`'s output: the policy and value of :class:`PolicyValue` first
+    (so code reading ``out[0], out[1]`` takes either network), then the auxiliary heads."""
+
+    logits: torch.Tensor
+    """float [B, A]: move scores (the N * N points row-major, then pass when there is one)."""
+    value: torch.Tensor
+    """float [B]: expected outcome in (-1, 1) for the player to move."""
+    ownership: torch.Tensor
+    """float [B, N * N]: ownership logits; ``tanh`` of them is the expected owner of each point
+    at the end in [-1, 1], +1 the player to move (KataGo's ownership head)."""
+    score: torch.Tensor
+    """float [B]: expected final score margin for the player to move, in points / (N * N)."""
 
 
 class ResidualBlock(nn.Module):
@@ -195,6 +215,45 @@ class ResidualBlock(nn.Module):
         return self.relu(x + self.body(x))
 
 
+def global_pool(x: torch.Tensor) -> torch.Tensor:
+    """``[B, C, H, W] -> [B, 3C]``: the mean, the mean scaled by the board's width
+    (``(sqrt(H * W) - 7) / 4``: 0 on 7x7, 0.5 on 9x9, 3 on 19x19) and the max of every channel,
+    KataGo's pooling, through which a network learns what differs with the board's size."""
+    mean = x.mean((2, 3))
+    width = (x.shape[2] * x.shape[3]) ** 0.5
+    return torch.cat([mean, mean * ((width - 7.0) / 4.0), x.amax((2, 3))], dim=1)
+
+
+class GlobalPoolingBlock(nn.Module):
+    """A residual block whose first conv's output is split: ``pooled`` channels are globally
+    pooled (:func:`global_pool`) into a bias for the other channels, the rest go on to the
+    second conv (KataGo's global pooling bias block: a whole-board view in every layer after it,
+    for ko fights, life and death of large groups, who is ahead).
+
+    Args:
+        channels: input and output channels.
+        pooled: channels of the first conv that feed the pooling.
+    """
+
+    def __init__(self, channels: int, pooled: int) -> None:
+        super().__init__()
+        if not 0 < pooled < channels:
+            raise ValueError(f"pooled channels must be in 1..{channels - 1}, got {pooled}")
+        self.pooled = pooled
+        self.first = nn.Sequential(*_conv_bn_relu(channels, channels, 3, batch_norm=True))
+        self.bias = nn.Linear(3 * pooled, channels - pooled)
+        self.second = nn.Sequential(nn.Conv2d(channels - pooled, channels, 3, padding=1, bias=False),
+                                    nn.BatchNorm2d(channels))
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, channels, H, W] -> [B, channels, H, W]`` (any H, W)."""
+        h = self.first(x)
+        g, r = h[:, : self.pooled], h[:, self.pooled:]
+        r = r + self.bias(global_pool(g))[:, :, None, None]
+        return self.relu(x + self.second(r))
+
+
 class ResNetTower(nn.Module):
     """A stem ``conv3x3 -> BN -> ReLU`` to ``channels``, then ``blocks`` residual blocks.
 
@@ -202,12 +261,17 @@ class ResNetTower(nn.Module):
         in_channels: input planes.
         blocks: number of residual blocks (0 gives the stem only).
         channels: channels of every conv.
+        global_pooling: make blocks 1, 4, 7, ... :class:`GlobalPoolingBlock`.
     """
 
-    def __init__(self, in_channels: int, blocks: int, channels: int) -> None:
+    def __init__(self, in_channels: int, blocks: int, channels: int, global_pooling: bool = False) -> None:
         super().__init__()
         self.stem = nn.Sequential(*_conv_bn_relu(in_channels, channels, 3, batch_norm=True))
-        self.blocks = nn.Sequential(*(ResidualBlock(channels) for _ in range(blocks)))
+        # With global pooling, blocks 1, 4, 7, ... are pooling blocks (of 4: the second), as
+        # KataGo spreads a few of them through the tower.
+        self.blocks = nn.Sequential(*(GlobalPoolingBlock(channels, max(1, channels // 4))
+                                      if global_pooling and i % 3 == 1 else ResidualBlock(channels)
+                                      for i in range(blocks)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, in_channels, H, W] -> [B, channels, H, W]``."""
@@ -255,6 +319,52 @@ class PolicyValueNet(nn.Module):
         """
         features = self.tower(x.contiguous(memory_format=torch.channels_last))  # (B, channels, N, N)
         return PolicyValue(self.policy_head(features), self.value_head(features).squeeze(-1))
+
+
+class GlobalPoolingNet(nn.Module):
+    """KataGo's network shape (Wu 2019, "Accelerating Self-Play Learning in Go") at our sizes:
+    a residual tower with global pooling bias blocks and four heads, none tied to the board's
+    size (one network plays 7x7 and 9x9).
+
+    - policy: ``1x1 conv`` to P channels plus a bias pooled from G more channels, ``BN -> ReLU
+      -> 1x1 conv`` to one logit per point; the pass logit from the pooled features.
+    - value and score: ``1x1 conv -> BN -> ReLU -> global pool -> Linear -> ReLU -> Linear(2)``:
+      ``tanh`` of the first output is the value, the second the score margin.
+    - ownership: a ``1x1 conv`` of the value head's map to one logit per point.
+    """
+
+    def __init__(self, cfg: ResNetConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        area = cfg.board_size * cfg.board_size
+        if cfg.num_actions not in (area, area + 1):
+            raise ValueError(f"a global pooling network plays N*N or N*N+1 actions, got {cfg.num_actions} for N={cfg.board_size}")
+        self.has_pass = cfg.num_actions == area + 1
+        c, p = cfg.channels, max(cfg.policy_channels, cfg.channels // 4)
+        v = max(cfg.value_channels, cfg.channels // 4)
+        self.tower = ResNetTower(cfg.in_channels, cfg.blocks, c, global_pooling=True)
+        self.policy_conv = nn.Conv2d(c, p, 1, bias=False)
+        self.policy_pool = nn.Sequential(*_conv_bn_relu(c, p, 1, batch_norm=True))
+        self.policy_bias = nn.Linear(3 * p, p)
+        self.policy_out = nn.Sequential(nn.BatchNorm2d(p), nn.ReLU(), nn.Conv2d(p, 1, 1))
+        self.pass_out = nn.Linear(3 * p, 1)
+        self.value_conv = nn.Sequential(*_conv_bn_relu(c, v, 1, batch_norm=True))
+        self.value_fc = nn.Sequential(nn.Linear(3 * v, cfg.value_hidden), nn.ReLU(), nn.Linear(cfg.value_hidden, 2))
+        self.ownership_out = nn.Conv2d(v, 1, 1)
+        self.to(memory_format=torch.channels_last)
+
+    def forward(self, x: torch.Tensor) -> PolicyValueAux:
+        """``[B, in_channels, N, N]`` planes (any N) -> :class:`PolicyValueAux`."""
+        features = self.tower(x.contiguous(memory_format=torch.channels_last))
+        pooled = global_pool(self.policy_pool(features))  # (B, 3p)
+        policy = self.policy_conv(features) + self.policy_bias(pooled)[:, :, None, None]
+        logits = self.policy_out(policy).flatten(1)  # (B, N*N): one channel, so any memory layout
+        if self.has_pass:
+            logits = torch.cat([logits, self.pass_out(pooled)], dim=1)
+        value_map = self.value_conv(features)
+        value, score = self.value_fc(global_pool(value_map)).unbind(-1)
+        ownership = self.ownership_out(value_map).flatten(1)
+        return PolicyValueAux(logits, torch.tanh(value), ownership, score)
 
 
 class NatureTower(nn.Module):

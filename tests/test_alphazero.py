@@ -94,7 +94,7 @@ def test_symmetry_moves_policy_with_the_stones():
 
 def test_short_training_learns(tmp_path):
     game = envs.make("tictactoe")
-    cfg, _, _ = preset("tictactoe", 3)
+    cfg = preset("tictactoe", 3).cfg
     cfg = dataclasses.replace(cfg, play_simulations=16)  # the final judgement searches 4,520 positions: keep it cheap
     torch.manual_seed(0)
     before = judge_tictactoe(game, make_network(game, cfg).eval(), None)
@@ -155,8 +155,8 @@ def test_kill_and_resume_keeps_steps_and_buffer(tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     saved = json.loads(latest.read_text())["counters"]
-    buffer = ckpt.load_tensors(run / "checkpoints" / "trainer.safetensors")
-    assert saved["step"] > 0 and len(buffer["buffer.value"]) > 0
+    buffer = ckpt.load_tensors(run / "checkpoints" / "buffer.safetensors")
+    assert saved["step"] > 0 and len(buffer["value"]) > 0
 
     # Resuming restores the counters and the buffer exactly, then trains on.
     cfg = AlphaZeroConfig(**{**json.loads((run / "config.json").read_text())["alphazero"], "search": TINY.search})
@@ -166,7 +166,7 @@ def test_kill_and_resume_keeps_steps_and_buffer(tmp_path):
     from agents.alphazero import make_optimizer
     buf = ReplayBuffer(cfg.buffer_size, game.observation_shape, game.num_actions, torch.device("cpu"))
     counters = _restore(run, net, make_optimizer(net, cfg), buf)
-    assert counters.step == saved["step"] and torch.equal(buf.tensors()["value"], buffer["buffer.value"])
+    assert counters.step == saved["step"] and torch.equal(buf.tensors()["value"], buffer["value"])
 
     done = subprocess.run(cmd[:7] + ["--seconds", str(saved["train_seconds"] + 2), "--resume",
                                       "--eval-every", "2", "--eval-games", "10"],
@@ -186,7 +186,7 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
 def test_tictactoe_perfect_play_in_60_seconds(tmp_path):
     """The issue's goal: the default command's agent plays optimally in all 4,520 positions
     with its default search, and never loses to minimax in 100 games, both colours."""
-    cfg, seconds, _ = preset("tictactoe", 3)
+    cfg, seconds = preset("tictactoe", 3)[:2]
     assert seconds == 60
     final = train(cfg, TrainOptions(seconds=60), tmp_path)
     assert final["optimal_search"] == 1.0

@@ -52,7 +52,7 @@ def test_ray_workers_feed_the_learner_and_survive_a_killed_worker(tmp_path):
     # The same run folder as the single-process path.
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert rows and {"step", "wall_time", "win_random", "elo"} <= set(rows[-1])
-    for name in ("latest.safetensors", "best.safetensors", "trainer.safetensors"):
+    for name in ("latest.safetensors", "best.safetensors", "optimizer.safetensors", "buffer.safetensors"):
         assert (run / "checkpoints" / name).exists()
     saved = json.loads((run / "checkpoints" / "latest.json").read_text())["counters"]
     assert saved["step"] == final["step"]
