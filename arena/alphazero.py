@@ -34,6 +34,7 @@ import torch
 from agents.alphazero import (AlphaZeroConfig, ReplayBuffer, SelfPlay, make_network, make_optimizer,
                               network_config, train_step)
 from agents.mcts import MCTSConfig, network_evaluator, rollout_evaluator, search
+from nets.conv import GlobalPoolingNet
 from arena import checkpoint as ckpt
 from arena.elo import elo_difference
 from arena.match import Bot, MatchResult, make_bot, play_matches
@@ -439,15 +440,31 @@ def load_network(path: str | Path, device: str = "cpu") -> tuple[Any, torch.nn.M
 
 @dataclass
 class SearchPlayer:
-    """A search-guided player for people, GTP and replays (B = 1, the same search code)."""
+    """A search-guided player for people, GTP and replays (B = 1, the same search code).
+    With a ``net`` that has an ownership head, its thinking carries the territory estimate."""
 
     name: str
     evaluate: Any
     cfg: MCTSConfig
+    net: torch.nn.Module | None = None
 
     def act(self, game: Any, state: Any) -> tuple[int, Thinking | None]:
         out = search(game, state, self.evaluate, self.cfg)
-        return int(out.action[0]), thinking_from(out.policy[0], out.value[0])
+        return int(out.action[0]), thinking_from(out.policy[0], out.value[0], self.ownership(game, state))
+
+    def ownership(self, game: Any, state: Any) -> torch.Tensor | None:
+        """float [P]: the network's expected owner of each point of game 0, +1 black (None
+        without an ownership head)."""
+        if self.net is None or not isinstance(self.net, GlobalPoolingNet):
+            return None
+        return black_ownership(game, self.net, state)[0]
+
+
+def black_ownership(game: Any, net: torch.nn.Module, state: Any) -> torch.Tensor:
+    """float [B, P] in [-1, 1]: a global pooling network's ownership estimate, +1 black."""
+    with torch.inference_mode():
+        own = torch.tanh(net(game.observe(state)).ownership.float())
+    return own * (1 - 2 * state.current_player.float())[:, None]
 
 
 def search_player(game: Any, path: Path | None, simulations: int | None = None, seed: int = 0,
@@ -462,7 +479,7 @@ def search_player(game: Any, path: Path | None, simulations: int | None = None, 
         raise ckpt.CheckpointError(f"{path} was trained on {trained_game.name} {trained_game.board_size}x"
                                    f"{trained_game.board_size}, not {game.name} {game.board_size}x{game.board_size}")
     search_cfg = cfg.play_search() if simulations is None else dataclasses.replace(cfg.play_search(), simulations=simulations)
-    return SearchPlayer(f"alphazero({Path(path).name})", network_evaluator(game, net), search_cfg)
+    return SearchPlayer(f"alphazero({Path(path).name})", network_evaluator(game, net), search_cfg, net)
 
 
 def _write_replays(run: Path, game: Any, cfg: AlphaZeroConfig, finished: Any, counters: Counters, count: int) -> None:

@@ -25,6 +25,9 @@ class Thinking:
     """One weight per action (search visit shares or the network's policy), summing to 1."""
     value: float
     """Expected outcome for the player to move, in [-1, 1]."""
+    ownership: tuple[float, ...] | None = None
+    """Go networks with an ownership head: the expected owner of each point at the end, in
+    [-1, 1] with +1 black (the agent's territory estimate); None otherwise."""
 
 
 class Player(Protocol):
@@ -75,9 +78,11 @@ def make_player(spec: str, game: Any, simulations: int | None = None, seed: int 
     )
 
 
-def thinking_from(policy: torch.Tensor, value: torch.Tensor | float) -> Thinking:
-    """A :class:`Thinking` from a policy tensor ``[A]`` and a value."""
-    return Thinking(tuple(float(p) for p in policy.tolist()), float(value))
+def thinking_from(policy: torch.Tensor, value: torch.Tensor | float,
+                  ownership: torch.Tensor | None = None) -> Thinking:
+    """A :class:`Thinking` from a policy tensor ``[A]``, a value and an optional ownership ``[P]``."""
+    owner = None if ownership is None else tuple(round(float(o), 4) for o in ownership.tolist())
+    return Thinking(tuple(float(p) for p in policy.tolist()), float(value), owner)
 
 
 @dataclass
