@@ -109,11 +109,18 @@ class AlphaZeroConfig:
     side to move (e.g. 0.9); 0 never resigns."""
     resign_playout: float = 0.1
     """Share of self-play games that never resign, to measure the false-resignation rate."""
+    mixed_sizes: tuple[int, ...] = ()
+    """Go board sizes self-played beside ``size`` by the same network (needs ``global_pooling``):
+    ``games`` games of each size, a replay buffer per size, single-size batches. Evaluation
+    plays ``size``."""
 
     def __post_init__(self) -> None:
         if (self.ownership_weight or self.score_weight) and not self.global_pooling:
             raise ValueError("ownership_weight and score_weight train the heads of the global pooling network: "
                              "set global_pooling=True")
+        if self.mixed_sizes and (self.game != "go" or not self.global_pooling):
+            raise ValueError("mixed_sizes trains one global pooling Go network on several boards: set game='go' "
+                             "and global_pooling=True")
         if not 0.0 < self.full_search_fraction <= 1.0:
             raise ValueError(f"full_search_fraction must be in (0, 1], got {self.full_search_fraction}")
         if not 0.0 <= self.resign_threshold < 1.0 or not 0.0 <= self.resign_playout <= 1.0:
@@ -125,6 +132,12 @@ class AlphaZeroConfig:
         import envs
 
         return envs.make("go", size=self.size, komi=self.komi) if self.game == "go" else envs.make("tictactoe")
+
+    def extra_games(self) -> list[Any]:
+        """The rules of each of ``mixed_sizes`` (komi and move cap as ``size``'s)."""
+        import envs
+
+        return [envs.make("go", size=n, komi=self.komi) for n in self.mixed_sizes if n != self.size]
 
     def cheap_search(self) -> MCTSConfig:
         """The search of the moves that playout cap randomization makes cheap."""

@@ -127,8 +127,8 @@ def train(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, progress: Any = N
     trainee = data_parallel(net, device, opts.sync_batch_norm)  # ``net`` itself in a single process
     rows = shard_size(cfg.batch_size, rank, world)
     weight = rows * world / cfg.batch_size
-    selfplay = SelfPlay(game, cfg, device, generator)
-    sample_debt, next_eval = 0.0, counters.train_seconds + opts.eval_every
+    boards = [Board(game, buffer, SelfPlay(game, cfg, device, generator))] + _extra_boards(cfg, opts, run, device, generator)
+    next_eval = counters.train_seconds + opts.eval_every
     next_snapshot = (counters.train_seconds // opts.snapshot_every + 1) * opts.snapshot_every if opts.snapshot_every else 0.0
     history: list[dict[str, Any]] = []
     losses = None
@@ -137,23 +137,26 @@ def train(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, progress: Any = N
     done = False
     while not done:
         tick = time.perf_counter()
-        finished = selfplay.step(net)
-        buffer.add(finished.samples)
-        _count_resignations(counters, finished)
-        games, positions, short = all_reduce_sum([len(finished.lengths), len(finished.samples.value),
-                                                  buffer.size < -(-cfg.min_buffer // world)])
-        counters.games += int(games)
-        counters.positions += int(positions)
-        learn_tick = time.perf_counter()
-        counters.selfplay_seconds += learn_tick - tick
-        if short == 0:
-            sample_debt += positions * cfg.replay_ratio / cfg.batch_size
-            set_learning_rate(optimizer, cfg.lr * _lr_factor(cfg, opts, counters))
-            while sample_debt >= 1:
-                losses = train_step(trainee, optimizer, buffer, cfg, game.board_size, generator, rows, weight)
-                counters.step += 1
-                sample_debt -= 1
-        counters.learn_seconds += time.perf_counter() - learn_tick
+        for board in boards:  # one board size unless cfg.mixed_sizes: a move in each size's games
+            move_tick = time.perf_counter()
+            board.finished = board.selfplay.step(net)
+            board.buffer.add(board.finished.samples)
+            _count_resignations(counters, board.finished)
+            games, positions, short = all_reduce_sum([len(board.finished.lengths), len(board.finished.samples.value),
+                                                      board.buffer.size < -(-cfg.min_buffer // world)])
+            counters.games += int(games)
+            counters.positions += int(positions)
+            learn_tick = time.perf_counter()
+            counters.selfplay_seconds += learn_tick - move_tick
+            if short == 0:
+                board.sample_debt += positions * cfg.replay_ratio / cfg.batch_size
+                set_learning_rate(optimizer, cfg.lr * _lr_factor(cfg, opts, counters))
+                while board.sample_debt >= 1:
+                    losses = train_step(trainee, optimizer, board.buffer, cfg, board.game.board_size, generator,
+                                        rows, weight)
+                    counters.step += 1
+                    board.sample_debt -= 1
+            counters.learn_seconds += time.perf_counter() - learn_tick
         counters.train_seconds += time.perf_counter() - tick
         done = counters.train_seconds >= opts.seconds or (opts.max_steps is not None and counters.step >= opts.max_steps)
         if world > 1:  # rank 0's clock decides for everyone
@@ -173,14 +176,46 @@ def train(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, progress: Any = N
             history.append(row)
             _log_row(run, writer, row, counters)
             _save(run, cfg, net, optimizer, buffer, counters, best, row)
+            for board in boards[1:]:
+                ckpt.save_tensors(_extra_buffer_path(run, board.game), board.buffer.tensors())
             if opts.snapshot_every > 0 and counters.train_seconds >= next_snapshot:
                 next_snapshot = (counters.train_seconds // opts.snapshot_every + 1) * opts.snapshot_every
                 _snapshot(run, cfg, net, counters, row)
-            _write_replays(run, game, cfg, finished, counters, opts.replays_per_eval)
+            _write_replays(run, game, cfg, boards[0].finished, counters, opts.replays_per_eval)
             counters.eval_seconds += time.perf_counter() - eval_tick
         if progress is not None:
             progress(counters, row)
     return _finish(run, writer, game, cfg, net, history, counters) if lead else dataclasses.asdict(counters)
+
+
+@dataclass
+class Board:
+    """One board size's self-play: its rules, replay buffer, games in lockstep, the gradient
+    steps its positions still owe (``replay_ratio``) and its last finished games."""
+
+    game: Any
+    buffer: ReplayBuffer
+    selfplay: SelfPlay
+    sample_debt: float = 0.0
+    finished: Any = None
+
+
+def _extra_boards(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, device: torch.device,
+                  generator: torch.Generator) -> list[Board]:
+    """The boards of ``cfg.mixed_sizes`` (one network plays them all), their buffers restored
+    on ``--resume`` when saved."""
+    boards = []
+    for game in cfg.extra_games():
+        buffer = ReplayBuffer(cfg.buffer_size, game.observation_shape, game.num_actions, device)
+        path = _extra_buffer_path(run, game)
+        if opts.resume and path.exists():
+            buffer.load(ckpt.load_tensors(path))
+        boards.append(Board(game, buffer, SelfPlay(game, cfg, device, generator)))
+    return boards
+
+
+def _extra_buffer_path(run: Path, game: Any) -> Path:
+    return run / "checkpoints" / f"buffer-{game.board_size}x{game.board_size}.safetensors"
 
 
 def _count_resignations(counters: Counters, finished: Any) -> None:
@@ -475,7 +510,8 @@ def search_player(game: Any, path: Path | None, simulations: int | None = None, 
         return SearchPlayer("mcts", rollout_evaluator(game, generator), MCTSConfig(simulations=simulations or 200,
                                                                                     algorithm="puct"))
     trained_game, net, cfg = load_network(path, device)
-    if (trained_game.name, trained_game.board_size) != (game.name, game.board_size):
+    any_size = isinstance(net, GlobalPoolingNet) and trained_game.name == game.name  # no size-bound weights
+    if (trained_game.name, trained_game.board_size) != (game.name, game.board_size) and not any_size:
         raise ckpt.CheckpointError(f"{path} was trained on {trained_game.name} {trained_game.board_size}x"
                                    f"{trained_game.board_size}, not {game.name} {game.board_size}x{game.board_size}")
     search_cfg = cfg.play_search() if simulations is None else dataclasses.replace(cfg.play_search(), simulations=simulations)

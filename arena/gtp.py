@@ -59,8 +59,9 @@ class GtpCommand:
     """Go board size at start (5..19; GTP's boardsize can change it)."""
     komi: float = 7.5
     """Go komi at start (GTP's komi can change it)."""
-    agent: Literal["mcts", "random", "minimax"] = "mcts"
-    """Who answers genmove: mcts (tree search, random playouts), random, minimax (tic-tac-toe)."""
+    agent: Literal["shipped", "mcts", "random", "minimax"] = "shipped"
+    """Who answers genmove: shipped (the network shipped for the board size, arena/weights/go<N>;
+    mcts on sizes without one), mcts (tree search, random playouts), random, minimax (tic-tac-toe)."""
     checkpoint: str | None = None
     """An AlphaZero checkpoint (.safetensors) or training run folder; overrides --agent."""
     simulations: int | None = None
@@ -170,10 +171,17 @@ class GtpEngine:
     def from_command(cls, cmd: GtpCommand) -> GtpEngine:
         from arena.players import make_player
 
-        spec = cmd.checkpoint or cmd.agent
+        from arena.players import shipped_network
+
+        def spec(game: Any) -> str:  # per board: GTP's boardsize may change it
+            if cmd.checkpoint or cmd.agent != "shipped":
+                return cmd.checkpoint or cmd.agent
+            shipped = shipped_network(game.name, game.board_size)
+            return "mcts" if shipped is None else str(shipped)
+
         size = 3 if cmd.game == "tictactoe" else cmd.size
         return cls(cmd.game, size, cmd.komi,
-                   lambda game: make_player(spec, game, cmd.simulations, cmd.seed, cmd.device))
+                   lambda game: make_player(spec(game), game, cmd.simulations, cmd.seed, cmd.device))
 
     @property
     def commands(self) -> list[str]:

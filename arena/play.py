@@ -60,14 +60,10 @@ def make_session(cmd: PlayCommand) -> Any:
     return PlaySession(game, opponent, human_seat, config=config, replay_dir=cmd.replay_dir)
 
 
-SHIPPED = Path(__file__).parent / "weights"
-"""Networks that ship with the package (a run folder each: checkpoints/, metrics.jsonl, config.json)."""
-
-
 def default_opponent(game: str, size: int, runs: Path = Path("runs")) -> str:
     """The newest finished-or-running AlphaZero run of this game (and Go size) under ``runs``,
     so ``arena train tictactoe`` followed by ``arena play tictactoe`` plays what was trained;
-    else a network shipped with the package for that Go size (5x5), else minimax
+    else a network shipped with the package for that Go size (5x5, 9x9), else minimax
     (tic-tac-toe) or random (Go)."""
     import json
 
@@ -83,8 +79,10 @@ def default_opponent(game: str, size: int, runs: Path = Path("runs")) -> str:
                 continue
     if candidates:
         return str(max(candidates)[1])
-    shipped = SHIPPED / f"{game}{size}" if game == "go" else None
-    if shipped is not None and (shipped / "checkpoints" / "best.safetensors").exists():
+    from arena.players import shipped_network
+
+    shipped = shipped_network(game, size)
+    if shipped is not None:
         return str(shipped)
     return "minimax" if game == "tictactoe" else "random"
 

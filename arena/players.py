@@ -54,8 +54,9 @@ class BotPlayer:
 def make_player(spec: str, game: Any, simulations: int | None = None, seed: int = 0,
                 device: str = "cpu") -> Player:
     """A player from a name: ``random``, ``minimax`` (tic-tac-toe), ``mcts`` (search with a
-    uniform prior and random-rollout-free value 0), or the path of a checkpoint / run folder
-    of an AlphaZero training (its network guides the search).
+    uniform prior and random-rollout-free value 0), ``shipped`` (the Go network shipped for this
+    board size, :func:`shipped_network`), or the path of a checkpoint / run folder of an
+    AlphaZero training (its network guides the search).
 
     ``simulations`` sets the search budget (``None``: the agent's default play-time budget).
     Raises ``ValueError`` (or :class:`arena.checkpoint.CheckpointError`) with a clear message
@@ -65,6 +66,12 @@ def make_player(spec: str, game: Any, simulations: int | None = None, seed: int 
         return BotPlayer(spec, make_bot(spec, game, seed))
     from arena.alphazero import search_player  # the search and its networks live above the bots
 
+    if spec == "shipped":
+        shipped = shipped_network(game.name, game.board_size)
+        if shipped is None:
+            raise ValueError(f"no network ships for {game.name} {game.board_size}x{game.board_size} "
+                             f"(shipped: {', '.join(sorted(p.name for p in SHIPPED.glob('*'))) or 'none'})")
+        return search_player(game, shipped, simulations=simulations, seed=seed, device=device)
     if spec == "mcts":
         return search_player(game, None, simulations=simulations, seed=seed, device=device)
     path = Path(spec)
@@ -73,9 +80,19 @@ def make_player(spec: str, game: Any, simulations: int | None = None, seed: int 
             return learner_player(game, path, device)
         return search_player(game, path, simulations=simulations, seed=seed, device=device)
     raise ValueError(
-        f"unknown opponent {spec!r}: use random, minimax (tic-tac-toe), mcts, or the path of a "
-        "checkpoint (.safetensors) or training run folder"
+        f"unknown opponent {spec!r}: use random, minimax (tic-tac-toe), mcts, shipped (the network that "
+        "ships for this board), or the path of a checkpoint (.safetensors) or training run folder"
     )
+
+
+SHIPPED = Path(__file__).parent / "weights"
+"""Networks that ship with the package (a run folder each: checkpoints/, metrics.jsonl, config.json)."""
+
+
+def shipped_network(game: str, size: int) -> Path | None:
+    """The network shipped for Go ``size`` (``arena/weights/go<size>``), or None."""
+    folder = SHIPPED / f"{game}{size}"
+    return folder if game == "go" and (folder / "checkpoints" / "best.safetensors").exists() else None
 
 
 def thinking_from(policy: torch.Tensor, value: torch.Tensor | float,

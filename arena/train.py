@@ -40,6 +40,9 @@ class Train:
     """Go board size (5..19)."""
     komi: float = 7.5
     """Go komi."""
+    mixed_sizes: tuple[int, ...] | None = None
+    """Go: more board sizes the same network self-plays beside --size (e.g. --size 9 --mixed-sizes 7;
+    the 7x7/9x9 presets' global pooling network plays any size)."""
     seconds: float | None = None
     """Training budget in seconds (default: 65 for tic-tac-toe, 1800 for 5x5 Go, 3600 for 7x7,
     21600 for 9x9: the shipped network's recipe; --resume continues a run toward its budget)."""
@@ -145,7 +148,8 @@ def build(cmd: Train) -> tuple[AlphaZeroConfig, Any]:
     if cmd.search is not None:
         search = dataclasses.replace(search, algorithm=cmd.search)
     overrides = {k: v for k, v in {"games": cmd.games, "play_simulations": cmd.play_simulations,
-                                   "blocks": cmd.blocks, "channels": cmd.channels}.items() if v is not None}
+                                   "blocks": cmd.blocks, "channels": cmd.channels,
+                                   "mixed_sizes": cmd.mixed_sizes}.items() if v is not None}
     cfg = dataclasses.replace(cfg, komi=cmd.komi, search=search, **overrides)
     opts = TrainOptions(seconds=cmd.seconds or seconds, eval_every=cmd.eval_every or eval_every,
                         eval_games=cmd.eval_games or eval_games, threads=cmd.threads or threads,
@@ -203,6 +207,8 @@ def _train_config(cmd: Train) -> tuple[AlphaZeroConfig, Any]:
         raise ValueError("--nproc (data-parallel learner) and --workers/--ray-address (Ray self-play) "
                          "do not combine: choose one")
     cfg, opts = build(cmd)
+    if cfg.mixed_sizes and (cmd.workers > 0 or cmd.ray_address is not None):
+        raise ValueError("--mixed-sizes trains in this process (or under --nproc), not with Ray --workers")
     if cfg.batch_size < cmd.nproc:
         raise ValueError(f"--nproc {cmd.nproc}: each process needs a share of the {cfg.batch_size}-position batch")
     if cmd.resume:

@@ -1,0 +1,218 @@
+"""KataGo's efficiencies in our AlphaZero: ownership and score targets, the global pooling
+network, playout cap randomization, resignation, and the files of a long run."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from torch import nn
+
+import envs
+from agents.alphazero import (AlphaZeroConfig, ReplayBuffer, Samples, SelfPlay, aux_loss_terms, loss_terms,
+                              make_network, random_symmetries)
+from agents.mcts import MCTSConfig
+from nets.conv import GlobalPoolingNet, PolicyValueAux, ResNetConfig, ResNetTower
+
+GO5 = AlphaZeroConfig(game="go", size=5, blocks=2, channels=16, games=8, search=MCTSConfig(simulations=4),
+                      global_pooling=True, ownership_weight=1.5, score_weight=0.5, random_opening=0,
+                      buffer_size=4096)
+
+
+def _play(cfg: AlphaZeroConfig, net: nn.Module, steps: int, seed: int = 0) -> list:
+    game = cfg.make_game()
+    sp = SelfPlay(game, cfg, torch.device("cpu"), torch.Generator().manual_seed(seed))
+    return [sp.step(net) for _ in range(steps)]
+
+
+def test_ownership_is_area_scoring_point_by_point():
+    game = envs.make("go", size=5, komi=0.5)
+    state = game.from_ascii("""
+        .X.O.
+        XX.OO
+        ...O.
+        XXXOO
+        ..XO.""")
+    owner = game.ownership(state).view(5, 5).tolist()
+    assert owner[0] == [1, 1, 0, -1, -1]  # C5 touches both colours: nobody's
+    assert owner[2] == [0, 0, 0, -1, -1]  # A3-C3 reach black and white (via C4, C5)
+    assert owner[4] == [1, 1, 1, -1, -1]
+    areas = game.areas(state)[0].tolist()
+    assert areas == [sum(v == 1 for row in owner for v in row), sum(v == -1 for row in owner for v in row)]
+
+
+def test_one_pooling_network_plays_every_board_size():
+    cfg = ResNetConfig(in_channels=9, board_size=9, num_actions=82, blocks=4, channels=32, value_hidden=32,
+                       global_pooling=True)
+    net = GlobalPoolingNet(cfg).eval()
+    for n in (5, 7, 9, 13):
+        out = net(torch.rand(2, 9, n, n))
+        assert isinstance(out, PolicyValueAux)
+        assert out.logits.shape == (2, n * n + 1) and out.ownership.shape == (2, n * n)
+        assert out.value.shape == out.score.shape == (2,) and bool((out.value.abs() < 1).all())
+
+
+def test_global_pooling_sees_the_far_corner():
+    """Five 3x3 convs see 5 points away; a corner stone is 8 away from the opposite corner on
+    9x9. Without pooling that corner's features cannot change; with it, they do."""
+    x = torch.zeros(1, 3, 9, 9)
+    moved = x.clone()
+    moved[0, 0, 0, 0] = 1.0  # a stone at the top-left corner
+    for pooling, changes in ((False, False), (True, True)):
+        torch.manual_seed(0)
+        tower = ResNetTower(3, blocks=2, channels=16, global_pooling=pooling).eval()
+        with torch.no_grad():
+            far = (tower(moved) - tower(x))[0, :, 8, 8].abs().max()
+        assert (far > 1e-6) == changes
+
+
+def test_self_play_targets_are_the_final_board_from_the_movers_view():
+    torch.manual_seed(0)
+    game = GO5.make_game()
+    net = make_network(game, GO5).eval()
+    finished = [f for f in _play(GO5, net, 60) if len(f.lengths)]
+    assert finished
+    f = finished[0]
+    n = int(f.lengths[0])
+    s = f.samples
+    # Replay the first game to its end: its final ownership is every target, signed by the mover.
+    state = envs.make("go", size=5).init(1)
+    for a in f.actions[0]:
+        state = game.step(state, torch.tensor([a]))
+    final = game.ownership(state)[0].float()
+    margin = float(final.sum()) - game.komi
+    for t in range(n):
+        sign = 1.0 if t % 2 == 0 else -1.0  # no random opening: black moved at even t
+        assert torch.equal(s.ownership[t].float(), sign * final)
+        assert s.score[t].item() == pytest.approx(sign * margin / 25)
+    assert bool((s.aux_weight[:n] == 1).all()) and bool((s.policy_weight == 1).all())
+
+
+def test_playout_cap_marks_cheap_moves_and_the_policy_loss_skips_them():
+    cfg = dataclasses.replace(GO5, full_search_fraction=0.3, cheap_simulations=2)
+    net = make_network(cfg.make_game(), cfg).eval()
+    weights = torch.cat([f.samples.policy_weight for f in _play(cfg, net, 60)])
+    assert 0.1 < float(weights.mean()) < 0.5 and set(weights.tolist()) == {0.0, 1.0}
+    logits = torch.randn(4, 3)
+    target = torch.softmax(torch.randn(4, 3), -1)
+    value = torch.zeros(4)
+    keep = torch.tensor([1.0, 0.0, 1.0, 0.0])
+    loss, _ = loss_terms(logits, value, target, value, keep)
+    full, _ = loss_terms(logits[keep > 0], value[:2], target[keep > 0], value[:2])
+    assert loss.item() == pytest.approx(full.item())
+
+
+class _WhiteWins(nn.Module):
+    """A stand-in network: uniform policy, and a value that says white has won (-0.99 for
+    black to move, +0.99 for white; the last plane is ones when black is to move)."""
+
+    def __init__(self, num_actions: int, points: int) -> None:
+        super().__init__()
+        self.num_actions, self.points = num_actions, points
+        self.dummy = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x: torch.Tensor) -> PolicyValueAux:
+        black = x[:, -1, 0, 0]
+        value = 0.99 - 1.98 * black
+        B = len(x)
+        return PolicyValueAux(torch.zeros(B, self.num_actions), value, torch.zeros(B, self.points), torch.zeros(B))
+
+
+def test_resignation_ends_games_and_played_out_games_measure_false_resigns():
+    cfg = dataclasses.replace(GO5, resign_threshold=0.9, resign_playout=0.0)
+    game = cfg.make_game()
+    net = _WhiteWins(game.num_actions, 25)
+    first = _play(cfg, net, 1)[0]  # black, to move first, resigns at once
+    assert len(first.lengths) == cfg.games and bool(first.resigned.all()) and first.lengths.tolist() == [1] * 8
+    assert first.outcomes.tolist() == [[-1.0, 1.0]] * cfg.games
+    assert bool((first.samples.aux_weight == 0).all())  # no final board: no ownership target
+    # Played out (resign_playout=1): nobody resigns, each game notes black would have, and the
+    # games black did not lose count as false resignations.
+    cfg = dataclasses.replace(cfg, resign_playout=1.0)
+    done = [f for f in _play(cfg, net, 60) if len(f.lengths)]
+    assert done and not any(bool(f.resigned.any()) for f in done)
+    checks = torch.cat([f.resign_checks for f in done])
+    wrong = torch.cat([f.resign_wrong for f in done])
+    black_result = torch.cat([f.outcomes[:, 0] for f in done])
+    assert bool(checks.all()) and torch.equal(wrong, black_result >= 0)
+
+
+def test_buffer_keeps_every_target_and_loads_old_checkpoints():
+    buf = ReplayBuffer(8, (9, 5, 5), 26, torch.device("cpu"))
+    obs = torch.zeros(3, 9, 5, 5, dtype=torch.uint8)
+    buf.add(Samples(obs, torch.full((3, 26), 1 / 26), torch.ones(3), torch.ones(3, 25, dtype=torch.int8),
+                    torch.full((3,), 0.2), torch.zeros(3), torch.ones(3)))
+    saved = buf.tensors()
+    assert set(saved) == set(Samples._fields) and saved["score"].tolist() == pytest.approx([0.2] * 3)
+    old = ReplayBuffer(8, (9, 5, 5), 26, torch.device("cpu"))
+    old.load({k: saved[k] for k in ("obs", "policy", "value")})  # a buffer saved before the aux targets
+    restored = old.tensors()
+    assert bool((restored["policy_weight"] == 1).all()) and bool((restored["aux_weight"] == 0).all())
+
+
+def test_symmetries_move_ownership_with_the_stones():
+    g = torch.Generator().manual_seed(0)
+    obs = (torch.rand(64, 3, 5, 5, generator=g) < 0.3).to(torch.uint8)
+    owner = obs[:, 0].flatten(1).to(torch.int8)  # ownership equal to the first plane
+    batch = Samples(obs, torch.full((64, 26), 1 / 26), torch.zeros(64), owner, torch.zeros(64), torch.ones(64),
+                    torch.ones(64))
+    out = random_symmetries(batch, 5, torch.Generator().manual_seed(1))
+    assert torch.equal(out.ownership, out.obs[:, 0].flatten(1).to(torch.int8))
+    assert not torch.equal(out.ownership, owner)
+
+
+def test_aux_losses_ignore_positions_without_a_final_board():
+    logits = torch.zeros(2, 4)
+    batch = Samples(torch.zeros(2, 1, 2, 2), torch.zeros(2, 5), torch.zeros(2),
+                    torch.tensor([[1, 1, -1, -1], [1, 1, 1, 1]], dtype=torch.int8), torch.tensor([0.5, 9.0]),
+                    torch.ones(2), torch.tensor([1.0, 0.0]))
+    own, score = aux_loss_terms(logits, torch.zeros(2), batch)
+    assert own.item() == pytest.approx(float(torch.log(torch.tensor(2.0))))  # 50/50 on every point
+    assert score.item() == pytest.approx(0.25)  # the second row (9.0) is masked
+
+
+def test_aux_weights_need_the_pooling_network():
+    with pytest.raises(ValueError, match="global_pooling"):
+        AlphaZeroConfig(game="go", ownership_weight=1.0)
+
+
+def test_search_player_shows_the_territory_estimate():
+    from arena.alphazero import SearchPlayer
+    from agents.mcts import network_evaluator
+
+    game = envs.make("go", size=5)
+    net = make_network(game, GO5).eval()
+    player = SearchPlayer("t", network_evaluator(game, net), MCTSConfig(simulations=2), net)
+    _, thinking = player.act(game, game.init(1))
+    assert thinking.ownership is not None and len(thinking.ownership) == 25
+    assert all(-1 <= o <= 1 for o in thinking.ownership)
+
+
+def test_mixed_sizes_train_one_network_on_two_boards(tmp_path):
+    from arena import checkpoint as ckpt
+    from arena.alphazero import TrainOptions, load_network, train
+
+    cfg = dataclasses.replace(GO5, mixed_sizes=(6,), games=4, min_buffer=32, batch_size=32, full_search_fraction=0.5,
+                              cheap_simulations=2, resign_threshold=0.9)
+    opts = TrainOptions(seconds=8, eval_every=4, eval_games=4, seed=0)
+    final = train(cfg, opts, tmp_path / "run")
+    assert final["step"] > 0 and final["games"] > 0
+    assert (tmp_path / "run" / "checkpoints" / "buffer-6x6.safetensors").exists()
+    game, net, saved = load_network(tmp_path / "run")
+    assert saved.mixed_sizes == (6,)
+    for n in (5, 6):  # the one network plays both boards
+        out = net(envs.make("go", size=n).observe(envs.make("go", size=n).init(2)))
+        assert out.logits.shape == (2, n * n + 1)
+    # resumed, the second board's buffer comes back
+    from arena.alphazero import _extra_boards
+
+    saved_buffer = ckpt.load_tensors(tmp_path / "run" / "checkpoints" / "buffer-6x6.safetensors")
+    board, = _extra_boards(cfg, dataclasses.replace(opts, resume=True), tmp_path / "run", torch.device("cpu"),
+                           torch.Generator().manual_seed(0))
+    assert board.buffer.size == len(saved_buffer["value"]) > 0
+
+
+def test_mixed_sizes_need_the_pooling_network():
+    with pytest.raises(ValueError, match="mixed_sizes"):
+        AlphaZeroConfig(game="go", mixed_sizes=(7,))
