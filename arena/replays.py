@@ -6,10 +6,13 @@ can never disagree with the rules. The file format, version 1::
 
     {"format": "arena-replay", "version": 1, "game": "go", "config": {"size": 9, "komi": 7.5},
      "players": ["human", "mcts"], "moves": [40, 30, ...], "result": "B+3.5" | null,
-     "thinking": [null, {"policy": [...], "value": 0.1}, ...]}
+     "thinking": [null, {"policy": [...], "value": 0.1, "ownership": [...]}, ...]}
 
 ``players[p]`` played seat ``p`` (0 moves first: X, black); ``thinking[i]`` is what the
-player of move ``i`` showed before playing it (``null`` for people and plain bots).
+player of move ``i`` showed before playing it (``null`` for people and plain bots). Its
+``ownership`` (one per point, +1 black; the territory overlay of the viewer) is written only
+by Go networks that have one; it is optional, so files without it read as before and the
+version stays 1.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ class Replay:
         return {
             "format": FORMAT, "version": VERSION, "game": self.game, "config": dict(self.config),
             "players": list(self.players), "moves": [int(a) for a in self.moves], "result": self.result,
-            "thinking": [None if t is None else {"policy": list(t.policy), "value": t.value} for t in thinking],
+            "thinking": [None if t is None else _thinking_json(t) for t in thinking],
         }
 
     @classmethod
@@ -59,8 +62,7 @@ class Replay:
         if data.get("format") != FORMAT or data.get("version") != VERSION:
             raise ValueError(f"not an {FORMAT} version {VERSION} file "
                              f"(format={data.get('format')!r}, version={data.get('version')!r})")
-        thinking = tuple(None if t is None else Thinking(tuple(t["policy"]), float(t["value"]))
-                         for t in data.get("thinking", []))
+        thinking = tuple(None if t is None else _thinking_from_json(t) for t in data.get("thinking", []))
         players = tuple(data["players"])
         if len(players) != 2:
             raise ValueError(f"a replay names 2 players, got {players}")
@@ -100,3 +102,22 @@ def replay_states(replay: Replay) -> tuple[Any, list[Any]]:
     for action in replay.moves:
         states.append(game.step(states[-1], torch.tensor([action])))
     return game, states
+
+
+# ----- private helpers -----------------------------------------------------------------------
+
+
+def _thinking_json(thinking: Thinking) -> dict[str, Any]:
+    """One entry of ``thinking``: policy and value, and the ownership only when there is one
+    (older readers and files without it stay valid)."""
+    entry: dict[str, Any] = {"policy": list(thinking.policy), "value": thinking.value}
+    if thinking.ownership is not None:
+        entry["ownership"] = list(thinking.ownership)
+    return entry
+
+
+def _thinking_from_json(entry: dict[str, Any]) -> Thinking:
+    """The :class:`Thinking` of one entry; a missing or null ``ownership`` is ``None``."""
+    ownership = entry.get("ownership")
+    return Thinking(tuple(entry["policy"]), float(entry["value"]),
+                    None if ownership is None else tuple(float(o) for o in ownership))

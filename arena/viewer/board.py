@@ -3,9 +3,10 @@
 Pure drawing: nothing here reads events or changes the session. The palette and the star
 points are those of :mod:`envs.render` (the numpy ``rgb_array`` frames of the Gymnasium
 faces), so the window and the env frames look alike; here pygame draws them anti-aliased
-and adds what a person needs: coordinates, the last move, the heat map and a status bar.
+and adds what a person needs: coordinates, the last move, the heat map, the territory
+estimate (Go networks with an ownership head) and a status bar.
 
-:func:`draw_board` draws one position with an optional heat map; the play window
+:func:`draw_board` draws one position with an optional heat map and territory; the play window
 (:func:`draw`) and the watch window (:mod:`arena.viewer.watch`) add their own bars.
 
 The window is ``WINDOW_SIZE``: a square board on top and a bar below with the status line,
@@ -37,10 +38,12 @@ HEAT_GO: Color = (225, 20, 60)  # on wood, where orange would vanish
 BUTTON: Color = (250, 250, 247)
 BUTTON_OFF: Color = (210, 208, 202)
 LABELLED_MOVES = 8  # percentages on the agent's top moves only (a 19x19 heat map would be unreadable)
+MIN_OWNERSHIP = 0.2  # territory: points the network is less sure of than this get no square
 
 # (label, command) of each button; the window maps commands to session methods and keys.
 BUTTONS = (("Pass P", "pass"), ("Resign R", "resign"), ("Undo U", "undo"), ("New N", "new"),
-           ("Swap S", "swap"), ("Heat H", "thinking"))
+           ("Swap S", "swap"), ("Heat H", "thinking"), ("Terr. O", "territory"))
+GO_ONLY = ("pass", "territory")  # commands tic-tac-toe has no button for
 
 
 @dataclass(frozen=True)
@@ -94,9 +97,9 @@ def layout_for(game: Any, rect: pygame.Rect = BOARD_RECT) -> BoardLayout:
 
 
 def buttons_for(game: Any, specs: tuple[tuple[str, str], ...] = BUTTONS) -> list[Button]:
-    """The buttons of the bar, left to right (no Pass in tic-tac-toe); ``specs`` are
-    ``(label, command)`` pairs (default: the play window's)."""
-    chosen = [b for b in specs if game.name == "go" or b[1] != "pass"]
+    """The buttons of the bar, left to right (no Pass or territory in tic-tac-toe); ``specs``
+    are ``(label, command)`` pairs (default: the play window's)."""
+    chosen = [b for b in specs if game.name == "go" or b[1] not in GO_ONLY]
     gap, height = 8, 36
     width = (WINDOW_SIZE[0] - gap * (len(chosen) + 1)) / len(chosen)
     top = WINDOW_SIZE[1] - height - 10
@@ -112,23 +115,32 @@ def button_at(buttons: list[Button], pos: tuple[int, int]) -> str | None:
 def draw(surface: pygame.Surface, session: PlaySession, layout: BoardLayout, buttons: list[Button]) -> None:
     """Draw the whole window for the session's current position (mutates ``surface``)."""
     surface.fill(BAR)
-    heat = session.shown_thinking if session.show_thinking else None
-    draw_board(surface, session.game, session.state, layout, session.last_move,
-               None if heat is None else heat.policy)
+    thinking = session.shown_thinking
+    heat = thinking.policy if thinking is not None and session.show_thinking else None
+    ownership = thinking.ownership if thinking is not None and session.show_territory else None
+    draw_board(surface, session.game, session.state, layout, session.last_move, heat, ownership)
     _draw_bar(surface, session, buttons)
 
 
 def draw_board(surface: pygame.Surface, game: Any, state: Any, layout: BoardLayout, last: int | None,
-               heat: tuple[float, ...] | None = None) -> None:
+               heat: tuple[float, ...] | None = None, ownership: tuple[float, ...] | None = None) -> None:
     """Draw game 0 of ``state`` into :data:`BOARD_RECT` (mutates ``surface``): the goban or
     the tic-tac-toe grid, the heat map of a policy ``heat`` (one share per action) under the
-    stones, and the ``last`` move marked. The play and watch windows both draw with this."""
+    stones, and the ``last`` move marked. The play and watch windows both draw with this.
+
+    Go only: ``ownership`` (one per point, +1 black) draws the territory estimate as KataGo
+    does, a square of the expected owner's colour on each empty point, larger and darker the
+    surer the network is, and on each stone it expects to be captured (dead)."""
     cells = [int(v) for v in state.board[0].tolist()]
     if game.name == "go":
         _draw_goban(surface, layout)
+        if ownership is not None:  # under the heat map, so its percentages stay readable
+            _draw_territory(surface, layout, ownership, cells, on_stones=False)
         if heat is not None:
             _draw_heat(surface, layout, heat, cells)
         _draw_stones(surface, layout, cells, last)
+        if ownership is not None:
+            _draw_territory(surface, layout, ownership, cells, on_stones=True)
     else:
         _draw_grid(surface, layout, last)
         if heat is not None:
@@ -148,6 +160,13 @@ def go_counts(game: Any, state: Any, over: bool) -> list[str]:
         score = float(game.score_now(state)[0])
         parts.append(f"area now {'B' if score > 0 else 'W'}+{abs(score):g}" if score else "area now even")
     return parts
+
+
+def territory_estimate(game: Any, ownership: tuple[float, ...]) -> str:
+    """``estimate B+3.5``: the area score the ownership expects (its sum, from black's view,
+    minus komi), as the info line shows it."""
+    score = sum(ownership) - game.komi
+    return f"estimate {'B' if score > 0 else 'W'}+{abs(score):.1f}" if round(score, 1) else "estimate even"
 
 
 def draw_text(surface: pygame.Surface, text: str, size: int, color: Color, center: tuple[float, float] | None = None,
@@ -281,6 +300,26 @@ def _draw_heat(surface: pygame.Surface, layout: BoardLayout, policy: tuple[float
             draw_text(surface, f"{round(100 * share)}%", size, INK, center=(x, y))
 
 
+def _draw_territory(surface: pygame.Surface, layout: BoardLayout, ownership: tuple[float, ...], cells: list[int],
+                    on_stones: bool) -> None:
+    """Squares of the expected owner's colour, side and opacity growing with ``|ownership|``
+    (none below :data:`MIN_OWNERSHIP`): on the empty points, or (``on_stones``) on the stones
+    whose colour is not the expected owner's, which marks them dead. Smaller on stones, so the
+    last-move ring stays visible."""
+    scale = 0.3 if on_stones else 0.42
+    for point, (owner, v) in enumerate(zip(ownership, cells)):
+        sure = min(1.0, abs(owner))
+        if sure < MIN_OWNERSHIP or (v != 0) != on_stones or v * owner > 0:
+            continue
+        side = max(3, round(layout.step * scale * sure))
+        x, y = layout.center(point)
+        square = pygame.Rect(x - side // 2, y - side // 2, side, side)
+        color = BLACK_STONE if owner > 0 else WHITE_STONE
+        gfxdraw.box(surface, square, (*color, round(90 + 165 * sure)))
+        if owner < 0 and not on_stones:  # a white square needs an edge on pale wood
+            gfxdraw.rectangle(surface, square, (90, 90, 90, round(60 + 120 * sure)))
+
+
 def _draw_bar(surface: pygame.Surface, session: PlaySession, buttons: list[Button]) -> None:
     """Status line, message or info line, and the buttons."""
     surface.fill(BAR, pygame.Rect(0, BAR_TOP, WINDOW_SIZE[0], WINDOW_SIZE[1] - BAR_TOP))
@@ -288,16 +327,21 @@ def _draw_bar(surface: pygame.Surface, session: PlaySession, buttons: list[Butto
     draw_text(surface, _info(session), 22, INK, topleft=(12, BAR_TOP + 36))
     if session.message:
         draw_text(surface, session.message, 22, MESSAGE, topleft=(12, BAR_TOP + 58))
-    for button in buttons:
-        draw_button(surface, button, button.command != "thinking" or session.shown_thinking is not None)
+    thinking = session.shown_thinking
+    shows = {"thinking": thinking is not None, "territory": thinking is not None and thinking.ownership is not None}
+    for button in buttons:  # an overlay's button is greyed while there is nothing to show
+        draw_button(surface, button, shows.get(button.command, True))
 
 
 def _info(session: PlaySession) -> str:
-    """Captures and score (Go), who plays what, and the agent's value when shown."""
+    """Captures and score (Go), the territory estimate's score when it is shown, who plays
+    what, and the agent's value when shown."""
     parts = [f"you: {session.seat_name(session.human_seat)}"]
+    thinking = session.shown_thinking
     if session.is_go:
         parts += go_counts(session.game, session.state, session.over)
-    thinking = session.shown_thinking
+        if session.show_territory and thinking is not None and thinking.ownership is not None:
+            parts.append(territory_estimate(session.game, thinking.ownership))
     if thinking is not None and session.show_thinking:
         parts.append(f"{session.opponent.name}'s value {thinking.value:+.2f}")  # for itself
         if session.is_go and len(thinking.policy) > session.game.pass_action:

@@ -1,8 +1,9 @@
 """One person against one player: the game, its history, undo, and the agent's thread.
 
 :class:`PlaySession` knows nothing about pixels or pygame: the window turns clicks and keys
-into its methods (``play``, ``pass_move``, ``resign``, ``undo``, ``new_game``, ``swap``) and
-draws what it holds, so the rules of the window are testable without a display.
+into its methods (``play``, ``pass_move``, ``resign``, ``undo``, ``new_game``, ``swap``, and the
+overlay toggles ``toggle_thinking`` and ``toggle_territory``) and draws what it holds, so the
+rules of the window are testable without a display.
 
 The opponent thinks in a daemon thread so the window keeps drawing; its answer is picked up
 by :meth:`PlaySession.poll`, called once a frame. Every action that changes the game bumps a
@@ -26,6 +27,7 @@ from arena.replays import Replay, new_replay_path, save_replay
 from envs.core import IllegalActionError
 
 HUMAN = "human"
+TERRITORY_HINT = "a 7x7/9x9 `arena train go` network has one"  # who shows a territory estimate
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,8 @@ class PlaySession:
 
     Attributes read by the drawing code: ``game``, ``state`` (the current position), ``moves``,
     ``thinking`` (one entry per move), ``message`` (the last notice, e.g. an illegal click),
-    ``result`` (text once the game is over), ``show_thinking`` and :attr:`shown_thinking`.
+    ``result`` (text once the game is over), ``show_thinking`` (the heat map), ``show_territory``
+    (Go: the ownership estimate, off at first) and :attr:`shown_thinking`.
     """
 
     def __init__(self, game: Any, opponent: Player, human_seat: int = 0, config: dict[str, Any] | None = None,
@@ -54,6 +57,7 @@ class PlaySession:
         self.config = dict(config or {})
         self.replay_dir = None if replay_dir is None else Path(replay_dir)
         self.show_thinking = True
+        self.show_territory = False
         self.replay_path: Path | None = None
         self._answers: queue.Queue[_Answer] = queue.Queue()
         self._generation = 0
@@ -186,6 +190,17 @@ class PlaySession:
         self.show_thinking = not self.show_thinking
         if self.show_thinking and self.shown_thinking is None:
             self.message = f"{self.opponent.name} shows no thinking (try --opponent mcts or a checkpoint)."
+
+    def toggle_territory(self) -> None:
+        """Show or hide the territory estimate (Go only): where the agent's network expects
+        each point to end up, from the ownership of its latest thinking."""
+        if not self.is_go:
+            self.message = "Tic-tac-toe has no territory."
+            return
+        self.show_territory = not self.show_territory
+        thinking = self.shown_thinking
+        if self.show_territory and (thinking is None or thinking.ownership is None):
+            self.message = f"{self.opponent.name} shows no territory estimate ({TERRITORY_HINT})."
 
     def close(self) -> Path | None:
         """The window closes: stop listening to the agent and save the game (if any move)."""

@@ -5,7 +5,8 @@ alone); :class:`WatchWindow` draws it with the play window's board drawing
 (:func:`arena.viewer.board.draw_board`) and turns keys, buttons and the slider into session
 calls. At position ``k`` (after ``k`` moves) the heat map shows the thinking recorded for
 move ``k``, the move whose stone carries the last-move mark: as in ``arena play``, the
-search that chose the move just played, and its value for the player who played it.
+search that chose the move just played, and its value for the player who played it. The
+territory overlay (O, Go) shows the ownership of the latest thinking recorded up to there.
 
 Live mode (:class:`ReplayFeed`): every second the folder of replays is listed; when a newer
 game than the one shown has appeared, it is loaded once the current one has autoplayed to
@@ -27,7 +28,7 @@ from arena.replays import Replay, load_replay
 from arena.viewer.window import run_loop, save_surface
 from arena.viewer.board import (
     BAR, BAR_TOP, HEAT, INK, MESSAGE, WINDOW_SIZE, button_at, buttons_for, draw_board, draw_button, draw_text,
-    go_counts, layout_for,
+    go_counts, layout_for, territory_estimate,
 )
 
 POLL_SECONDS = 1.0  # live mode: how often the replay folder is listed
@@ -37,8 +38,8 @@ SLIDER_HIT = SLIDER.inflate(16, 16)  # clicks this close to the slider count as 
 WATCH_BUTTONS = (("|< Home", "first"), ("< Left", "back"), ("Play Space", "autoplay"), ("Right >", "forward"),
                  ("End >|", "last"), ("Heat H", "thinking"))
 KEYS = {pygame.K_LEFT: "back", pygame.K_RIGHT: "forward", pygame.K_HOME: "first", pygame.K_END: "last",
-        pygame.K_SPACE: "autoplay", pygame.K_h: "thinking", pygame.K_PLUS: "faster", pygame.K_EQUALS: "faster",
-        pygame.K_MINUS: "slower", pygame.K_ESCAPE: "quit", pygame.K_q: "quit"}
+        pygame.K_SPACE: "autoplay", pygame.K_h: "thinking", pygame.K_o: "territory", pygame.K_PLUS: "faster",
+        pygame.K_EQUALS: "faster", pygame.K_MINUS: "slower", pygame.K_ESCAPE: "quit", pygame.K_q: "quit"}
 
 
 def open_replay(path: str | Path) -> tuple[Replay, Any, list[Any]]:
@@ -68,6 +69,9 @@ def open_replay(path: str | Path) -> tuple[Replay, Any, list[Any]]:
         if t is not None and len(t.policy) != game.num_actions:
             raise ValueError(f"{path}: the thinking of move {i + 1} has {len(t.policy)} weights, "
                              f"not one per action ({game.num_actions})")
+        if t is not None and t.ownership is not None and len(t.ownership) != game.board_size ** 2:
+            raise ValueError(f"{path}: the thinking of move {i + 1} has {len(t.ownership)} ownership "
+                             f"values, not one per point ({game.board_size ** 2})")
     states = [game.init(1)]
     for i, action in enumerate(replay.moves):
         try:
@@ -98,7 +102,7 @@ class WatchSession:
     """A replayed game and the position shown; autoplay and live following.
 
     Attributes read by the drawing code: ``game``, ``replay``, ``states``, ``index`` (moves
-    played in the shown position), ``autoplay``, ``show_thinking``, ``message``.
+    played in the shown position), ``autoplay``, ``show_thinking``, ``show_territory``, ``message``.
     """
 
     def __init__(self, path: str | Path | None = None, feed: ReplayFeed | None = None, game: Any = None,
@@ -109,6 +113,7 @@ class WatchSession:
 
         self.feed, self.autoplay, self.delay = feed, autoplay, delay
         self.show_thinking = True
+        self.show_territory = False
         self.message = ""
         self.path: Path | None = None
         self.replay: Replay | None = None
@@ -144,6 +149,15 @@ class WatchSession:
         thinking = () if self.replay is None else self.replay.thinking
         return thinking[self.index - 1] if 0 < self.index <= len(thinking) else None
 
+    @property
+    def shown_ownership(self) -> tuple[float, ...] | None:
+        """The ownership of the latest thinking recorded up to the shown position (``None``:
+        that thinking has none). The latest rather than the last move's, so a person's moves,
+        which record nothing, do not blank the territory of a game against an agent."""
+        thinking = () if self.replay is None else self.replay.thinking[: self.index]
+        latest = next((t for t in reversed(thinking) if t is not None), None)
+        return None if latest is None else latest.ownership
+
     def seat_name(self, seat: int) -> str:
         return ("black", "white")[seat] if self.game.name == "go" else ("X", "O")[seat]
 
@@ -162,12 +176,16 @@ class WatchSession:
         return text + (" | playing" if self.autoplay else "")
 
     def info(self) -> str:
-        """Who plays which colour, the Go counts, and the recorded thinking's value."""
+        """Who plays which colour, the Go counts and territory estimate, and the recorded
+        thinking's value."""
         if self.replay is None:
             return self.message
         parts = [f"{self.seat_name(s)}: {self.replay.players[s]}" for s in (0, 1)]
         if self.game.name == "go":
             parts += go_counts(self.game, self.state, self.at_end)
+            if self.show_territory:
+                ownership = self.shown_ownership
+                parts.append("no territory recorded" if ownership is None else territory_estimate(self.game, ownership))
         thinking = self.shown_thinking
         if thinking is not None and self.show_thinking:
             seat = int(self.states[self.index - 1].current_player[0])
@@ -205,6 +223,10 @@ class WatchSession:
 
     def toggle_thinking(self) -> None:
         self.show_thinking = not self.show_thinking
+
+    def toggle_territory(self) -> None:
+        """The territory overlay on/off (drawn for Go replays whose thinking has ownership)."""
+        self.show_territory = not self.show_territory
 
     def faster(self) -> None:
         self.delay = max(0.05, self.delay / 1.5)
@@ -255,7 +277,8 @@ class WatchSession:
 class WatchWindow:
     """A pygame window (or any surface) showing a :class:`WatchSession`.
 
-    Keys: Left/Right a move, Home/End, Space autoplay, +/- speed, H heat map, Esc/Q quit.
+    Keys: Left/Right a move, Home/End, Space autoplay, +/- speed, H heat map, O territory
+    (Go), Esc/Q quit.
     Buttons do the same; clicking or dragging on the slider jumps to that move.
     """
 
@@ -300,8 +323,8 @@ class WatchWindow:
         """Run a named command (the keys' and buttons' vocabulary)."""
         s = self.session
         actions = {"back": s.back, "forward": s.forward, "first": s.first, "last": s.last,
-                   "autoplay": s.toggle_autoplay, "thinking": s.toggle_thinking, "faster": s.faster,
-                   "slower": s.slower, "quit": self.close}
+                   "autoplay": s.toggle_autoplay, "thinking": s.toggle_thinking, "territory": s.toggle_territory,
+                   "faster": s.faster, "slower": s.slower, "quit": self.close}
         actions[name]()
 
     def close(self) -> None:
@@ -315,11 +338,12 @@ class WatchWindow:
             pygame.display.flip()
 
     def draw(self) -> None:
-        """The board with the heat map, then the bar: status, info, slider, buttons."""
+        """The board with the heat map and territory, then the bar: status, info, slider, buttons."""
         s = self.session
         self.surface.fill(BAR)
         heat = s.shown_thinking if s.show_thinking else None
-        draw_board(self.surface, s.game, s.state, self.layout, s.last_move, None if heat is None else heat.policy)
+        draw_board(self.surface, s.game, s.state, self.layout, s.last_move, None if heat is None else heat.policy,
+                   s.shown_ownership if s.show_territory else None)
         draw_text(self.surface, s.status(), 28, INK, topleft=(12, BAR_TOP + 8))
         info = s.info()
         draw_text(self.surface, info, 20, MESSAGE if s.replay is None else INK, topleft=(12, BAR_TOP + 34))

@@ -1,9 +1,9 @@
 """The event loop: pygame events become :class:`PlaySession` calls, then a redraw.
 
 Mouse: click a point to move, click a button. Keys: P pass (Go), R resign, U undo, N new
-game, S swap colours, H heat map on/off, Esc or Q close. Closing the window saves the game
-as a replay. Each frame polls the session, so the opponent's move appears as soon as its
-thread answers while the window keeps redrawing.
+game, S swap colours, H heat map on/off, O territory estimate on/off (Go), Esc or Q close.
+Closing the window saves the game as a replay. Each frame polls the session, so the
+opponent's move appears as soon as its thread answers while the window keeps redrawing.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from arena.viewer.board import WINDOW_SIZE, button_at, buttons_for, draw, layout
 from arena.viewer.session import PlaySession
 
 KEYS = {pygame.K_p: "pass", pygame.K_r: "resign", pygame.K_u: "undo", pygame.K_n: "new",
-        pygame.K_s: "swap", pygame.K_h: "thinking", pygame.K_ESCAPE: "quit", pygame.K_q: "quit"}
+        pygame.K_s: "swap", pygame.K_h: "thinking", pygame.K_o: "territory", pygame.K_ESCAPE: "quit",
+        pygame.K_q: "quit"}
 
 
 class PlayWindow:
@@ -66,7 +67,8 @@ class PlayWindow:
         """Run a named command (the buttons' and keys' vocabulary)."""
         s = self.session
         actions = {"pass": s.pass_move, "resign": s.resign, "undo": s.undo, "new": s.new_game,
-                   "swap": s.swap, "thinking": s.toggle_thinking, "quit": self.close}
+                   "swap": s.swap, "thinking": s.toggle_thinking, "territory": s.toggle_territory,
+                   "quit": self.close}
         actions[name]()
 
     def close(self) -> None:
