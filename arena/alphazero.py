@@ -63,6 +63,9 @@ class TrainOptions:
     as does a machine without GNU Go."""
     gnugo_level: int = 1
     """GNU Go's strength level (1..10)."""
+    bootstrap_games: int = 0
+    """Go: first learn from this many GNU Go self-play games (arena/bootstrap.py; needs
+    ``apt-get install gnugo``), then self-play; 0 (the default) is pure self-play, "zero"."""
     snapshot_every: float = 0.0
     """Training seconds between copies of the network kept in ``checkpoints/snapshots/`` (for a
     learning curve judged afterwards, e.g. against GNU Go); 0 keeps none."""
@@ -100,6 +103,10 @@ class Counters:
     evaluation with its checkpoints and replays (the final judgement of a tic-tac-toe run included)."""
     resigned: int = 0
     """Self-play games ended by a resignation (``resign_threshold``)."""
+    bootstrap_games: int = 0
+    """GNU Go games the network learned from before self-play (0: a pure self-play network)."""
+    bootstrap_seconds: float = 0.0
+    """Wall clock of that stage (GNU Go's games and the learning on them), outside the training clock."""
     resign_checks: int = 0
     resign_wrong: int = 0
     """Games played out although a side would have resigned, and those of them that side did
@@ -127,6 +134,8 @@ def train(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, progress: Any = N
     trainee = data_parallel(net, device, opts.sync_batch_norm)  # ``net`` itself in a single process
     rows = shard_size(cfg.batch_size, rank, world)
     weight = rows * world / cfg.batch_size
+    if opts.bootstrap_games > 0 and counters.step == 0 and world == 1:
+        _bootstrap(game, cfg, opts, trainee, optimizer, buffer, counters, generator, rows, weight)
     boards = [Board(game, buffer, SelfPlay(game, cfg, device, generator))] + _extra_boards(cfg, opts, run, device, generator)
     next_eval = counters.train_seconds + opts.eval_every
     next_snapshot = (counters.train_seconds // opts.snapshot_every + 1) * opts.snapshot_every if opts.snapshot_every else 0.0
@@ -186,6 +195,30 @@ def train(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, progress: Any = N
         if progress is not None:
             progress(counters, row)
     return _finish(run, writer, game, cfg, net, history, counters) if lead else dataclasses.asdict(counters)
+
+
+def _bootstrap(game: Any, cfg: AlphaZeroConfig, opts: TrainOptions, net: torch.nn.Module,
+               optimizer: torch.optim.Optimizer, buffer: ReplayBuffer, counters: Counters, generator: torch.Generator,
+               rows: int, weight: float) -> None:
+    """``--bootstrap gnugo``: GNU Go's games into the buffer and ``epochs`` passes of learning
+    on them (arena/bootstrap.py), before self-play; timed apart from the training clock."""
+    from tqdm import tqdm
+
+    from arena.bootstrap import BootstrapConfig, gnugo_dataset
+
+    if cfg.game != "go":
+        raise ValueError("--bootstrap gnugo learns Go from GNU Go's games; tic-tac-toe has no GNU Go")
+    tick = time.perf_counter()
+    boot = BootstrapConfig(games=opts.bootstrap_games, processes=max(1, usable_cores()))
+    with tqdm(total=boot.games, desc="GNU Go games", dynamic_ncols=True, leave=False) as bar:
+        samples, _ = gnugo_dataset(game, boot, opts.seed, lambda n: bar.update(n - bar.n))
+    buffer.add(samples)
+    for _ in tqdm(range(int(boot.epochs * len(samples.value) / cfg.batch_size)), desc="learning from them",
+                  dynamic_ncols=True, leave=False):
+        train_step(net, optimizer, buffer, cfg, game.board_size, generator, rows, weight)
+        counters.step += 1
+    counters.bootstrap_games = boot.games
+    counters.bootstrap_seconds = time.perf_counter() - tick
 
 
 @dataclass
@@ -423,7 +456,8 @@ def _save(run: Path, cfg: AlphaZeroConfig, net: torch.nn.Module, optimizer: torc
     (on 9x9 it is 10-100x the rest): a run carried to another machine without it resumes with
     an empty buffer, refilled by self-play before learning goes on."""
     folder = run / "checkpoints"
-    meta = {"algorithm": "alphazero", "game": cfg.game, "config": dataclasses.asdict(cfg)}
+    meta = {"algorithm": "alphazero", "game": cfg.game, "config": dataclasses.asdict(cfg),
+            "bootstrap_games": counters.bootstrap_games}  # > 0: this network saw GNU Go's games
     ckpt.save_checkpoint(folder / "best.safetensors", best, {**meta, "elo": counters.best_elo})
     ckpt.save_tensors(folder / "optimizer.safetensors", ckpt.optimizer_tensors(optimizer))
     ckpt.save_tensors(folder / "buffer.safetensors", buffer.tensors())
@@ -434,7 +468,7 @@ def _save(run: Path, cfg: AlphaZeroConfig, net: torch.nn.Module, optimizer: torc
 def _snapshot(run: Path, cfg: AlphaZeroConfig, net: torch.nn.Module, counters: Counters, row: dict[str, Any]) -> None:
     """A copy of the network named by its training seconds, with the counters in its sidecar."""
     meta = {"algorithm": "alphazero", "game": cfg.game, "config": dataclasses.asdict(cfg),
-            "counters": dataclasses.asdict(counters), "metrics": row}
+            "bootstrap_games": counters.bootstrap_games, "counters": dataclasses.asdict(counters), "metrics": row}
     name = f"seconds-{int(counters.train_seconds):06d}.safetensors"
     ckpt.save_checkpoint(run / "checkpoints" / "snapshots" / name, net, meta)
 

@@ -70,6 +70,12 @@ class Train:
     """Go: games against GNU Go at each evaluation (needs `apt-get install gnugo`; 0 skips)."""
     gnugo_level: int = 1
     """GNU Go's level (1..10)."""
+    bootstrap: Literal["none", "gnugo"] = "none"
+    """Go: gnugo first trains the network on GNU Go's games against itself (varied levels, random
+    openings; needs `apt-get install gnugo`), then self-play goes on; the run's counters and
+    checkpoints say it saw GNU Go data. none (the default): pure self-play ("zero")."""
+    bootstrap_games: int = 400
+    """Games of GNU Go against itself for --bootstrap gnugo."""
     seed: int = 0
     """Random seed."""
     device: str = "cpu"
@@ -153,7 +159,8 @@ def build(cmd: Train) -> tuple[AlphaZeroConfig, Any]:
     cfg = dataclasses.replace(cfg, komi=cmd.komi, search=search, **overrides)
     opts = TrainOptions(seconds=cmd.seconds or seconds, eval_every=cmd.eval_every or eval_every,
                         eval_games=cmd.eval_games or eval_games, threads=cmd.threads or threads,
-                        snapshot_every=chosen.snapshot_every, gating=cmd.gating, gnugo_games=cmd.gnugo_games,
+                        snapshot_every=chosen.snapshot_every,
+                        bootstrap_games=cmd.bootstrap_games if cmd.bootstrap == "gnugo" else 0, gating=cmd.gating, gnugo_games=cmd.gnugo_games,
                         gnugo_level=cmd.gnugo_level, seed=cmd.seed, device=cmd.device,
                         resume=cmd.resume, sync_batch_norm=cmd.sync_batch_norm)
     return cfg, opts
@@ -207,6 +214,8 @@ def _train_config(cmd: Train) -> tuple[AlphaZeroConfig, Any]:
         raise ValueError("--nproc (data-parallel learner) and --workers/--ray-address (Ray self-play) "
                          "do not combine: choose one")
     cfg, opts = build(cmd)
+    if cmd.bootstrap != "none" and (cmd.nproc > 1 or cmd.workers > 0 or cmd.ray_address is not None):
+        raise ValueError("--bootstrap gnugo runs in one process: leave out --nproc/--workers (resume with them after)")
     if cfg.mixed_sizes and (cmd.workers > 0 or cmd.ray_address is not None):
         raise ValueError("--mixed-sizes trains in this process (or under --nproc), not with Ray --workers")
     if cfg.batch_size < cmd.nproc:

@@ -216,3 +216,48 @@ def test_mixed_sizes_train_one_network_on_two_boards(tmp_path):
 def test_mixed_sizes_need_the_pooling_network():
     with pytest.raises(ValueError, match="mixed_sizes"):
         AlphaZeroConfig(game="go", mixed_sizes=(7,))
+
+
+needs_gnugo = pytest.mark.skipif(__import__("arena.gnugo", fromlist=["find_gnugo"]).find_gnugo() is None,
+                                 reason="GNU Go is not installed (apt-get install gnugo)")
+
+
+@needs_gnugo
+def test_gnugo_games_become_labelled_training_samples():
+    from arena.bootstrap import BootstrapConfig, gnugo_dataset
+
+    game = envs.make("go", size=5)
+    samples, played = gnugo_dataset(game, BootstrapConfig(games=2, levels=(1,), random_opening=2, processes=2), seed=3)
+    assert len(played) == 2 and len(samples.value) == sum(len(g.moves) - g.opening for g in played)
+    assert torch.equal(samples.policy.sum(1), torch.ones(len(samples.value)))  # one-hot on GNU Go's move
+    assert set(samples.value.tolist()) <= {-1.0, 1.0} and samples.obs.dtype == torch.uint8
+    # The first game, replayed: each target is its final board from the mover's side.
+    g = played[0]
+    state = game.init(1)
+    for a in g.moves:
+        state = game.step(state, torch.tensor([a]))
+    n = len(g.moves) - g.opening
+    if g.resigned < 0:
+        final = game.ownership(state)[0]
+        first = samples.ownership[0] * (1 if g.opening % 2 == 0 else -1)
+        assert torch.equal(first, final) and bool((samples.aux_weight[:n] == 1).all())
+
+
+@needs_gnugo
+def test_bootstrap_run_says_it_saw_gnugo(tmp_path):
+    from arena import checkpoint as ckpt
+    from arena.alphazero import TrainOptions, train
+
+    cfg = dataclasses.replace(GO5, min_buffer=16, batch_size=16)
+    final = train(cfg, TrainOptions(seconds=2, eval_every=2, eval_games=2, bootstrap_games=2), tmp_path / "run")
+    assert final["bootstrap_games"] == 2 and final["bootstrap_seconds"] > 0 and final["step"] > 0
+    assert ckpt.read_sidecar(tmp_path / "run" / "checkpoints" / "best.safetensors")["bootstrap_games"] == 2
+
+
+def test_bootstrap_without_gnugo_names_the_package(monkeypatch):
+    from arena import bootstrap
+    from arena.gnugo import GtpEngineError
+
+    monkeypatch.setattr(bootstrap, "find_gnugo", lambda: None)
+    with pytest.raises(GtpEngineError, match="apt-get install gnugo"):
+        bootstrap.gnugo_dataset(envs.make("go", size=5), bootstrap.BootstrapConfig(games=1))
