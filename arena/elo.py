@@ -34,6 +34,34 @@ def match_score(wins: int, draws: int, losses: int) -> float:
     return (wins + 0.5 * draws) / games
 
 
+
+class Interval(NamedTuple):
+    """A confidence interval ``[low, high]``."""
+
+    low: float
+    high: float
+
+
+def wilson_interval(successes: float, trials: int, confidence: float = 0.95) -> Interval:
+    """Wilson score interval of a success rate (a win rate) from ``successes`` in ``trials``.
+
+    ``(p + z^2/2n -+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)`` with ``p = successes / n``
+    (Wilson 1927). Unlike ``p -+ z sqrt(p(1-p)/n)`` it stays inside [0, 1] and is not empty at
+    0 or n successes: 20 of 40 gives [0.352, 0.648], 0 of 10 gives [0, 0.278]. ``successes``
+    may be fractional (draws as half wins).
+    """
+    if trials < 1:
+        raise ValueError("need at least one trial for an interval")
+    if not 0 <= successes <= trials:
+        raise ValueError(f"successes must lie in [0, {trials}], got {successes}")
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    p, n = successes / trials, trials
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    low = 0.0 if successes == 0 else max(centre - half, 0.0)  # exact ends, not rounding residue
+    high = 1.0 if successes == trials else min(centre + half, 1.0)
+    return Interval(low, high)
+
 class PairResult(NamedTuple):
     """The games between two players, from ``player``'s point of view."""
 

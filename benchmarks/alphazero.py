@@ -1,6 +1,7 @@
-"""AlphaZero: time to perfect tic-tac-toe, and batched self-play throughput, as JSON lines.
+"""AlphaZero: time to perfect tic-tac-toe, batched self-play throughput, and Go networks
+against GNU Go, as JSON lines.
 
-Two parts (``--part``):
+Three parts (``--part``; ``all`` is the first two, and the third when ``--networks`` are given):
 
 - ``tictactoe``: the issue's goal, "perfect play in at most 60 s of training on 2 CPU cores with
   the default command". For each seed, ``arena.alphazero.train`` runs the tic-tac-toe preset
@@ -18,6 +19,18 @@ Two parts (``--part``):
   of a forward pass on ``observe()`` planes, inference mode) with the ceiling it puts on self-play,
   ``evaluations/s / (simulations + 1)`` positions per second (one root and one leaf evaluation per
   simulation), and the fraction of that ceiling reached.
+- ``gnugo``: issue 14's judge. Each of ``--networks`` (checkpoint files, snapshot files, or run
+  folders, whose best network is taken) plays ``--gnugo-games`` games (default 40, half with each
+  colour) against GNU Go at each of ``--levels`` (default 1) on the network's board, uncapped (komi
+  from its config, 7.5 on 9x9; area scoring, positional superko), with its default play-time
+  search (``--gnugo-simulations`` overrides the count). The games run at once
+  (``arena.gnugo.play_gnugo_batched``: one GNU Go process per game, up to ``--processes``, our moves
+  for all games in one batched search). One line per (network, level): wins/draws/losses, the win
+  rate (draws as half) with its 95% Wilson interval (``arena.elo.wilson_interval``), wins by
+  colour, mean game length, the network's training seconds and games (its sidecar's ``counters``,
+  else the run's ``metrics.jsonl`` at the last promotion, for a best network), wall seconds and the
+  machine. ``--plot PATH`` draws the learning curve: win rate with interval bars against training
+  hours, one line per level.
 
     python benchmarks/alphazero.py --part tictactoe                 # 60 s of training per seed
     python benchmarks/alphazero.py --part tictactoe --seeds 0 1 2 --seconds 60
@@ -25,6 +38,10 @@ Two parts (``--part``):
     python benchmarks/alphazero.py --part throughput --games go9 --batches 1 64 256 --steps 2
     python benchmarks/alphazero.py --part throughput --device cuda --batches 1 64 256 1024 4096
     python benchmarks/alphazero.py --part throughput --blocks 6 --channels 64
+    python benchmarks/alphazero.py --part gnugo --networks arena/weights/go9           # 40 games, level 1
+    python benchmarks/alphazero.py --part gnugo --networks runs/x/checkpoints/snapshots/*.safetensors \
+        --levels 1 5 10 --plot gnugo-curve.png                                          # a learning curve
+    python benchmarks/alphazero.py --part gnugo --networks arena/weights/go5 --gnugo-games 4 --gnugo-simulations 8
 
 Run on a quiet machine (the training budget is wall-clock time); results and the machine are
 recorded in BENCHMARKS.md.
@@ -64,7 +81,7 @@ PEER_TICTACTOE = {
 class Config:
     """Options of the AlphaZero benchmark."""
 
-    part: Literal["tictactoe", "throughput", "all"] = "all"
+    part: Literal["tictactoe", "throughput", "gnugo", "all"] = "all"
     """Which part to run."""
     seeds: tuple[int, ...] = (0,)
     """tictactoe: training seeds, one run each."""
@@ -104,7 +121,19 @@ class Config:
     threads: int | None = None
     """torch.set_num_threads; None keeps torch's default (one per core)."""
     seed: int = 0
-    """throughput: seed of the network and the self-play games."""
+    """throughput: seed of the network and the self-play games; gnugo: GNU Go's seed of game 0."""
+    networks: tuple[str, ...] = ()
+    """gnugo: Go networks to judge: checkpoint or snapshot files, or run folders (their best network)."""
+    levels: tuple[int, ...] = (1,)
+    """gnugo: GNU Go levels (0..10) to play each network against."""
+    gnugo_games: int = 40
+    """gnugo: games per network and level (our network black in the even-numbered ones)."""
+    gnugo_simulations: int | None = None
+    """gnugo: search simulations per move (default: the network's play-time search)."""
+    processes: int = 40
+    """gnugo: the most GNU Go processes (games) at once."""
+    plot: str | None = None
+    """gnugo: write the learning curve (win rate against training hours, per level) to this PNG."""
 
 
 # ----- tic-tac-toe: perfect play in 60 seconds ------------------------------------------------------
@@ -245,6 +274,101 @@ def throughput(cfg: Config) -> None:
             })
 
 
+# ----- gnugo: win rates against GNU Go with intervals, and the learning curve -----------------------
+
+
+def gnugo_rows(cfg: Config, path: str) -> list[dict[str, Any]]:
+    """Judge the network at ``path`` against GNU Go at every level of ``cfg.levels``: one
+    emitted row per level (returned too, for the plot)."""
+    import envs
+    from arena.alphazero import load_network, search_bot
+    from arena.elo import wilson_interval
+    from arena.gnugo import play_gnugo_batched
+
+    _, net, az = load_network(path, cfg.device)
+    if az.game != "go":
+        raise SystemExit(f"{path} plays {az.game}, not Go: GNU Go judges Go networks only")
+    game = envs.make_uncapped("go", size=az.size, komi=az.komi)  # matches play by the rules alone
+    search_cfg = az.play_search()
+    if cfg.gnugo_simulations is not None:
+        search_cfg = dataclasses.replace(search_cfg, simulations=cfg.gnugo_simulations)
+    bot, counters = search_bot(game, net, search_cfg), training_counters(Path(path))
+    rows = []
+    for level in cfg.levels:
+        t0 = time.perf_counter()
+        result = play_gnugo_batched(bot, game, cfg.gnugo_games, level, seed=cfg.seed, processes=cfg.processes,
+                                    device=cfg.device)
+        wall = time.perf_counter() - t0
+        interval = wilson_interval(result.wins + 0.5 * result.draws, result.games)
+        by_colour = {c: [r.outcome for r in result.records if r.our_colour == c] for c in ("black", "white")}
+        seconds = counters.get("train_seconds")
+        row = {
+            "part": "gnugo", "network": str(path), "level": level, "size": game.board_size, "komi": game.komi,
+            "games": result.games, "wins": result.wins, "draws": result.draws, "losses": result.losses,
+            "win_rate": round(result.score, 4), "ci95": [round(interval.low, 4), round(interval.high, 4)],
+            "at_least_half": 2 * result.wins >= result.games,
+            **{f"wins_{c}": outcomes.count(1) for c, outcomes in by_colour.items()},
+            **{f"games_{c}": len(outcomes) for c, outcomes in by_colour.items()},
+            "mean_moves": round(sum(len(r.moves) for r in result.records) / max(result.games, 1), 1),
+            "resignations": sum(r.ended_by == "resignation" for r in result.records),
+            "train_seconds": seconds, "train_hours": None if seconds is None else round(seconds / 3600, 4),
+            "train_games": counters.get("games"), "counters_from": counters.get("from"),
+            "simulations": search_cfg.simulations, "algorithm": search_cfg.algorithm, "processes": cfg.processes,
+            "device": cfg.device, "wall_seconds": round(wall, 2), "machine": machine(),
+        }
+        emit(row)
+        rows.append(row)
+    return rows
+
+
+def training_counters(path: Path) -> dict[str, Any]:
+    """``{"train_seconds", "games", "from"}`` of the network at ``path`` (file or run folder):
+    its sidecar's ``counters`` (latest and snapshot files), else, for a run's best network, the
+    run's ``metrics.jsonl`` at its last promotion; ``{}`` when neither says."""
+    from arena.checkpoint import read_sidecar
+
+    file = path / "checkpoints" / "best.safetensors" if path.is_dir() else path
+    counters = read_sidecar(file).get("counters")
+    if counters:
+        return {"train_seconds": counters.get("train_seconds"), "games": counters.get("games"), "from": "sidecar"}
+    log = file.parent.parent / "metrics.jsonl"
+    if file.stem != "best" or not log.exists():
+        return {}
+    promoted = [row for row in map(json.loads, log.read_text().splitlines()) if row.get("promoted")]
+    if not promoted:
+        return {}
+    return {"train_seconds": promoted[-1].get("train_seconds"), "games": promoted[-1].get("games"),
+            "from": "metrics.jsonl (last promotion)"}
+
+
+def plot_gnugo_curve(rows: list[dict[str, Any]], path: str | Path) -> Path:
+    """Win rate (95% Wilson bars) against training hours, one line per GNU Go level; rows
+    without training seconds are left out."""
+    from arena.runs import save_figure
+
+    import matplotlib.pyplot as plt  # after arena.runs chose the Agg backend
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for level in sorted({row["level"] for row in rows}):
+        points = sorted((row["train_hours"], row["win_rate"], *row["ci95"]) for row in rows
+                        if row["level"] == level and row["train_hours"] is not None)
+        if not points:
+            continue
+        hours, rate, low, high = (list(column) for column in zip(*points))
+        ax.errorbar(hours, rate, yerr=[[r - lo for r, lo in zip(rate, low)], [hi - r for r, hi in zip(rate, high)]],
+                    marker="o", capsize=3, label=f"GNU Go level {level}")
+    ax.axhline(0.5, color="grey", linestyle="--", linewidth=0.8)
+    ax.set_ylim(0, 1)
+    if rows:
+        ax.set_title(f"Go {rows[0]['size']}x{rows[0]['size']}, komi {rows[0]['komi']:g}: {rows[0]['games']} games per point")
+    ax.set_xlabel("training hours")
+    ax.set_ylabel("win rate against GNU Go (95% interval)")
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend()
+    return save_figure(fig, Path(path))
+
+
 # ----- machine and output ---------------------------------------------------------------------------
 
 
@@ -280,6 +404,10 @@ def main(cfg: Config) -> None:
         raise SystemExit("--device cuda: torch.cuda.is_available() is False on this machine")
     if min(cfg.batches, default=0) < 1 or cfg.steps < 1 or cfg.simulations < 1:
         raise SystemExit("need --batches >= 1, --steps >= 1 and --simulations >= 1")
+    if cfg.part == "gnugo" and not cfg.networks:
+        raise SystemExit("--part gnugo needs --networks (checkpoint files, snapshots or run folders)")
+    if cfg.networks and (cfg.gnugo_games < 1 or cfg.processes < 1):
+        raise SystemExit("need --gnugo-games >= 1 and --processes >= 1")
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
     emit({"machine": machine(), "config": dataclasses.asdict(cfg)})
@@ -288,6 +416,10 @@ def main(cfg: Config) -> None:
             print(json.dumps(tictactoe_run(cfg, seed)), flush=True)
     if cfg.part in ("throughput", "all"):
         throughput(cfg)
+    if cfg.part == "gnugo" or (cfg.part == "all" and cfg.networks):
+        rows = [row for path in cfg.networks for row in gnugo_rows(cfg, path)]
+        if cfg.plot is not None:
+            plot_gnugo_curve(rows, cfg.plot)
 
 
 if __name__ == "__main__":
