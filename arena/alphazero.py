@@ -144,6 +144,7 @@ def train(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, progress: Any = N
     writer = _tensorboard(run) if lead else None
     wall_start = time.perf_counter() - counters.train_seconds
     done = False
+    stop = _StopRequest.install()  # Ctrl-C / SIGTERM: finish the move, evaluate, save, then return
     while not done:
         tick = time.perf_counter()
         for board in boards:  # one board size unless cfg.mixed_sizes: a move in each size's games
@@ -167,7 +168,8 @@ def train(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, progress: Any = N
                     board.sample_debt -= 1
             counters.learn_seconds += time.perf_counter() - learn_tick
         counters.train_seconds += time.perf_counter() - tick
-        done = counters.train_seconds >= opts.seconds or (opts.max_steps is not None and counters.step >= opts.max_steps)
+        done = (counters.train_seconds >= opts.seconds or stop.requested
+                or (opts.max_steps is not None and counters.step >= opts.max_steps))
         if world > 1:  # rank 0's clock decides for everyone
             done = all_reduce_sum([float(done and lead)])[0] > 0
         row = None
@@ -194,7 +196,46 @@ def train(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, progress: Any = N
             counters.eval_seconds += time.perf_counter() - eval_tick
         if progress is not None:
             progress(counters, row)
+    stop.uninstall()
     return _finish(run, writer, game, cfg, net, history, counters) if lead else dataclasses.asdict(counters)
+
+
+class _StopRequest:
+    """The first SIGINT (Ctrl-C) or SIGTERM asks the loop to stop after the current move, with
+    a last evaluation, checkpoint and plot, so nothing is lost (``--resume`` continues it); a
+    second SIGINT interrupts at once. Only the main thread can take signals: elsewhere (Ray
+    actors, threads) this never requests anything."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    @classmethod
+    def install(cls) -> _StopRequest:
+        import signal
+        import threading
+
+        stop = cls()
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                stop._previous[sig] = signal.signal(sig, stop._handle)
+        return stop
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        import signal
+        import sys
+
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nstopping: finishing this move, then a last evaluation and checkpoint (Ctrl-C again to abort)",
+              file=sys.stderr)
+
+    def uninstall(self) -> None:
+        import signal
+
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 def _bootstrap(game: Any, cfg: AlphaZeroConfig, opts: TrainOptions, net: torch.nn.Module,

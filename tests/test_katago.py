@@ -261,3 +261,29 @@ def test_bootstrap_without_gnugo_names_the_package(monkeypatch):
     monkeypatch.setattr(bootstrap, "find_gnugo", lambda: None)
     with pytest.raises(GtpEngineError, match="apt-get install gnugo"):
         bootstrap.gnugo_dataset(envs.make("go", size=5), bootstrap.BootstrapConfig(games=1))
+
+
+def test_sigterm_stops_a_run_with_its_checkpoint_and_plot(tmp_path):
+    """A run told to stop (Ctrl-C or SIGTERM) finishes its move, evaluates, saves and plots."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "arena.cli", "train", "tictactoe", "--seconds", "600", "--eval-every", "300",
+           "--eval-games", "4", "--games", "16", "--simulations", "4", "--run-dir", str(run)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (run / "config.json").exists():
+        assert time.time() < deadline and proc.poll() is None
+        time.sleep(0.2)
+    time.sleep(3)  # some training
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "stopping" in err
+    final = json.loads((run / "metrics.json").read_text())
+    assert final["train_seconds"] < 600 and (run / "checkpoints" / "latest.safetensors").exists()
+    assert (run / "plots" / "learning_curve.png").exists()
