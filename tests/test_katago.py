@@ -287,3 +287,29 @@ def test_sigterm_stops_a_run_with_its_checkpoint_and_plot(tmp_path):
     final = json.loads((run / "metrics.json").read_text())
     assert final["train_seconds"] < 600 and (run / "checkpoints" / "latest.safetensors").exists()
     assert (run / "plots" / "learning_curve.png").exists()
+
+
+def test_shipped_networks_are_the_default_opponents():
+    from arena.gtp import GtpCommand, GtpEngine
+    from arena.players import make_player, shipped_network
+
+    assert shipped_network("go", 5) is not None and shipped_network("go", 13) is None
+    assert "go5" in make_player("shipped", envs.make("go", size=5)).name
+    with pytest.raises(ValueError, match="no network ships"):
+        make_player("shipped", envs.make("go", size=13))
+    assert "go5" in GtpEngine.from_command(GtpCommand(size=5)).player.name
+    assert GtpEngine.from_command(GtpCommand(size=13)).player.name == "mcts"  # no 13x13 network: search
+
+
+def test_a_pooling_network_plays_other_board_sizes(tmp_path):
+    from arena import checkpoint as ckpt
+    from arena.alphazero import search_player
+
+    game = GO5.make_game()
+    net = make_network(game, GO5)
+    path = tmp_path / "net.safetensors"
+    ckpt.save_checkpoint(path, net, {"algorithm": "alphazero", "game": "go", "config": dataclasses.asdict(GO5)})
+    seven = envs.make("go", size=7)
+    player = search_player(seven, path, simulations=2)
+    action, thinking = player.act(seven, seven.init(1))
+    assert 0 <= action <= 49 and len(thinking.policy) == 50 and len(thinking.ownership) == 49
