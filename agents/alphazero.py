@@ -94,6 +94,9 @@ class AlphaZeroConfig:
     global_pooling: bool = False
     """KataGo's network: global pooling blocks, a policy head without size-bound weights, and
     ownership and score heads (nets.conv.GlobalPoolingNet); plays every board size."""
+    tower_pooling: bool = True
+    """With ``global_pooling``: pooling bias blocks in the tower (False keeps only the pooled
+    heads; an ablation)."""
     ownership_weight: float = 0.0
     """Weight of the ownership loss (per-point binary cross-entropy, averaged over the board;
     KataGo's 1.5); needs ``global_pooling``."""
@@ -158,7 +161,8 @@ def make_network(game: Any, cfg: AlphaZeroConfig) -> PolicyValueNet | GlobalPool
 def network_config(game: Any, cfg: AlphaZeroConfig) -> ResNetConfig:
     c, n, _ = game.observation_shape
     return ResNetConfig(in_channels=c, board_size=n, num_actions=game.num_actions, blocks=cfg.blocks,
-                        channels=cfg.channels, value_hidden=cfg.channels, global_pooling=cfg.global_pooling)
+                        channels=cfg.channels, value_hidden=cfg.channels, global_pooling=cfg.global_pooling,
+                        pooling_blocks=cfg.tower_pooling)
 
 
 class Samples(NamedTuple):

@@ -277,9 +277,9 @@ def throughput(cfg: Config) -> None:
 # ----- gnugo: win rates against GNU Go with intervals, and the learning curve -----------------------
 
 
-def gnugo_rows(cfg: Config, path: str) -> list[dict[str, Any]]:
+def gnugo_rows(cfg: Config, path: str, report: bool = True) -> list[dict[str, Any]]:
     """Judge the network at ``path`` against GNU Go at every level of ``cfg.levels``: one
-    emitted row per level (returned too, for the plot)."""
+    row per level, emitted (unless ``report`` is False) and returned, for the plot."""
     import envs
     from arena.alphazero import load_network, search_bot
     from arena.elo import wilson_interval
@@ -316,7 +316,8 @@ def gnugo_rows(cfg: Config, path: str) -> list[dict[str, Any]]:
             "simulations": search_cfg.simulations, "algorithm": search_cfg.algorithm, "processes": cfg.processes,
             "device": cfg.device, "wall_seconds": round(wall, 2), "machine": machine(),
         }
-        emit(row)
+        if report:
+            emit(row)
         rows.append(row)
     return rows
 

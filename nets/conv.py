@@ -162,6 +162,9 @@ class ResNetConfig:
     global pooling bias blocks in the tower, a fully convolutional policy, pooled value and
     score heads and an ownership head. It has no weight tied to ``board_size``, so one network
     plays every board size; ``num_actions`` is then ``N * N`` or ``N * N + 1`` (a pass)."""
+    pooling_blocks: bool = True
+    """With ``global_pooling``: the tower's global pooling bias blocks (False: plain residual
+    blocks, the heads still pool; for ablations)."""
 
     def __post_init__(self) -> None:
         sizes = (self.in_channels, self.board_size, self.num_actions, self.channels, self.value_hidden,
@@ -342,7 +345,7 @@ class GlobalPoolingNet(nn.Module):
         self.has_pass = cfg.num_actions == area + 1
         c, p = cfg.channels, max(cfg.policy_channels, cfg.channels // 4)
         v = max(cfg.value_channels, cfg.channels // 4)
-        self.tower = ResNetTower(cfg.in_channels, cfg.blocks, c, global_pooling=True)
+        self.tower = ResNetTower(cfg.in_channels, cfg.blocks, c, global_pooling=cfg.pooling_blocks)
         self.policy_conv = nn.Conv2d(c, p, 1, bias=False)
         self.policy_pool = nn.Sequential(*_conv_bn_relu(c, p, 1, batch_norm=True))
         self.policy_bias = nn.Linear(3 * p, p)

@@ -313,3 +313,29 @@ def test_a_pooling_network_plays_other_board_sizes(tmp_path):
     player = search_player(seven, path, simulations=2)
     action, thinking = player.act(seven, seven.init(1))
     assert 0 <= action <= 49 and len(thinking.policy) == 50 and len(thinking.ownership) == 49
+
+
+def test_ablation_variants_change_one_part_each():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    from arena.train import preset
+    from nets.conv import PolicyValueNet
+
+    path = Path(__file__).parents[1] / "benchmarks" / "go_ablation.py"
+    spec = importlib.util.spec_from_file_location("go_ablation", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    base = preset("go", 7).cfg
+    changed = {v: {f.name for f in dataclasses.fields(base)
+                   if getattr(module.variant_config(base, v), f.name) != getattr(base, f.name)}
+               for v in module.VARIANTS}
+    assert changed["katago"] == set() and changed["no_playout_cap"] == {"full_search_fraction"}
+    assert changed["no_tower_pooling"] == {"tower_pooling"} and changed["mixed"] == {"mixed_sizes"}
+    assert changed["no_aux"] == {"ownership_weight", "score_weight"}
+    game = base.make_game()
+    assert isinstance(make_network(game, module.variant_config(base, "alphazero")), PolicyValueNet)
+    plain_tower = make_network(game, module.variant_config(base, "no_tower_pooling")).tower
+    assert not any("GlobalPooling" in type(m).__name__ for m in plain_tower.modules())
