@@ -113,8 +113,28 @@ class SearchOutput(NamedTuple):
     tree: Tree
 
 
-def search(game: Any, state: Any, evaluate: Evaluator, cfg: MCTSConfig, explore: bool | torch.Tensor = False,
-           generator: torch.Generator | None = None, gumbel: torch.Tensor | None = None) -> SearchOutput:
+class SearchRules(NamedTuple):
+    """A root rule as the functions the search loop calls (mctx's way: a policy is a choice of
+    root and interior action-selection functions, not a string the loop branches on).
+
+    - ``prepare_root(tree, state, explore, gumbel, cfg, generator) -> gumbel``: the root's
+      exploration noise (returns the Gumbel noise the root rule uses, zeros where it uses none).
+    - ``root_action(tree, rows, gumbel, considered_visit, cfg) -> long [B]``: simulation k's
+      first action at the root (``considered_visit``: halving's visit count for k).
+    - ``interior_action(tree, rows, node, cfg) -> long [B]``: the action below the root.
+    - ``output(tree, rows, gumbel, explore, alive, cfg, generator) -> (action, policy, value)``:
+      the move, the training target and the root value after the search.
+    """
+
+    prepare_root: Callable[..., torch.Tensor]
+    root_action: Callable[..., torch.Tensor]
+    interior_action: Callable[..., torch.Tensor]
+    output: Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
+
+
+def search(game: Any, state: Any, evaluate: Evaluator, cfg: MCTSConfig, *, explore: bool | torch.Tensor = False,
+           generator: torch.Generator | None = None, gumbel: torch.Tensor | None = None,
+           rules: SearchRules | None = None) -> SearchOutput:
     """Search every game of ``state`` with ``cfg.simulations`` expansions per tree.
 
     Args:
@@ -124,42 +144,39 @@ def search(game: Any, state: Any, evaluate: Evaluator, cfg: MCTSConfig, explore:
         cfg: search settings.
         explore: bool or bool ``[B]``: self-play exploration (Gumbel noise at the root, or
             Dirichlet noise and visit sampling for PUCT). False gives the strongest move.
-        generator: random numbers for Gumbel noise and sampling (seeded runs).
+        generator: every random number of the search (Gumbel or Dirichlet noise, PUCT's move
+            sampling): a seeded generator makes self-play reproducible.
         gumbel: float ``[B, A]`` standard Gumbel noise to use instead of drawing it (a CUDA
             graph draws no random numbers: agents/mcts_graph.py feeds it in).
+        rules: the root and interior rules (default: :data:`RULES` of ``cfg.algorithm``).
 
     Returns:
         :class:`SearchOutput`.
     """
+    rules = RULES[cfg.algorithm] if rules is None else rules
     B, A, S = state.legal_action_mask.shape[0], game.num_actions, cfg.simulations
     dev = state.legal_action_mask.device
     explore = torch.as_tensor(explore, device=dev).expand(B)
     tree = _new_tree(state, B, S + 1, A)
     rows = torch.arange(B, device=dev)
-    root = torch.full((B,), ROOT, dtype=torch.long, device=dev)
     logits, value = evaluate(state)
-    _write_node(tree, rows, root, state, logits, value)
+    _write_node(tree, rows, torch.full((B,), ROOT, dtype=torch.long, device=dev), state, logits, value)
     tree.visits[:, ROOT] = 1.0
     tree.value_sum[:, ROOT] = -tree.raw_value[:, ROOT]
     alive = ~state.terminated
 
-    gumbel = (gumbel_noise(tree.logits[:, ROOT], generator) if gumbel is None else gumbel) * explore[:, None]
-    if cfg.algorithm == "puct":
-        noise = dirichlet_noise(state.legal_action_mask, cfg.dirichlet_alpha)
-        mix = cfg.dirichlet_fraction * explore.float()[:, None]
-        prior = torch.softmax(tree.logits[:, ROOT], dim=-1)
-        tree.logits[:, ROOT] = _masked_log(((1 - mix) * prior + mix * noise), state.legal_action_mask)
+    gumbel = rules.prepare_root(tree, state, explore, gumbel, cfg, generator)
     table = _device_table(cfg.max_considered_actions, S, A, dev)
     considered = table[state.legal_action_mask.sum(1).clamp(max=cfg.max_considered_actions)]  # (B, S)
-
     for k in range(S):
-        if cfg.algorithm == "gumbel":
-            first = _gumbel_root_action(tree, rows, gumbel, considered[:, k], cfg)
-        else:
-            first = _puct_action(tree, rows, root, cfg)
-        _simulate(game, tree, rows, first, k + 1, alive, evaluate, cfg, levels=k if cfg.sync_free else None)
+        first = rules.root_action(tree, rows, gumbel, considered[:, k], cfg)
+        _simulate(game, tree, rows, first, k + 1, alive, evaluate, cfg, rules.interior_action,
+                  levels=k if cfg.sync_free else None)
 
-    return _root_output(tree, rows, gumbel, explore, alive, cfg, generator)
+    action, policy, value = rules.output(tree, rows, gumbel, explore, alive, cfg, generator)
+    policy = torch.where(alive[:, None], torch.nan_to_num(policy), 0.0)
+    value = torch.where(alive, torch.nan_to_num(value), tree.raw_value[:, ROOT])
+    return SearchOutput(torch.where(alive, action, 0), policy, value, _children(tree, rows, _roots(rows))[0], tree)
 
 
 @functools.lru_cache(maxsize=32)
@@ -206,7 +223,8 @@ def rollout_evaluator(game: Any, generator: torch.Generator | None = None, max_m
 
 
 def _simulate(game: Any, tree: Tree, rows: torch.Tensor, first: torch.Tensor, new: int, alive: torch.Tensor,
-              evaluate: Evaluator, cfg: MCTSConfig, levels: int | None = None) -> None:
+              evaluate: Evaluator, cfg: MCTSConfig, interior_action: Callable[..., torch.Tensor],
+              levels: int | None = None) -> None:
     """Descend from the root (its action already chosen), expand node ``new``, back up.
 
     ``levels`` None descends until no tree is still going down (a host sync per level);
@@ -226,7 +244,7 @@ def _simulate(game: Any, tree: Tree, rows: torch.Tensor, first: torch.Tensor, ne
     level = 0
     while (bool(active.any()) if levels is None else level < levels):  # levels None: a host sync per level
         level += 1
-        a = _interior_action(tree, rows, node, cfg)
+        a = interior_action(tree, rows, node, cfg)
         child = tree.children[rows, node, a]
         parent = torch.where(active, node, parent)
         action = torch.where(active, a, action)
@@ -295,6 +313,28 @@ def _legal(tree: Tree, rows: torch.Tensor, node: torch.Tensor) -> torch.Tensor:
     return tree.states["legal_action_mask"][rows, node]
 
 
+def _roots(rows: torch.Tensor) -> torch.Tensor:
+    return torch.full_like(rows, ROOT)
+
+
+# PUCT (AlphaZero): Dirichlet noise on the root priors, visit sampling when exploring.
+
+
+def _puct_prepare_root(tree: Tree, state: Any, explore: torch.Tensor, gumbel: torch.Tensor | None, cfg: MCTSConfig,
+                       generator: torch.Generator | None) -> torch.Tensor:
+    """Mix Dirichlet noise into the exploring roots' priors; PUCT uses no Gumbel noise."""
+    noise = dirichlet_noise(state.legal_action_mask, cfg.dirichlet_alpha, generator)
+    mix = cfg.dirichlet_fraction * explore.float()[:, None]
+    prior = torch.softmax(tree.logits[:, ROOT], dim=-1)
+    tree.logits[:, ROOT] = _masked_log(((1 - mix) * prior + mix * noise), state.legal_action_mask)
+    return torch.zeros_like(tree.logits[:, ROOT])
+
+
+def _puct_root_action(tree: Tree, rows: torch.Tensor, gumbel: torch.Tensor, considered_visit: torch.Tensor,
+                      cfg: MCTSConfig) -> torch.Tensor:
+    return _puct_action(tree, rows, _roots(rows), cfg)
+
+
 def _puct_action(tree: Tree, rows: torch.Tensor, node: torch.Tensor, cfg: MCTSConfig) -> torch.Tensor:
     visits, q = _children(tree, rows, node)
     fpu = -tree.value_sum[rows, node] / tree.visits[rows, node].clamp(min=1)  # the node's own mean value
@@ -303,23 +343,34 @@ def _puct_action(tree: Tree, rows: torch.Tensor, node: torch.Tensor, cfg: MCTSCo
     return scores.argmax(-1)
 
 
-def _interior_action(tree: Tree, rows: torch.Tensor, node: torch.Tensor, cfg: MCTSConfig) -> torch.Tensor:
-    if cfg.algorithm == "puct":
-        return _puct_action(tree, rows, node, cfg)
-    # Gumbel's deterministic interior rule: match the improved policy with the visit shares.
-    visits, q = _children(tree, rows, node)
-    logits, legal = tree.logits[rows, node], _legal(tree, rows, node)
-    sigma = completed_q_sigma(logits, visits, q, tree.raw_value[rows, node], legal, cfg.c_visit, cfg.c_scale)
-    improved = torch.softmax(logits + sigma, dim=-1)
-    scores = improved - visits / (1 + visits.sum(-1, keepdim=True))
-    return torch.where(legal, scores, -math.inf).argmax(-1)
+def _puct_output(tree: Tree, rows: torch.Tensor, gumbel: torch.Tensor, explore: torch.Tensor, alive: torch.Tensor,
+                 cfg: MCTSConfig, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Visit shares as the target; a visit-proportional sample when exploring, else the most
+    visited move (ties to the better q); the mean of all backed-up values."""
+    visits, q = _children(tree, rows, _roots(rows))
+    legal = _legal(tree, rows, _roots(rows))
+    policy = visits / visits.sum(-1, keepdim=True).clamp(min=1)
+    sampled = torch.multinomial(policy + (~alive[:, None]).float(), 1, generator=generator)[:, 0]
+    action = torch.where(explore, sampled, torch.where(legal, visits + 1e-3 * q, -math.inf).argmax(-1))
+    return action, policy, -tree.value_sum[:, ROOT] / tree.visits[:, ROOT]
+
+
+# Gumbel (Danihelka et al. 2022): Gumbel-top-k at the root with sequential halving, the
+# deterministic improved-policy rule inside.
+
+
+def _gumbel_prepare_root(tree: Tree, state: Any, explore: torch.Tensor, gumbel: torch.Tensor | None, cfg: MCTSConfig,
+                         generator: torch.Generator | None) -> torch.Tensor:
+    """The root's Gumbel noise (drawn, or the one given), zero where not exploring."""
+    noise = gumbel_noise(tree.logits[:, ROOT], generator) if gumbel is None else gumbel
+    return noise * explore[:, None]
 
 
 def _gumbel_root_action(tree: Tree, rows: torch.Tensor, gumbel: torch.Tensor, considered_visit: torch.Tensor,
                         cfg: MCTSConfig) -> torch.Tensor:
     """Sequential halving: among root actions whose visit count equals this simulation's
     scheduled count, the best by ``g + logits + sigma(q)``."""
-    root = torch.full_like(rows, ROOT)
+    root = _roots(rows)
     visits, q = _children(tree, rows, root)
     logits, legal = tree.logits[:, ROOT], _legal(tree, rows, root)
     sigma = completed_q_sigma(logits, visits, q, tree.raw_value[:, ROOT], legal, cfg.c_visit, cfg.c_scale)
@@ -328,28 +379,40 @@ def _gumbel_root_action(tree: Tree, rows: torch.Tensor, gumbel: torch.Tensor, co
     return torch.where(eligible, scores, -math.inf).argmax(-1)
 
 
-def _root_output(tree: Tree, rows: torch.Tensor, gumbel: torch.Tensor, explore: torch.Tensor, alive: torch.Tensor,
-                 cfg: MCTSConfig, generator: torch.Generator | None) -> SearchOutput:
-    root = torch.full_like(rows, ROOT)
+def _gumbel_interior_action(tree: Tree, rows: torch.Tensor, node: torch.Tensor, cfg: MCTSConfig) -> torch.Tensor:
+    """Match the improved policy with the visit shares (Gumbel's deterministic interior rule)."""
+    visits, q = _children(tree, rows, node)
+    logits, legal = tree.logits[rows, node], _legal(tree, rows, node)
+    sigma = completed_q_sigma(logits, visits, q, tree.raw_value[rows, node], legal, cfg.c_visit, cfg.c_scale)
+    improved = torch.softmax(logits + sigma, dim=-1)
+    scores = improved - visits / (1 + visits.sum(-1, keepdim=True))
+    return torch.where(legal, scores, -math.inf).argmax(-1)
+
+
+def _gumbel_output(tree: Tree, rows: torch.Tensor, gumbel: torch.Tensor, explore: torch.Tensor, alive: torch.Tensor,
+                   cfg: MCTSConfig, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The improved policy ``softmax(logits + sigma(completed q))`` as the target, the most
+    visited action with the best ``g + logits + sigma`` as the move, and the improved policy's
+    value."""
+    root = _roots(rows)
     visits, q = _children(tree, rows, root)
     legal = _legal(tree, rows, root)
     logits = tree.logits[:, ROOT]
-    if cfg.algorithm == "gumbel":
-        sigma = completed_q_sigma(logits, visits, q, tree.raw_value[:, ROOT], legal, cfg.c_visit, cfg.c_scale)
-        policy = torch.softmax(torch.where(legal, logits + sigma, -math.inf), dim=-1)
-        most = legal & (visits == torch.where(legal, visits, -1).amax(-1, keepdim=True))
-        action = torch.where(most, gumbel + logits + sigma, -math.inf).argmax(-1)
-        # The improved policy's value: with halving's fixed visits to poor moves, the plain root
-        # mean understates won positions (a one-move win read 0.2 at 200 simulations).
-        value = (policy * completed_q(logits, visits, q, tree.raw_value[:, ROOT])).sum(-1)
-    else:
-        policy = visits / visits.sum(-1, keepdim=True).clamp(min=1)
-        sampled = torch.multinomial(policy + (~alive[:, None]).float(), 1, generator=generator)[:, 0]
-        action = torch.where(explore, sampled, torch.where(legal, visits + 1e-3 * q, -math.inf).argmax(-1))
-        value = -tree.value_sum[:, ROOT] / tree.visits[:, ROOT]
-    policy = torch.where(alive[:, None], torch.nan_to_num(policy), 0.0)
-    value = torch.where(alive, torch.nan_to_num(value), tree.raw_value[:, ROOT])
-    return SearchOutput(torch.where(alive, action, 0), policy, value, visits, tree)
+    sigma = completed_q_sigma(logits, visits, q, tree.raw_value[:, ROOT], legal, cfg.c_visit, cfg.c_scale)
+    policy = torch.softmax(torch.where(legal, logits + sigma, -math.inf), dim=-1)
+    most = legal & (visits == torch.where(legal, visits, -1).amax(-1, keepdim=True))
+    action = torch.where(most, gumbel + logits + sigma, -math.inf).argmax(-1)
+    # The improved policy's value: with halving's fixed visits to poor moves, the plain root
+    # mean understates won positions (a one-move win read 0.2 at 200 simulations).
+    value = (policy * completed_q(logits, visits, q, tree.raw_value[:, ROOT])).sum(-1)
+    return action, policy, value
+
+
+RULES: dict[str, SearchRules] = {
+    "puct": SearchRules(_puct_prepare_root, _puct_root_action, _puct_action, _puct_output),
+    "gumbel": SearchRules(_gumbel_prepare_root, _gumbel_root_action, _gumbel_interior_action, _gumbel_output),
+}
+"""The root rules by ``MCTSConfig.algorithm``."""
 
 
 # ----- tree storage ------------------------------------------------------------------------

@@ -312,16 +312,29 @@ class _Replay:
 # ----- rows of a batched state -------------------------------------------------------------
 
 
+def map_state(state: Any, fn: Callable[[str, torch.Tensor], torch.Tensor]) -> Any:
+    """``state`` with every batched tensor field ``x`` (leading dimension B) replaced by
+    ``fn(name, x)``; other fields kept. The one way to act on all games' fields at once."""
+    return dataclasses.replace(state, **{name: fn(name, value) for name, value in _batched_fields(state)})
+
+
 def state_rows(state: Any, index: torch.Tensor | slice) -> Any:
     """The games ``index`` (long ``[K]`` or a slice) of a batched state, as a state with B = K."""
-    return dataclasses.replace(state, **{name: value[index] for name, value in _batched_fields(state)})
+    return map_state(state, lambda name, value: value[index])
 
 
 def put_rows(state: Any, index: torch.Tensor, rows: Any) -> Any:
     """``state`` with the games ``index`` (long ``[K]``) replaced by the K games of ``rows``."""
-    return dataclasses.replace(state, **{
-        name: value.index_copy(0, index, getattr(rows, name)) for name, value in _batched_fields(state)
-    })
+    return map_state(state, lambda name, value: value.index_copy(0, index, getattr(rows, name)))
+
+
+def observe_as(game: Any, state: Any, player: torch.Tensor) -> torch.Tensor:
+    """``game.observe`` from ``player``'s side (long ``[B]``), whoever is to move.
+
+    The games' planes depend on the side to move only through ``current_player``, so seeing
+    the board as ``player`` is observing with that field replaced. Returns float ``[B, C, N, N]``.
+    """
+    return game.observe(dataclasses.replace(state, current_player=player.to(state.current_player.device)))
 
 
 def _batched_fields(state: Any) -> list[tuple[str, torch.Tensor]]:

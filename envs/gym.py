@@ -43,7 +43,7 @@ import torch
 from gymnasium import spaces
 
 from envs import core
-from envs.core import GameFinishedError, IllegalActionError, put_rows, state_rows  # noqa: F401 (re-exported)
+from envs.core import GameFinishedError, IllegalActionError, observe_as, put_rows, state_rows  # noqa: F401 (re-exported)
 
 __all__ = [
     "BanditEnv", "BoardGameEnv", "GameFinishedError", "GoEnv", "IllegalActionError", "LegalDiscrete", "TicTacToeEnv",
@@ -337,15 +337,6 @@ def draw_colors(spec: int | None, n: int, rng: np.random.Generator) -> list[int]
     if spec is None:
         return [int(c) for c in rng.integers(0, 2, size=n)]
     return [spec] * n
-
-
-def observe_as(game: Any, state: Any, player: torch.Tensor) -> torch.Tensor:
-    """``game.observe`` from ``player``'s side (long ``[B]``), whoever is to move.
-
-    The games' planes depend on the side to move only through ``current_player``, so seeing
-    the board as ``player`` is observing with that field replaced. Returns float ``[B, C, N, N]``.
-    """
-    return game.observe(dataclasses.replace(state, current_player=player.to(state.current_player.device)))
 
 
 def render_frame(game: Any, state: Any, mode: str | None) -> str | np.ndarray | None:

@@ -315,3 +315,46 @@ def test_given_root_noise_replaces_the_drawn_noise():
         GraphedSearch(game, evaluate, MCTSConfig(algorithm="puct"), state)
     with pytest.raises(ValueError, match="CUDA"):
         GraphedSearch(game, evaluate, cfg, state)
+
+
+def test_puct_self_play_is_reproducible_from_its_generator():
+    """Dirichlet noise and visit sampling both come from the search's generator."""
+    game = envs.make("go", size=5)
+    state = game.init(8)
+    evaluate = integer_evaluator(game, seed=3)
+    cfg = MCTSConfig(simulations=12, algorithm="puct")
+
+    def run(seed: int):
+        torch.manual_seed(1000 + seed)  # the global generator differs every time: it must not matter
+        return search(game, state, evaluate, cfg, explore=True, generator=torch.Generator().manual_seed(seed))
+
+    a, b, c = run(0), run(0), run(1)
+    assert torch.equal(a.action, b.action) and torch.equal(a.policy, b.policy)
+    assert not torch.equal(a.tree.logits[:, 0], c.tree.logits[:, 0])  # other noise on the root priors
+
+
+def test_gamma_draws_have_the_gamma_moments():
+    from agents.selection import dirichlet_noise, gamma_sample
+
+    g = torch.Generator().manual_seed(0)
+    for alpha in (0.03, 0.3, 2.0):
+        x = gamma_sample((100_000,), alpha, torch.device("cpu"), g)
+        assert x.mean().item() == pytest.approx(alpha, rel=0.05) and x.var().item() == pytest.approx(alpha, rel=0.1)
+    legal = torch.tensor([[True, False, True, True]] * 3)
+    noise = dirichlet_noise(legal, 0.3, g)
+    assert torch.allclose(noise.sum(-1), torch.ones(3)) and bool((noise[:, 1] == 0).all())
+
+
+def test_rules_are_functions_the_loop_calls():
+    """A rule set passed in replaces the configured one: here PUCT whose root always tries the
+    first legal action, so every simulation goes below it."""
+    from agents.mcts import RULES
+
+    puct = RULES["puct"]
+
+    def first_legal(tree, rows, gumbel, considered_visit, cfg):
+        return tree.states["legal_action_mask"][:, 0].float().argmax(-1)
+
+    rules = puct._replace(root_action=first_legal)
+    out = search(TTT, TTT.init(2), zero_evaluator, MCTSConfig(simulations=6, algorithm="puct"), rules=rules)
+    assert out.visits[:, 0].tolist() == [6.0, 6.0] and float(out.visits[:, 1:].sum()) == 0.0
