@@ -15,19 +15,8 @@ from typing import Any, Protocol
 import torch
 
 from arena.match import Bot, make_bot
-
-
-@dataclass(frozen=True)
-class Thinking:
-    """What a player saw before moving, for overlays and replays."""
-
-    policy: tuple[float, ...]
-    """One weight per action (search visit shares or the network's policy), summing to 1."""
-    value: float
-    """Expected outcome for the player to move, in [-1, 1]."""
-    ownership: tuple[float, ...] | None = None
-    """Go networks with an ownership head: the expected owner of each point at the end, in
-    [-1, 1] with +1 black (the agent's territory estimate); None otherwise."""
+from arena.networks import search_player
+from arena.thinking import Thinking, thinking_from  # noqa: F401 (players show Thinking; re-exported)
 
 
 class Player(Protocol):
@@ -64,8 +53,6 @@ def make_player(spec: str, game: Any, simulations: int | None = None, seed: int 
     """
     if spec in ("random", "minimax"):
         return BotPlayer(spec, make_bot(spec, game, seed))
-    from arena.alphazero import search_player  # the search and its networks live above the bots
-
     if spec == "shipped":
         shipped = shipped_network(game.name, game.board_size)
         if shipped is None:
@@ -93,13 +80,6 @@ def shipped_network(game: str, size: int) -> Path | None:
     """The network shipped for Go ``size`` (``arena/weights/go<size>``), or None."""
     folder = SHIPPED / f"{game}{size}"
     return folder if game == "go" and (folder / "checkpoints" / "best.safetensors").exists() else None
-
-
-def thinking_from(policy: torch.Tensor, value: torch.Tensor | float,
-                  ownership: torch.Tensor | None = None) -> Thinking:
-    """A :class:`Thinking` from a policy tensor ``[A]``, a value and an optional ownership ``[P]``."""
-    owner = None if ownership is None else tuple(round(float(o), 4) for o in ownership.tolist())
-    return Thinking(tuple(float(p) for p in policy.tolist()), float(value), owner)
 
 
 @dataclass
