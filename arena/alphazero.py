@@ -125,7 +125,7 @@ def train(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, progress: Any = N
     """
     if opts.threads is not None:
         torch.set_num_threads(opts.threads)
-    learner = _setup(cfg, opts, run)
+    learner = setup_learner(cfg, opts, run)
     game, device, generator, net, optimizer, buffer, counters, best = learner
     rank, world = process_rank()
     lead = rank == 0
@@ -134,12 +134,12 @@ def train(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, progress: Any = N
     weight = rows * world / cfg.batch_size
     if opts.bootstrap_games > 0 and counters.step == 0 and world == 1:
         _bootstrap(game, cfg, opts, trainee, optimizer, buffer, counters, generator, rows, weight)
-    boards = [Board(game, buffer, SelfPlay(game, cfg, device, generator))] + _extra_boards(cfg, opts, run, device, generator)
+    boards = [Board(game, buffer, SelfPlay(game, cfg, device, generator))] + extra_boards(cfg, opts, run, device, generator)
     next_eval = counters.train_seconds + opts.eval_every
     next_snapshot = (counters.train_seconds // opts.snapshot_every + 1) * opts.snapshot_every if opts.snapshot_every else 0.0
     history: list[dict[str, Any]] = []
     losses = None
-    writer = _tensorboard(run) if lead else None
+    writer = tensorboard_writer(run) if lead else None
     wall_start = time.perf_counter() - counters.train_seconds
     done = False
     stop = _StopRequest.install()  # Ctrl-C / SIGTERM: finish the move, evaluate, save, then return
@@ -158,7 +158,7 @@ def train(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, progress: Any = N
             counters.selfplay_seconds += learn_tick - move_tick
             if short == 0:
                 board.sample_debt += positions * cfg.replay_ratio / cfg.batch_size
-                set_learning_rate(optimizer, cfg.lr * _lr_factor(cfg, opts, counters))
+                set_learning_rate(optimizer, cfg.lr * lr_factor(cfg, opts, counters))
                 while board.sample_debt >= 1:
                     losses = train_step(trainee, optimizer, board.buffer, cfg, board.game.board_size, generator,
                                         rows, weight)
@@ -174,7 +174,7 @@ def train(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, progress: Any = N
         if lead and (counters.train_seconds >= next_eval or done):
             eval_tick = time.perf_counter()
             next_eval = counters.train_seconds + opts.eval_every
-            row = _evaluate(game, cfg, opts, net, best, counters)
+            row = evaluate_network(game, cfg, opts, net, best, counters)
             row.update(wall_time=round(time.perf_counter() - wall_start, 2))
             if losses is not None:
                 row.update(policy_loss=losses.policy, value_loss=losses.value)
@@ -183,19 +183,19 @@ def train(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, progress: Any = N
             if cfg.resign_threshold > 0:
                 row.update(_resign_rates(counters))
             history.append(row)
-            _log_row(run, writer, row, counters)
-            _save(run, cfg, net, optimizer, buffer, counters, best, row)
+            log_row(run, writer, row, counters)
+            save_run(run, cfg, net, optimizer, buffer, counters, best, row)
             for board in boards[1:]:
                 ckpt.save_tensors(_extra_buffer_path(run, board.game), board.buffer.tensors())
             if opts.snapshot_every > 0 and counters.train_seconds >= next_snapshot:
                 next_snapshot = (counters.train_seconds // opts.snapshot_every + 1) * opts.snapshot_every
                 _snapshot(run, cfg, net, counters, row)
-            _write_replays(run, game, cfg, boards[0].finished, counters, opts.replays_per_eval)
+            write_replays(run, game, cfg, boards[0].finished, counters, opts.replays_per_eval)
             counters.eval_seconds += time.perf_counter() - eval_tick
         if progress is not None:
             progress(counters, row)
     stop.uninstall()
-    return _finish(run, writer, game, cfg, net, history, counters) if lead else dataclasses.asdict(counters)
+    return finish_run(run, writer, game, cfg, net, history, counters) if lead else dataclasses.asdict(counters)
 
 
 class _StopRequest:
@@ -272,7 +272,7 @@ class Board:
     finished: Any = None
 
 
-def _extra_boards(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, device: torch.device,
+def extra_boards(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, device: torch.device,
                   generator: torch.Generator) -> list[Board]:
     """The boards of ``cfg.mixed_sizes`` (one network plays them all), their buffers restored
     on ``--resume`` when saved."""
@@ -304,7 +304,7 @@ def _resign_rates(counters: Counters) -> dict[str, float]:
             "resign_checks": counters.resign_checks}
 
 
-def _lr_factor(cfg: AlphaZeroConfig, opts: TrainOptions, counters: Counters) -> float:
+def lr_factor(cfg: AlphaZeroConfig, opts: TrainOptions, counters: Counters) -> float:
     """The learning rate's share of ``lr`` at this point of the budget."""
     if cfg.lr_schedule == "constant":
         return 1.0
@@ -328,7 +328,7 @@ class Learner(NamedTuple):
     best: torch.nn.Module
 
 
-def _setup(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path) -> Learner:
+def setup_learner(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path) -> Learner:
     """Seed, build the learner, and either restore it (``--resume``) or write ``config.json``
     (shared by :func:`train` and arena/distributed.py). Data-parallel processes other than
     rank 0 draw their own random numbers (their own self-play games) and write nothing."""
@@ -344,7 +344,7 @@ def _setup(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path) -> Learner:
     buffer = ReplayBuffer(cfg.buffer_size, game.observation_shape, game.num_actions, device)
     counters = Counters()
     if opts.resume:
-        counters = _restore(run, net, optimizer, buffer)
+        counters = restore_run(run, net, optimizer, buffer)
     elif rank == 0:
         write_config(run, {"alphazero": dataclasses.asdict(cfg), "options": dataclasses.asdict(opts)})
     best = copy.deepcopy(net)
@@ -353,7 +353,7 @@ def _setup(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path) -> Learner:
     return Learner(game, device, generator, net, optimizer, buffer, counters, best)
 
 
-def _log_row(run: Path, writer: Any, row: dict[str, Any], counters: Counters) -> None:
+def log_row(run: Path, writer: Any, row: dict[str, Any], counters: Counters) -> None:
     """One evaluation row to ``metrics.jsonl`` and TensorBoard."""
     append_metrics(run, row)
     if writer is not None:
@@ -363,7 +363,7 @@ def _log_row(run: Path, writer: Any, row: dict[str, Any], counters: Counters) ->
         writer.flush()
 
 
-def _finish(run: Path, writer: Any, game: Any, cfg: AlphaZeroConfig, net: torch.nn.Module,
+def finish_run(run: Path, writer: Any, game: Any, cfg: AlphaZeroConfig, net: torch.nn.Module,
             rows: list[dict[str, Any]], counters: Counters) -> dict[str, Any]:
     """Close TensorBoard, write ``metrics.json`` and the learning curve; the final metrics."""
     if writer is not None:
@@ -377,7 +377,7 @@ def _finish(run: Path, writer: Any, game: Any, cfg: AlphaZeroConfig, net: torch.
 # ----- evaluation ---------------------------------------------------------------------------
 
 
-def _evaluate(game: Any, cfg: AlphaZeroConfig, opts: TrainOptions, net: torch.nn.Module,
+def evaluate_network(game: Any, cfg: AlphaZeroConfig, opts: TrainOptions, net: torch.nn.Module,
               best: torch.nn.Module, counters: Counters) -> dict[str, Any]:
     """Matches against random, the previous best (and minimax for tic-tac-toe), all in one
     batch of games, searching ``cfg.eval_simulations`` (cheap: they track progress and gate;
@@ -478,7 +478,7 @@ def _final_metrics(game: Any, cfg: AlphaZeroConfig, net: torch.nn.Module, rows: 
 # ----- checkpoints and files ----------------------------------------------------------------
 
 
-def _save(run: Path, cfg: AlphaZeroConfig, net: torch.nn.Module, optimizer: torch.optim.Optimizer,
+def save_run(run: Path, cfg: AlphaZeroConfig, net: torch.nn.Module, optimizer: torch.optim.Optimizer,
           buffer: ReplayBuffer, counters: Counters, best: torch.nn.Module, row: dict[str, Any]) -> None:
     """Best network, optimizer state, replay buffer, then the latest network with the counters
     in its sidecar. Each file is written atomically, so none is ever half written; a kill
@@ -504,7 +504,7 @@ def _snapshot(run: Path, cfg: AlphaZeroConfig, net: torch.nn.Module, counters: C
     ckpt.save_checkpoint(run / "checkpoints" / "snapshots" / name, net, meta)
 
 
-def _restore(run: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer, buffer: ReplayBuffer) -> Counters:
+def restore_run(run: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer, buffer: ReplayBuffer) -> Counters:
     latest = run / "checkpoints" / "latest.safetensors"
     if not latest.exists():
         raise ckpt.CheckpointError(f"--resume: no checkpoint in {run / 'checkpoints'} (start without --resume)")
@@ -523,7 +523,7 @@ def _restore(run: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer, 
     return Counters(**{k: v for k, v in meta["counters"].items() if k in known})
 
 
-def _write_replays(run: Path, game: Any, cfg: AlphaZeroConfig, finished: Any, counters: Counters, count: int) -> None:
+def write_replays(run: Path, game: Any, cfg: AlphaZeroConfig, finished: Any, counters: Counters, count: int) -> None:
     from arena.replays import Replay, new_replay_path, save_replay
 
     config = {"size": cfg.size, "komi": cfg.komi} if cfg.game == "go" else {}
@@ -543,7 +543,7 @@ def _plot(run: Path, rows: list[dict[str, Any]], game: Any) -> None:
                 x="train_seconds", title=f"AlphaZero {game.name}")
 
 
-def _tensorboard(run: Path) -> Any:
+def tensorboard_writer(run: Path) -> Any:
     """A TensorBoard writer for ``run/tb`` (None when tensorboard is not installed)."""
     try:
         from torch.utils.tensorboard import SummaryWriter

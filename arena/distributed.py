@@ -33,8 +33,8 @@ from typing import Any, NamedTuple
 import torch
 
 from agents.alphazero import AlphaZeroConfig, Samples, SelfPlay, make_network, train_step
-from arena.alphazero import (Counters, TrainOptions, _evaluate, _finish, _log_row, _save, _setup, _tensorboard,
-                             _write_replays)
+from arena.alphazero import (Counters, TrainOptions, evaluate_network, finish_run, log_row, save_run, setup_learner, tensorboard_writer,
+                             write_replays)
 from arena.runs import write_config
 
 
@@ -98,7 +98,7 @@ class SelfPlayWorker:
 
 
 class Evaluator:
-    """A Ray actor that runs :func:`arena.alphazero._evaluate` on weight snapshots (CPU)."""
+    """A Ray actor that runs :func:`arena.alphazero.evaluate_network` on weight snapshots (CPU)."""
 
     def __init__(self, cfg: AlphaZeroConfig, opts: TrainOptions, threads: int) -> None:
         torch.set_num_threads(threads)
@@ -112,7 +112,7 @@ class Evaluator:
         self.net.load_state_dict(weights)
         self.best.load_state_dict(best)
         state = Counters(**counters)
-        row = _evaluate(self.game, self.cfg, self.opts, self.net, self.best, state)
+        row = evaluate_network(self.game, self.cfg, self.opts, self.net, self.best, state)
         return row, dataclasses.asdict(state)
 
 
@@ -139,7 +139,7 @@ def train_distributed(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, worke
     if workers < 1:
         raise ValueError(f"--workers must be >= 1, got {workers}")
     run.mkdir(parents=True, exist_ok=True)
-    learner = _setup(cfg, opts, run)
+    learner = setup_learner(cfg, opts, run)
     if not opts.resume:  # config.json as train() writes it, plus how the run was spread
         write_config(run, {"alphazero": dataclasses.asdict(cfg), "options": dataclasses.asdict(opts),
                            "distributed": {"workers": workers, "ray_address": ray_address,
@@ -173,7 +173,7 @@ def _learn(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, learner: Any, wo
     evaluation: tuple[Any, dict[str, torch.Tensor]] | None = None
     sample_debt, next_eval, losses, last = 0.0, counters.train_seconds + opts.eval_every, None, None
     rows: list[dict[str, Any]] = []
-    writer = _tensorboard(run)
+    writer = tensorboard_writer(run)
     ray.get([w.pid.remote() for w in workers])  # the clock starts once every worker is up
     clock_start, train_start = time.perf_counter(), counters.train_seconds
     wall_start = clock_start - counters.train_seconds
@@ -189,10 +189,10 @@ def _learn(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, learner: Any, wo
         if losses is not None:
             row.update(policy_loss=losses.policy, value_loss=losses.value)
         rows.append(row)
-        _log_row(run, writer, row, counters)
-        _save(run, cfg, net, optimizer, buffer, counters, best, row)
+        log_row(run, writer, row, counters)
+        save_run(run, cfg, net, optimizer, buffer, counters, best, row)
         if last is not None:
-            _write_replays(run, game, cfg, last, counters, opts.replays_per_eval)
+            write_replays(run, game, cfg, last, counters, opts.replays_per_eval)
         return row
 
     def submit_evaluation() -> tuple[Any, dict[str, torch.Tensor]]:
@@ -252,7 +252,7 @@ def _learn(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, learner: Any, wo
     row = finish_evaluation(*submit_evaluation())
     if progress is not None:
         progress(counters, row)
-    return _finish(run, writer, game, cfg, net, rows, counters)
+    return finish_run(run, writer, game, cfg, net, rows, counters)
 
 
 def _connect(address: str | None, workers: int) -> bool:

@@ -162,10 +162,10 @@ def test_kill_and_resume_keeps_steps_and_buffer(tmp_path):
     cfg = AlphaZeroConfig(**{**json.loads((run / "config.json").read_text())["alphazero"], "search": TINY.search})
     game = cfg.make_game()
     net = make_network(game, cfg)
-    from arena.alphazero import _restore
+    from arena.alphazero import restore_run
     from agents.alphazero import make_optimizer
     buf = ReplayBuffer(cfg.buffer_size, game.observation_shape, game.num_actions, torch.device("cpu"))
-    counters = _restore(run, net, make_optimizer(net, cfg), buf)
+    counters = restore_run(run, net, make_optimizer(net, cfg), buf)
     assert counters.step == saved["step"] and torch.equal(buf.tensors()["value"], buffer["value"])
 
     done = subprocess.run(cmd[:7] + ["--seconds", str(saved["train_seconds"] + 2), "--resume",
@@ -198,12 +198,12 @@ def test_tictactoe_perfect_play_in_60_seconds(tmp_path):
 
 
 def test_cosine_learning_rate_falls_to_zero_over_the_budget():
-    from arena.alphazero import Counters, _lr_factor
+    from arena.alphazero import Counters, lr_factor
 
     cfg = dataclasses.replace(TINY, lr_schedule="cosine")
     opts = TrainOptions(seconds=100, max_steps=1000)
-    assert _lr_factor(cfg, opts, Counters()) == 1.0
-    assert abs(_lr_factor(cfg, opts, Counters(train_seconds=50)) - 0.5) < 1e-9
-    assert abs(_lr_factor(cfg, opts, Counters(train_seconds=10, step=500)) - 0.5) < 1e-9  # steps ran out first
-    assert _lr_factor(cfg, opts, Counters(train_seconds=120)) == 0.0
-    assert _lr_factor(TINY, opts, Counters(train_seconds=90)) == 1.0  # constant
+    assert lr_factor(cfg, opts, Counters()) == 1.0
+    assert abs(lr_factor(cfg, opts, Counters(train_seconds=50)) - 0.5) < 1e-9
+    assert abs(lr_factor(cfg, opts, Counters(train_seconds=10, step=500)) - 0.5) < 1e-9  # steps ran out first
+    assert lr_factor(cfg, opts, Counters(train_seconds=120)) == 0.0
+    assert lr_factor(TINY, opts, Counters(train_seconds=90)) == 1.0  # constant

@@ -205,10 +205,10 @@ def test_mixed_sizes_train_one_network_on_two_boards(tmp_path):
         out = net(envs.make("go", size=n).observe(envs.make("go", size=n).init(2)))
         assert out.logits.shape == (2, n * n + 1)
     # resumed, the second board's buffer comes back
-    from arena.alphazero import _extra_boards
+    from arena.alphazero import extra_boards
 
     saved_buffer = ckpt.load_tensors(tmp_path / "run" / "checkpoints" / "buffer-6x6.safetensors")
-    board, = _extra_boards(cfg, dataclasses.replace(opts, resume=True), tmp_path / "run", torch.device("cpu"),
+    board, = extra_boards(cfg, dataclasses.replace(opts, resume=True), tmp_path / "run", torch.device("cpu"),
                            torch.Generator().manual_seed(0))
     assert board.buffer.size == len(saved_buffer["value"]) > 0
 

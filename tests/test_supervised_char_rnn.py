@@ -16,7 +16,7 @@ from arena.checkpoint import CheckpointError, save_checkpoint
 from arena.supervised.char_rnn import CharRnnCommand, load_char_rnn, run_char_rnn, split_text
 from arena.supervised.common import Common
 from nets.rnn import CharLM, CharLMConfig
-from nets.supervised.char_rnn import CharRNNTask, _lr_factor, evaluate_bits, generate
+from nets.supervised.char_rnn import CharRNNTask, lr_factor, evaluate_bits, generate
 
 
 def _quick(tmp_path: Path, name: str = "run", **kw) -> Path:
@@ -92,12 +92,12 @@ def test_evaluate_bits_uniform_and_chunk_independent() -> None:
 
 def test_lr_schedule_warms_up_then_decays_to_the_floor() -> None:
     task = replace(CharRNNTask(), warmup_steps=10, min_lr_fraction=0.1)
-    assert _lr_factor(task, 0, 0.0) == pytest.approx(0.1)
-    assert _lr_factor(task, 9, 0.0) == pytest.approx(1.0)
-    assert _lr_factor(task, 500, 0.5) == pytest.approx(0.55)
-    assert _lr_factor(task, 900, 1.0) == pytest.approx(0.1)
+    assert lr_factor(task, 0, 0.0) == pytest.approx(0.1)
+    assert lr_factor(task, 9, 0.0) == pytest.approx(1.0)
+    assert lr_factor(task, 500, 0.5) == pytest.approx(0.55)
+    assert lr_factor(task, 900, 1.0) == pytest.approx(0.1)
     constant = replace(task, train=replace(task.train, schedule="constant"))
-    assert _lr_factor(constant, 0, 0.7) == 1.0
+    assert lr_factor(constant, 0, 0.7) == 1.0
     with pytest.raises(ValueError, match="schedules"):
         replace(task, train=replace(task.train, schedule="step"))
 

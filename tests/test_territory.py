@@ -92,15 +92,15 @@ def test_o_toggles_the_territory_squares(tmp_path: Path) -> None:
 
 
 def test_the_button_toggles_it_and_the_info_line_shows_the_estimate(tmp_path: Path) -> None:
-    from arena.viewer.board import _info
+    from arena.viewer.board import info_line
 
     window = play_window(OwnershipThinker(chosen_ownership()), tmp_path)
     window.run(events=[click_event(window.layout.center(MY_STONE))])
-    assert "estimate" not in _info(window.session)
+    assert "estimate" not in info_line(window.session)
     button = next(b for b in window.buttons if b.command == "territory")
     window.run(events=[click_event(button.rect.center)])
     assert window.session.show_territory
-    assert "estimate W+8.3" in _info(window.session)  # 0.95 - 0.95 + 0.1 - 0.9 - 7.5
+    assert "estimate W+8.3" in info_line(window.session)  # 0.95 - 0.95 + 0.1 - 0.9 - 7.5
 
 
 def test_estimate_is_the_ownership_sum_minus_komi() -> None:

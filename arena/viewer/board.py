@@ -324,7 +324,7 @@ def _draw_bar(surface: pygame.Surface, session: PlaySession, buttons: list[Butto
     """Status line, message or info line, and the buttons."""
     surface.fill(BAR, pygame.Rect(0, BAR_TOP, WINDOW_SIZE[0], WINDOW_SIZE[1] - BAR_TOP))
     draw_text(surface, session.status(), 28, INK, topleft=(12, BAR_TOP + 8))
-    draw_text(surface, _info(session), 22, INK, topleft=(12, BAR_TOP + 36))
+    draw_text(surface, info_line(session), 22, INK, topleft=(12, BAR_TOP + 36))
     if session.message:
         draw_text(surface, session.message, 22, MESSAGE, topleft=(12, BAR_TOP + 58))
     thinking = session.shown_thinking
@@ -333,7 +333,7 @@ def _draw_bar(surface: pygame.Surface, session: PlaySession, buttons: list[Butto
         draw_button(surface, button, shows.get(button.command, True))
 
 
-def _info(session: PlaySession) -> str:
+def info_line(session: PlaySession) -> str:
     """Captures and score (Go), the territory estimate's score when it is shown, who plays
     what, and the agent's value when shown."""
     parts = [f"you: {session.seat_name(session.human_seat)}"]

@@ -124,7 +124,7 @@ def train(
     step, total, count, last_eval = 0, 0.0, 0, start
     while step < cfg.max_steps and time.perf_counter() - start < budget:
         progress = max(step / cfg.max_steps, (time.perf_counter() - start) / budget)
-        lr = cfg.train.lr * _lr_factor(cfg, step, progress)
+        lr = cfg.train.lr * lr_factor(cfg, step, progress)
         set_learning_rate(opt, lr)
         model.train()
         starts = torch.randint(0, len(train_tokens) - cfg.seq_len - 1, (cfg.train.batch_size,), generator=generator)
@@ -209,7 +209,7 @@ def generate(
     return vocab.decode(tokens[len(prompt) :].cpu())
 
 
-def _lr_factor(cfg: CharRNNTask, step: int, progress: float) -> float:
+def lr_factor(cfg: CharRNNTask, step: int, progress: float) -> float:
     """Multiplier of the peak learning rate: linear warmup, then cosine down to ``min_lr_fraction``
     as ``progress`` (fraction of the step or time budget used) goes from 0 to 1."""
     if cfg.train.schedule == "constant":
