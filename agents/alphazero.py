@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from agents.mcts import MCTSConfig, SearchOutput, network_evaluator, search
 from agents.mcts_graph import GraphedSearch
 from envs import core
+from envs.core import Game
 from nets.conv import GlobalPoolingNet, PolicyValueNet, ResNetConfig
 
 
@@ -151,14 +152,14 @@ class AlphaZeroConfig:
         return MCTSConfig(**{**self.search.__dict__, "simulations": self.play_simulations})
 
 
-def make_network(game: Any, cfg: AlphaZeroConfig) -> PolicyValueNet | GlobalPoolingNet:
+def make_network(game: Game, cfg: AlphaZeroConfig) -> PolicyValueNet | GlobalPoolingNet:
     """The policy-value ResNet for ``game``'s observation and action shapes (KataGo's global
     pooling network with ownership and score heads when ``cfg.global_pooling``)."""
     net_cfg = network_config(game, cfg)
     return GlobalPoolingNet(net_cfg) if cfg.global_pooling else PolicyValueNet(net_cfg)
 
 
-def network_config(game: Any, cfg: AlphaZeroConfig) -> ResNetConfig:
+def network_config(game: Game, cfg: AlphaZeroConfig) -> ResNetConfig:
     c, n, _ = game.observation_shape
     return ResNetConfig(in_channels=c, board_size=n, num_actions=game.num_actions, blocks=cfg.blocks,
                         channels=cfg.channels, value_hidden=cfg.channels, global_pooling=cfg.global_pooling,
@@ -210,7 +211,7 @@ class SelfPlay:
         generator: random numbers for the search (seeded runs).
     """
 
-    def __init__(self, game: Any, cfg: AlphaZeroConfig, device: torch.device, generator: torch.Generator) -> None:
+    def __init__(self, game: Game, cfg: AlphaZeroConfig, device: torch.device, generator: torch.Generator) -> None:
         self.game, self.cfg, self.generator = game, cfg, generator
         B, T = cfg.games, _max_length(game)
         c, h, w = game.observation_shape
@@ -486,10 +487,10 @@ def make_optimizer(net: torch.nn.Module, cfg: AlphaZeroConfig) -> torch.optim.Op
     return torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
-def search_actions(game: Any, net: torch.nn.Module, state: Any, cfg: MCTSConfig) -> torch.Tensor:
+def search_actions(game: Game, net: torch.nn.Module, state: Any, cfg: MCTSConfig) -> torch.Tensor:
     """The agent's move in every game of ``state`` (search without exploration)."""
     return search(game, state, network_evaluator(game, net), cfg, explore=False).action
 
 
-def _max_length(game: Any) -> int:
+def _max_length(game: Game) -> int:
     return getattr(game, "max_moves", game.num_actions)

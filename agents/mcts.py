@@ -39,6 +39,7 @@ import torch
 
 from agents.selection import (completed_q, completed_q_sigma, considered_visit_table, dirichlet_noise,
                               gumbel_noise, puct_scores)
+from envs.core import Game
 
 ROOT = 0
 UNVISITED = -1
@@ -132,7 +133,7 @@ class SearchRules(NamedTuple):
     output: Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
 
 
-def search(game: Any, state: Any, evaluate: Evaluator, cfg: MCTSConfig, *, explore: bool | torch.Tensor = False,
+def search(game: Game, state: Any, evaluate: Evaluator, cfg: MCTSConfig, *, explore: bool | torch.Tensor = False,
            generator: torch.Generator | None = None, gumbel: torch.Tensor | None = None,
            rules: SearchRules | None = None) -> SearchOutput:
     """Search every game of ``state`` with ``cfg.simulations`` expansions per tree.
@@ -186,7 +187,7 @@ def _device_table(max_considered: int, simulations: int, num_actions: int, devic
     return considered_visit_table(max_considered, simulations, num_actions).to(device)
 
 
-def network_evaluator(game: Any, net: torch.nn.Module) -> Evaluator:
+def network_evaluator(game: Game, net: torch.nn.Module) -> Evaluator:
     """An evaluator from a policy-value network over ``game.observe`` planes (eval mode,
     no gradients)."""
 
@@ -198,7 +199,7 @@ def network_evaluator(game: Any, net: torch.nn.Module) -> Evaluator:
     return evaluate
 
 
-def rollout_evaluator(game: Any, generator: torch.Generator | None = None, max_moves: int = 1000) -> Evaluator:
+def rollout_evaluator(game: Game, generator: torch.Generator | None = None, max_moves: int = 1000) -> Evaluator:
     """Classic MCTS without a network: uniform priors, and the value of one uniformly random
     playout from each leaf (batched over the leaves), for the player to move there."""
 
@@ -222,7 +223,7 @@ def rollout_evaluator(game: Any, generator: torch.Generator | None = None, max_m
 # ----- one simulation ----------------------------------------------------------------------
 
 
-def _simulate(game: Any, tree: Tree, rows: torch.Tensor, first: torch.Tensor, new: int, alive: torch.Tensor,
+def _simulate(game: Game, tree: Tree, rows: torch.Tensor, first: torch.Tensor, new: int, alive: torch.Tensor,
               evaluate: Evaluator, cfg: MCTSConfig, interior_action: Callable[..., torch.Tensor],
               levels: int | None = None) -> None:
     """Descend from the root (its action already chosen), expand node ``new``, back up.

@@ -23,6 +23,7 @@ import torch
 from agents.mcts import Evaluator, MCTSConfig, SearchOutput, search
 from agents.selection import gumbel_noise
 from envs import core
+from envs.core import Game
 
 
 class GraphedSearch:
@@ -37,7 +38,7 @@ class GraphedSearch:
         warmup: eager runs of the very path to capture before capturing it.
     """
 
-    def __init__(self, game: Any, evaluate: Evaluator, cfg: MCTSConfig, state: Any,
+    def __init__(self, game: Game, evaluate: Evaluator, cfg: MCTSConfig, state: Any,
                  explore: bool | torch.Tensor = True, warmup: int = 2) -> None:
         if cfg.algorithm != "gumbel":
             raise ValueError("a CUDA-graph search needs the Gumbel root (PUCT samples inside the search)")

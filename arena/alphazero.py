@@ -38,6 +38,7 @@ from arena.elo import elo_difference
 from arena.match import MatchResult, make_bot, play_matches
 from arena.networks import SearchPlayer, load_network, search_bot, search_player  # noqa: F401 (re-exported)
 from arena.runs import append_metrics, new_run_dir, plot_curves, write_config, write_json
+from envs.core import Game
 from nets.distributed import all_reduce_sum, data_parallel, process_rank, shard_size
 from nets.train import budget_cosine, set_learning_rate
 
@@ -236,7 +237,7 @@ class _StopRequest:
             signal.signal(sig, handler)
 
 
-def _bootstrap(game: Any, cfg: AlphaZeroConfig, opts: TrainOptions, net: torch.nn.Module,
+def _bootstrap(game: Game, cfg: AlphaZeroConfig, opts: TrainOptions, net: torch.nn.Module,
                optimizer: torch.optim.Optimizer, buffer: ReplayBuffer, counters: Counters, generator: torch.Generator,
                rows: int, weight: float) -> None:
     """``--bootstrap gnugo``: GNU Go's games into the buffer and ``epochs`` passes of learning
@@ -265,7 +266,7 @@ class Board:
     """One board size's self-play: its rules, replay buffer, games in lockstep, the gradient
     steps its positions still owe (``replay_ratio``) and its last finished games."""
 
-    game: Any
+    game: Game
     buffer: ReplayBuffer
     selfplay: SelfPlay
     sample_debt: float = 0.0
@@ -286,7 +287,7 @@ def extra_boards(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, device: to
     return boards
 
 
-def _extra_buffer_path(run: Path, game: Any) -> Path:
+def _extra_buffer_path(run: Path, game: Game) -> Path:
     return run / "checkpoints" / f"buffer-{game.board_size}x{game.board_size}.safetensors"
 
 
@@ -318,7 +319,7 @@ class Learner(NamedTuple):
     """What the learner holds: rules, device, random numbers, network, optimizer, replay
     buffer, counters and the best network so far."""
 
-    game: Any
+    game: Game
     device: torch.device
     generator: torch.Generator
     net: torch.nn.Module
@@ -363,7 +364,7 @@ def log_row(run: Path, writer: Any, row: dict[str, Any], counters: Counters) -> 
         writer.flush()
 
 
-def finish_run(run: Path, writer: Any, game: Any, cfg: AlphaZeroConfig, net: torch.nn.Module,
+def finish_run(run: Path, writer: Any, game: Game, cfg: AlphaZeroConfig, net: torch.nn.Module,
             rows: list[dict[str, Any]], counters: Counters) -> dict[str, Any]:
     """Close TensorBoard, write ``metrics.json`` and the learning curve; the final metrics."""
     if writer is not None:
@@ -377,7 +378,7 @@ def finish_run(run: Path, writer: Any, game: Any, cfg: AlphaZeroConfig, net: tor
 # ----- evaluation ---------------------------------------------------------------------------
 
 
-def evaluate_network(game: Any, cfg: AlphaZeroConfig, opts: TrainOptions, net: torch.nn.Module,
+def evaluate_network(game: Game, cfg: AlphaZeroConfig, opts: TrainOptions, net: torch.nn.Module,
               best: torch.nn.Module, counters: Counters) -> dict[str, Any]:
     """Matches against random, the previous best (and minimax for tic-tac-toe), all in one
     batch of games, searching ``cfg.eval_simulations`` (cheap: they track progress and gate;
@@ -420,7 +421,7 @@ def evaluate_network(game: Any, cfg: AlphaZeroConfig, opts: TrainOptions, net: t
     return row
 
 
-def judge_tictactoe(game: Any, net: torch.nn.Module, search_cfg: MCTSConfig | None) -> float:
+def judge_tictactoe(game: Game, net: torch.nn.Module, search_cfg: MCTSConfig | None) -> float:
     """Fraction of the 4,520 non-terminal tic-tac-toe positions where the agent's move is
     optimal (exact minimax): the raw policy's argmax when ``search_cfg`` is None, else the
     move its search picks."""
@@ -433,7 +434,7 @@ def judge_tictactoe(game: Any, net: torch.nn.Module, search_cfg: MCTSConfig | No
     return round(float(judge.optimal.gather(1, action[:, None]).float().mean()), 5)
 
 
-def _judged_actions(game: Any, net: torch.nn.Module, state: Any, search_cfg: MCTSConfig | None) -> torch.Tensor:
+def _judged_actions(game: Game, net: torch.nn.Module, state: Any, search_cfg: MCTSConfig | None) -> torch.Tensor:
     if search_cfg is None:
         logits, _ = network_evaluator(game, net)(state)
         return logits.masked_fill(~state.legal_action_mask, -1e9).argmax(-1)
@@ -464,7 +465,7 @@ def _rates(name: str, result: MatchResult) -> dict[str, float]:
     return {f"win_{name}": result.wins / n, f"draw_{name}": result.draws / n, f"loss_{name}": result.losses / n}
 
 
-def _final_metrics(game: Any, cfg: AlphaZeroConfig, net: torch.nn.Module, rows: list[dict[str, Any]],
+def _final_metrics(game: Game, cfg: AlphaZeroConfig, net: torch.nn.Module, rows: list[dict[str, Any]],
                    counters: Counters) -> dict[str, Any]:
     tick = time.perf_counter()
     final = {**(rows[-1] if rows else {})}
@@ -523,7 +524,7 @@ def restore_run(run: Path, net: torch.nn.Module, optimizer: torch.optim.Optimize
     return Counters(**{k: v for k, v in meta["counters"].items() if k in known})
 
 
-def write_replays(run: Path, game: Any, cfg: AlphaZeroConfig, finished: Any, counters: Counters, count: int) -> None:
+def write_replays(run: Path, game: Game, cfg: AlphaZeroConfig, finished: Any, counters: Counters, count: int) -> None:
     from arena.replays import Replay, new_replay_path, save_replay
 
     config = {"size": cfg.size, "komi": cfg.komi} if cfg.game == "go" else {}
@@ -533,7 +534,7 @@ def write_replays(run: Path, game: Any, cfg: AlphaZeroConfig, finished: Any, cou
         save_replay(replay, new_replay_path(game.name, run / "replays"))
 
 
-def _plot(run: Path, rows: list[dict[str, Any]], game: Any) -> None:
+def _plot(run: Path, rows: list[dict[str, Any]], game: Game) -> None:
     if not rows:
         return
     (run / "plots").mkdir(exist_ok=True)

@@ -25,6 +25,7 @@ import torch
 
 from agents.alphazero import Samples
 from arena.gnugo import GtpClient, GtpEngineError, find_gnugo, gnugo_command
+from envs.core import Game
 
 MISSING = "--bootstrap gnugo needs GNU Go: install it with `apt-get install gnugo` (or put gnugo on PATH)"
 
@@ -55,7 +56,7 @@ class ExpertGame:
     level: int
 
 
-def play_expert_game(game: Any, level: int, opening: int, seed: int, gnugo: str | None = None) -> ExpertGame:
+def play_expert_game(game: Game, level: int, opening: int, seed: int, gnugo: str | None = None) -> ExpertGame:
     """GNU Go against itself on ``game`` (a Go instance: size, komi, move cap) from the empty
     board, after ``opening`` random legal moves."""
     from envs.core import random_actions
@@ -83,7 +84,7 @@ def play_expert_game(game: Any, level: int, opening: int, seed: int, gnugo: str 
     return ExpertGame(tuple(moves), opening, resigned, level)
 
 
-def expert_samples(game: Any, played: ExpertGame) -> Samples:
+def expert_samples(game: Game, played: ExpertGame) -> Samples:
     """The positions GNU Go moved in as training samples (see the module docstring)."""
     state = game.init(1)
     obs, policy, player = [], [], []
@@ -112,7 +113,7 @@ def expert_samples(game: Any, played: ExpertGame) -> Samples:
                    sign * margin / P, torch.ones(n), torch.full((n,), known))
 
 
-def gnugo_dataset(game: Any, cfg: BootstrapConfig, seed: int = 0,
+def gnugo_dataset(game: Game, cfg: BootstrapConfig, seed: int = 0,
                   progress: Callable[[int], None] | None = None) -> tuple[Samples, list[ExpertGame]]:
     """``cfg.games`` GNU Go games on ``game``, ``cfg.processes`` at a time, as one batch of
     samples; ``progress(games_done)`` after each game. Raises :class:`GtpEngineError` naming

@@ -39,7 +39,7 @@ import torch
 
 from arena.gtp import GtpError
 from arena.match import MatchResult
-from envs.core import put_rows, state_rows
+from envs.core import Game, put_rows, state_rows
 
 SEARCH_PATHS = "/usr/games:/usr/local/games"  # Debian/Ubuntu put gnugo here, often off PATH
 
@@ -204,7 +204,7 @@ class GnuGoResult:
         return self.match.score
 
 
-def play_gnugo(player: Any, game: Any, games: int, level: int = 1, gnugo: str | None = None,
+def play_gnugo(player: Any, game: Game, games: int, level: int = 1, gnugo: str | None = None,
                seed: int = 0, timeout: float = 60.0) -> GnuGoResult:
     """Play ``games`` games of ``player`` (an :class:`arena.players.Player`, or a bot
     ``bot(game, state) -> long [1]``) against GNU Go at ``level`` on ``game`` (a Go instance:
@@ -220,7 +220,7 @@ def play_gnugo(player: Any, game: Any, games: int, level: int = 1, gnugo: str | 
                               timeout, processes=1)
 
 
-def play_gnugo_batched(bot: Any, game: Any, games: int, level: int = 1, gnugo: str | None = None, seed: int = 0,
+def play_gnugo_batched(bot: Any, game: Game, games: int, level: int = 1, gnugo: str | None = None, seed: int = 0,
                        timeout: float = 60.0, processes: int = 40, device: str | torch.device = "cpu") -> GnuGoResult:
     """Play ``games`` games of a batched ``bot`` against GNU Go at ``level``, many at once.
 
@@ -259,7 +259,7 @@ def play_gnugo_batched(bot: Any, game: Any, games: int, level: int = 1, gnugo: s
     return GnuGoResult(outcomes.count(1), outcomes.count(0), outcomes.count(-1), tuple(records))
 
 
-def gnugo_win_rate(player: Any, game: Any, games: int = 10, level: int = 1) -> dict[str, float]:
+def gnugo_win_rate(player: Any, game: Game, games: int = 10, level: int = 1) -> dict[str, float]:
     """Evaluation metrics against GNU Go for training logs: ``{"gnugo_score", "gnugo_wins", ...}``."""
     r = play_gnugo(player, game, games, level)
     return {"gnugo_score": r.score, "gnugo_wins": float(r.wins), "gnugo_draws": float(r.draws),
@@ -280,7 +280,7 @@ class _Table:
     """GNU Go resigned (it was on move: the state's ``current_player`` is the loser)."""
 
 
-def _play_wave(bot: Any, game: Any, engines: list[GtpClient], numbers: range, seed: int,
+def _play_wave(bot: Any, game: Game, engines: list[GtpClient], numbers: range, seed: int,
                device: str | torch.device) -> list[GnuGoGame]:
     """Games ``numbers`` at once, game ``numbers[k]`` on ``engines[k]`` and row k of one state."""
     tables = [_Table(n, n % 2) for n in numbers]
@@ -301,7 +301,7 @@ def _play_wave(bot: Any, game: Any, engines: list[GtpClient], numbers: range, se
     return [records[k] for k in range(len(engines))]
 
 
-def _play_round(bot: Any, game: Any, engines: list[GtpClient], tables: list[_Table], state: Any,
+def _play_round(bot: Any, game: Game, engines: list[GtpClient], tables: list[_Table], state: Any,
                 live: list[int]) -> Any:
     """Every game of ``live`` makes one move (or GNU Go resigns it); the new state."""
     state = game.make_room(state)  # widen the superko history of the whole batch, so rows stay alike
@@ -334,7 +334,7 @@ def _play_round(bot: Any, game: Any, engines: list[GtpClient], tables: list[_Tab
     return state
 
 
-def _record(game: Any, state: Any, table: _Table, gnugo_score: str | None) -> GnuGoGame:
+def _record(game: Game, state: Any, table: _Table, gnugo_score: str | None) -> GnuGoGame:
     """The finished game ``table`` whose final position is ``state`` (B = 1)."""
     if table.resigned:
         ended_by = "resignation"
@@ -370,7 +370,7 @@ def _send_all(engines: list[GtpClient], commands: list[str], refusals: bool = Fa
     return answers
 
 
-def _check_legal(game: Any, state: Any, tables: list[_Table], actions: dict[int, int], who: str) -> None:
+def _check_legal(game: Game, state: Any, tables: list[_Table], actions: dict[int, int], who: str) -> None:
     """Raise :class:`GtpError` showing the board if a move of ``actions`` (row: action) is
     illegal by our rules (superko included)."""
     if not actions:

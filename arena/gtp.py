@@ -36,7 +36,7 @@ from typing import Any, Literal, NamedTuple, TextIO
 
 import torch
 
-from envs.core import IllegalActionError
+from envs.core import Game, IllegalActionError
 
 PROTOCOL_VERSION = "2"
 ENGINE_NAME = "Arena"
@@ -173,7 +173,7 @@ class GtpEngine:
 
         from arena.players import shipped_network
 
-        def spec(game: Any) -> str:  # per board: GTP's boardsize may change it
+        def spec(game: Game) -> str:  # per board: GTP's boardsize may change it
             if cmd.checkpoint or cmd.agent != "shipped":
                 return cmd.checkpoint or cmd.agent
             shipped = shipped_network(game.name, game.board_size)
@@ -356,7 +356,7 @@ class GtpEngine:
         return state
 
 
-def _give_turn(game: Any, state: Any, colour: int) -> Any:
+def _give_turn(game: Game, state: Any, colour: int) -> Any:
     """``state`` with ``colour`` to move (the game's ``pass_turn``; see the module doc)."""
     if int(state.current_player[0]) == colour or bool(state.terminated[0]):
         return state

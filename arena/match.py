@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import torch
 
 from envs import core
+from envs.core import Game
 
 Bot = Callable[[Any, Any], torch.Tensor]
 
@@ -33,7 +34,7 @@ def minimax_bot(seed: int = 0) -> Bot:
     return lambda game, state: minimax_actions(state, rng)
 
 
-def make_bot(name: str, game: Any, seed: int = 0) -> Bot:
+def make_bot(name: str, game: Game, seed: int = 0) -> Bot:
     """A bot by name: ``random``, or ``minimax`` (tic-tac-toe only)."""
     if name == "random":
         return random_bot(torch.Generator().manual_seed(seed))
@@ -104,7 +105,7 @@ class MatchRecord:
         return colour_results(self.seats, self.outcomes)
 
 
-def play_match(game: Any, bots: tuple[Bot, Bot], games: int, device: torch.device | str | None = None) -> MatchResult:
+def play_match(game: Game, bots: tuple[Bot, Bot], games: int, device: torch.device | str | None = None) -> MatchResult:
     """``games`` games in lockstep (one batch): ``bots[0]`` moves first in the first half of
     them and second in the rest. Each bot is called once per move on the whole batch; the
     move of the bot whose turn it is is kept per game. Returns the totals from ``bots[0]``'s
@@ -112,7 +113,7 @@ def play_match(game: Any, bots: tuple[Bot, Bot], games: int, device: torch.devic
     return play_match_record(game, bots, games, device).result
 
 
-def play_match_record(game: Any, bots: tuple[Bot, Bot], games: int,
+def play_match_record(game: Game, bots: tuple[Bot, Bot], games: int,
                       device: torch.device | str | None = None) -> MatchRecord:
     """:func:`play_match`, keeping each game's seat, outcome, actions and result text.
 
@@ -122,7 +123,7 @@ def play_match_record(game: Any, bots: tuple[Bot, Bot], games: int,
     return play_matches(game, [bots], games, device)[0]
 
 
-def play_matches(game: Any, pairings: Sequence[tuple[Bot, Bot]], games: int,
+def play_matches(game: Game, pairings: Sequence[tuple[Bot, Bot]], games: int,
                  device: torch.device | str | None = None) -> list[MatchRecord]:
     """Several matches of ``games`` games each, all in one batch of ``len(pairings) * games``.
 
@@ -168,7 +169,7 @@ def play_matches(game: Any, pairings: Sequence[tuple[Bot, Bot]], games: int,
             for k in range(0, n, games)]
 
 
-def play_game(game: Any, bots: tuple[Bot, Bot]) -> Iterator[tuple[Any, int | None]]:
+def play_game(game: Game, bots: tuple[Bot, Bot]) -> Iterator[tuple[Any, int | None]]:
     """Play one game, yielding ``(state, action that led to it)``; the first has no action.
 
     ``bots[0]`` moves first. The final yielded state is terminal; its ``rewards`` are the
@@ -182,7 +183,7 @@ def play_game(game: Any, bots: tuple[Bot, Bot]) -> Iterator[tuple[Any, int | Non
         yield state, int(action[0])
 
 
-def _result_texts(game: Any, state: Any, outcome: torch.Tensor) -> tuple[str, ...]:
+def _result_texts(game: Game, state: Any, outcome: torch.Tensor) -> tuple[str, ...]:
     """Per game of a finished batch: ``B+3.5`` / ``W+0.5`` / ``draw`` for Go (the final area
     score with komi), ``X wins`` / ``O wins`` / ``draw`` for tic-tac-toe, else ``first player
     wins`` / ``second player wins`` / ``draw``. ``outcome`` ``[B, 2]`` holds the returns."""

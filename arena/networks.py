@@ -18,10 +18,11 @@ from agents.mcts import MCTSConfig, network_evaluator, rollout_evaluator, search
 from arena import checkpoint as ckpt
 from arena.match import Bot
 from arena.thinking import Thinking, thinking_from
+from envs.core import Game
 from nets.conv import GlobalPoolingNet
 
 
-def search_bot(game: Any, net: torch.nn.Module, cfg: MCTSConfig, explore: bool = False,
+def search_bot(game: Game, net: torch.nn.Module, cfg: MCTSConfig, explore: bool = False,
                generator: torch.Generator | None = None) -> Bot:
     """The network's moves by search, batched: its strongest (``explore=False``) or with the
     self-play root noise (varied games between two deterministic players)."""
@@ -54,11 +55,11 @@ class SearchPlayer:
     cfg: MCTSConfig
     net: torch.nn.Module | None = None
 
-    def act(self, game: Any, state: Any) -> tuple[int, Thinking | None]:
+    def act(self, game: Game, state: Any) -> tuple[int, Thinking | None]:
         out = search(game, state, self.evaluate, self.cfg)
         return int(out.action[0]), thinking_from(out.policy[0], out.value[0], self.ownership(game, state))
 
-    def ownership(self, game: Any, state: Any) -> torch.Tensor | None:
+    def ownership(self, game: Game, state: Any) -> torch.Tensor | None:
         """float [P]: the network's expected owner of each point of game 0, +1 black (None
         without an ownership head)."""
         if self.net is None or not isinstance(self.net, GlobalPoolingNet):
@@ -66,14 +67,14 @@ class SearchPlayer:
         return black_ownership(game, self.net, state)[0]
 
 
-def black_ownership(game: Any, net: torch.nn.Module, state: Any) -> torch.Tensor:
+def black_ownership(game: Game, net: torch.nn.Module, state: Any) -> torch.Tensor:
     """float [B, P] in [-1, 1]: a global pooling network's ownership estimate, +1 black."""
     with torch.inference_mode():
         own = torch.tanh(net(game.observe(state)).ownership.float())
     return own * (1 - 2 * state.current_player.float())[:, None]
 
 
-def search_player(game: Any, path: Path | None, simulations: int | None = None, seed: int = 0,
+def search_player(game: Game, path: Path | None, simulations: int | None = None, seed: int = 0,
                   device: str = "cpu") -> SearchPlayer:
     """``mcts`` (``path`` None: uniform priors, random-playout values) or a trained network."""
     if path is None:

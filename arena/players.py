@@ -17,6 +17,7 @@ import torch
 from arena.match import Bot, make_bot
 from arena.networks import search_player
 from arena.thinking import Thinking, thinking_from  # noqa: F401 (players show Thinking; re-exported)
+from envs.core import Game
 
 
 class Player(Protocol):
@@ -24,7 +25,7 @@ class Player(Protocol):
 
     name: str
 
-    def act(self, game: Any, state: Any) -> tuple[int, Thinking | None]:
+    def act(self, game: Game, state: Any) -> tuple[int, Thinking | None]:
         """The move to play in game 0 of ``state`` (a legal one), and optional thinking."""
         ...
 
@@ -36,11 +37,11 @@ class BotPlayer:
     name: str
     bot: Bot
 
-    def act(self, game: Any, state: Any) -> tuple[int, Thinking | None]:
+    def act(self, game: Game, state: Any) -> tuple[int, Thinking | None]:
         return int(self.bot(game, state)[0]), None
 
 
-def make_player(spec: str, game: Any, simulations: int | None = None, seed: int = 0,
+def make_player(spec: str, game: Game, simulations: int | None = None, seed: int = 0,
                 device: str = "cpu") -> Player:
     """A player from a name: ``random``, ``minimax`` (tic-tac-toe), ``mcts`` (search with a
     uniform prior and random-rollout-free value 0), ``shipped`` (the Go network shipped for this
@@ -90,13 +91,13 @@ class LearnerPlayer:
     name: str
     learner: Any
 
-    def act(self, game: Any, state: Any) -> tuple[int, Thinking | None]:
+    def act(self, game: Game, state: Any) -> tuple[int, Thinking | None]:
         obs = game.observe(state).cpu().numpy().astype("float32")
         mask = state.legal_action_mask.cpu().numpy()
         return int(self.learner.act(obs, action_mask=mask, deterministic=True)[0]), None
 
 
-def learner_player(game: Any, path: Path, device: str = "cpu") -> LearnerPlayer:
+def learner_player(game: Game, path: Path, device: str = "cpu") -> LearnerPlayer:
     """A :class:`LearnerPlayer` from an ``arena train <game> --agent dqn|ppo|...`` run or checkpoint."""
     from arena.checkpoint import CheckpointError
     from arena.rl import load_learner

@@ -24,6 +24,7 @@ import tyro
 
 from arena.elo import PairResult, elo_intervals, fit_elo
 from arena.match import Bot, ColourResults, MatchRecord, MatchResult, play_match_record
+from envs.core import Game
 
 CONFIDENCE = 0.95
 """Coverage of the Elo intervals printed and written."""
@@ -117,7 +118,7 @@ class TournamentResult:
         }
 
 
-def round_robin(game: Any, bots: dict[str, Bot], games: int, device: torch.device | str | None = None,
+def round_robin(game: Game, bots: dict[str, Bot], games: int, device: torch.device | str | None = None,
                 anchor: str | None = None) -> TournamentResult:
     """Every pair of ``bots`` plays ``games`` games (half with each colour), then one Elo fit.
 
@@ -144,7 +145,7 @@ def colour_json(split: ColourResults) -> dict[str, dict[str, int]]:
     return {"first": split.first._asdict(), "second": split.second._asdict()}
 
 
-def write_replays(directory: Path, game: Any, config: dict[str, Any], names: tuple[str, str],
+def write_replays(directory: Path, game: Game, config: dict[str, Any], names: tuple[str, str],
                   record: MatchRecord) -> list[Path]:
     """Every game of ``record`` (``names[0]`` is its first bot) as an arena JSON replay
     ``<directory>/<a>-vs-<b>-<k>.json`` whose players are in seat order; returns the paths."""
@@ -184,7 +185,7 @@ def player_bot(player: Any) -> Bot:
 
         return lambda game, state: search(game, state, player.evaluate, player.cfg).action
 
-    def one_at_a_time(game: Any, state: Any) -> torch.Tensor:
+    def one_at_a_time(game: Game, state: Any) -> torch.Tensor:
         from envs.core import state_rows
 
         done = state.terminated.tolist()
