@@ -4,8 +4,8 @@ Plays a few scripted clicks in each game through the real window code (an off-sc
 surface, no display needed) and saves ``docs/screenshots/play-tictactoe.png`` and
 ``docs/screenshots/play-go.png``. Tic-tac-toe faces the exact solver dressed up to show
 thinking (a uniform policy over its optimal moves and the solved value; the ``minimax``
-opponent of ``arena play`` shows none), so the picture has a heat map; Go faces ``mcts`` when
-the AlphaZero search is installed, else ``random`` (no heat map then).
+opponent of ``arena play`` shows none), so the picture has a heat map; Go faces the shipped 9x9
+network (arena/weights/go9, with its territory estimate drawn) when there is one, else ``mcts``.
 """
 
 from __future__ import annotations
@@ -38,16 +38,18 @@ class SolverPlayer:
 
 
 def make_screenshots(out_dir: str | Path = OUT_DIR, simulations: int = 64) -> list[Path]:
-    """Draw both pictures into ``out_dir`` (Go against ``mcts`` with ``simulations``
-    random-playout simulations per move); returns their paths."""
+    """Draw both pictures into ``out_dir`` (Go against the shipped 9x9 network, or ``mcts``
+    without one, searching ``simulations`` per move); returns their paths."""
     import envs
+    from arena.players import shipped_network
 
     go = envs.make_uncapped("go", size=9, komi=7.5)
-    go_opponent: Player = make_player("mcts", go, simulations=simulations)
+    network = shipped_network("go", 9)
+    go_opponent: Player = make_player("mcts" if network is None else str(network), go, simulations=simulations)
     out = Path(out_dir)
     return [
         _shoot(envs.make("tictactoe"), SolverPlayer(), TICTACTOE_CLICKS, out / "play-tictactoe.png"),
-        _shoot(go, go_opponent, GO_CLICKS, out / "play-go.png"),
+        _shoot(go, go_opponent, GO_CLICKS, out / "play-go.png", territory=network is not None),
     ]
 
 
@@ -60,8 +62,9 @@ def main() -> int:
 # ----- private helpers -----------------------------------------------------------------------
 
 
-def _shoot(game: Any, opponent: Player, clicks: tuple[str, ...], path: Path) -> Path:
-    """Click the listed points in order (skipping any that are taken), then save the window."""
+def _shoot(game: Any, opponent: Player, clicks: tuple[str, ...], path: Path, territory: bool = False) -> Path:
+    """Click the listed points in order (skipping any that are taken), then save the window
+    (with the territory overlay on when ``territory``)."""
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     import pygame
 
@@ -79,6 +82,8 @@ def _shoot(game: Any, opponent: Player, clicks: tuple[str, ...], path: Path) -> 
         if bool(session.state.legal_action_mask[0, point]):
             window.run(events=[click_event(window.layout.center(point))])
     session.wait_for_agent()
+    if territory:
+        window.command("territory")
     window.frame()
     return window.screenshot(path)
 
