@@ -199,6 +199,7 @@ class FinishedGames(NamedTuple):
     resigned: torch.Tensor | None = None  # bool [G]: ended by a resignation
     resign_checks: torch.Tensor | None = None  # bool [G]: played out although a side would have resigned
     resign_wrong: torch.Tensor | None = None  # bool [G]: ... and that side did not lose
+    results: tuple[str, ...] | None = None  # each game's result text (game.result_text; "B+R" when resigned)
 
 
 class SelfPlay:
@@ -331,7 +332,16 @@ class SelfPlay:
         seat = self.would_resign[done]
         checks = seat >= 0
         wrong = checks & (outcomes.gather(1, seat.clamp(min=0)[:, None])[:, 0] >= 0)
-        return FinishedGames(samples, outcomes, actions, lengths, resigned_here, checks, wrong)
+        return FinishedGames(samples, outcomes, actions, lengths, resigned_here, checks, wrong,
+                             self._results(done, resigned_here, loser))
+
+    def _results(self, done: torch.Tensor, resigned: torch.Tensor, loser: torch.Tensor) -> tuple[str, ...]:
+        """The finished games' result texts: the game's own, or ``B+R`` (the winner's initial)
+        for a resignation."""
+        ended = core.state_rows(self.state, done.nonzero()[:, 0])
+        return tuple(f"{self.game.seat_names[1 - int(lost)][0].upper()}+R" if bool(gave_up)
+                     else self.game.result_text(ended, g)
+                     for g, (gave_up, lost) in enumerate(zip(resigned.tolist(), loser.tolist())))
 
     def _has_owner(self) -> bool:
         return hasattr(self.game, "ownership")

@@ -527,9 +527,11 @@ def restore_run(run: Path, net: torch.nn.Module, optimizer: torch.optim.Optimize
 def write_replays(run: Path, game: Game, cfg: AlphaZeroConfig, finished: Any, counters: Counters, count: int) -> None:
     from arena.replays import Replay, new_replay_path, save_replay
 
-    config = {"size": cfg.size, "komi": cfg.komi} if cfg.game == "go" else {}
-    for moves, outcome in list(zip(finished.actions, finished.outcomes.tolist()))[:count]:
-        result = "draw" if outcome[0] == outcome[1] else ("first player wins" if outcome[0] > 0 else "second player wins")
+    config = {k: v for k, v in game.spec.to_dict().items() if k not in ("game", "max_moves")}  # replays play uncapped
+    results = getattr(finished, "results", None)  # Ray workers' results carry only the outcomes
+    for g, (moves, outcome) in enumerate(list(zip(finished.actions, finished.outcomes.tolist()))[:count]):
+        result = results[g] if results is not None else (
+            "draw" if outcome[0] == outcome[1] else ("first player wins" if outcome[0] > 0 else "second player wins"))
         replay = Replay(game.name, config, (f"self-play step {counters.step}",) * 2, tuple(moves), result)
         save_replay(replay, new_replay_path(game.name, run / "replays"))
 
@@ -539,8 +541,10 @@ def _plot(run: Path, rows: list[dict[str, Any]], game: Game) -> None:
         return
     (run / "plots").mkdir(exist_ok=True)
     wins = ["win_random", "win_best"] + (["draw_minimax", "optimal_policy"] if game.name == "tictactoe" else [])
+    # Panels skip what a run does not log (ownership/score losses, resignations: Go's KataGo parts).
     plot_curves(run / "plots" / "learning_curve.png", rows,
-                {"rate": wins, "elo": ["elo"], "loss": ["policy_loss", "value_loss"]},
+                {"rate": wins + ["resigned_share"], "elo": ["elo"],
+                 "loss": ["policy_loss", "value_loss", "ownership_loss", "score_loss"]},
                 x="train_seconds", title=f"AlphaZero {game.name}")
 
 

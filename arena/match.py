@@ -184,15 +184,10 @@ def play_game(game: Game, bots: tuple[Bot, Bot]) -> Iterator[tuple[Any, int | No
 
 
 def _result_texts(game: Game, state: Any, outcome: torch.Tensor) -> tuple[str, ...]:
-    """Per game of a finished batch: ``B+3.5`` / ``W+0.5`` / ``draw`` for Go (the final area
-    score with komi), ``X wins`` / ``O wins`` / ``draw`` for tic-tac-toe, else ``first player
-    wins`` / ``second player wins`` / ``draw``. ``outcome`` ``[B, 2]`` holds the returns."""
-    names = {"tictactoe": ("X wins", "O wins")}.get(game.name, ("first player wins", "second player wins"))
-    texts = []
-    for g, (r0, r1) in enumerate(outcome.tolist()):
-        if game.name == "go":
-            score = float(state.score[g])
-            texts.append("draw" if score == 0 else f"{'B' if score > 0 else 'W'}+{abs(score):g}")
-        else:
-            texts.append("draw" if r0 == r1 else names[0 if r0 > r1 else 1])
-    return tuple(texts)
+    """Per game of a finished batch, its result as the game writes it (``game.result_text``:
+    ``B+3.5`` / ``W+0.5`` / ``draw`` for Go, ``X wins`` / ``O wins`` / ``draw`` for
+    tic-tac-toe). ``outcome`` ``[B, 2]`` holds the returns, for a game without its own text."""
+    if hasattr(game, "result_text"):
+        return tuple(game.result_text(state, g) or "unfinished" for g in range(len(outcome)))
+    return tuple("draw" if r0 == r1 else ("first player wins" if r0 > r1 else "second player wins")
+                 for r0, r1 in outcome.tolist())

@@ -7,20 +7,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from envs.spec import GameSpec
+
 GameId = Literal["tictactoe", "go"]
 
 
 def make(game_id: GameId, **kwargs: Any) -> Any:
-    """Build a batched game by id: ``make("go", size=9, komi=7.5)``, ``make("tictactoe")``."""
-    if game_id == "tictactoe":
-        from envs.tictactoe import TicTacToe
-
-        return TicTacToe(**kwargs)
-    if game_id == "go":
-        from envs.go import Go
-
-        return Go(**kwargs)
-    raise ValueError(f"unknown game {game_id!r}; choose one of: tictactoe, go")
+    """Build a batched game by id: ``make("go", size=9, komi=7.5)``, ``make("tictactoe")``
+    (through its :class:`~envs.spec.GameSpec`; ``game.spec`` builds it again)."""
+    return GameSpec.of(game_id, **kwargs).make()
 
 
 def make_uncapped(game_id: GameId, **kwargs: Any) -> Any:
@@ -31,9 +26,7 @@ def make_uncapped(game_id: GameId, **kwargs: Any) -> Any:
     accepted however long the game (DESIGN.md: a move cap is a self-play truncation chosen by
     the trainer, not a rule); training keeps :func:`make` and its default cap.
     """
-    if game_id == "go":
-        kwargs.setdefault("max_moves", 0)
-    return make(game_id, **kwargs)
+    return GameSpec.of(game_id, **kwargs).uncapped().make()
 
 
 # Gymnasium ids (arena/TicTacToe-v0, arena/Go-v0, arena/Bandit-v0); entry points are strings,

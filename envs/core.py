@@ -61,6 +61,20 @@ class Game(Protocol):
     num_actions: int
     num_players: int
     board_size: int
+    seat_names: tuple[str, str]
+    """What a person calls each seat (``black``/``white``, ``X``/``O``)."""
+    has_pass: bool
+    """Whether the last action is a pass (Go), which a board click cannot play."""
+
+    @property
+    def spec(self) -> Any:
+        """The :class:`envs.spec.GameSpec` that builds this game again."""
+        ...
+
+    def result_text(self, state: Any, index: int = 0) -> str | None:
+        """Game ``index``'s result as replays write it (``B+3.5``, ``X wins``, ``draw``), None
+        while it goes on."""
+        ...
 
     @property
     def observation_shape(self) -> tuple[int, int, int]: ...

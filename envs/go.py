@@ -37,10 +37,12 @@ ends there and is scored, like a capped one, so superko stays exact. Those kerne
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import torch
 
 from envs import core, go_board
+from envs.spec import GameSpec
 
 GTP_COLUMNS = "ABCDEFGHJKLMNOPQRST"  # GTP skips the letter I
 SENTINEL = torch.iinfo(torch.int64).max  # empty slot in the sorted hash history
@@ -81,6 +83,8 @@ class Go:
 
     name = "go"
     num_players = 2
+    seat_names = ("black", "white")
+    has_pass = True
 
     def __init__(self, size: int = 9, komi: float = 7.5, max_moves: int | None = None, history: int = 4):
         if not 5 <= size <= 19:
@@ -102,6 +106,25 @@ class Go:
     @property
     def observation_shape(self) -> tuple[int, int, int]:
         return (2 * self.history + 1, self.board_size, self.board_size)
+
+    @property
+    def spec(self) -> GameSpec:
+        """What builds this game again: size and komi, plus the move cap and history when they
+        are not the defaults (``max_moves=0``: uncapped)."""
+        kwargs: dict[str, Any] = {"size": self.board_size, "komi": self.komi}
+        if self.max_moves != 2 * self.num_points:
+            kwargs["max_moves"] = self.max_moves or 0
+        if self.history != 4:
+            kwargs["history"] = self.history
+        return GameSpec.of("go", **kwargs)
+
+    def result_text(self, state: GoState, index: int = 0) -> str | None:
+        """Game ``index``'s result as replays and SGF write it: ``B+3.5``, ``W+0.5`` (the area
+        score with komi), ``draw``; None while it goes on."""
+        if not bool(state.terminated[index]):
+            return None
+        s = float(state.score[index])
+        return "draw" if s == 0 else f"{'B' if s > 0 else 'W'}+{abs(s):g}"
 
     # ----- the batched rules ------------------------------------------------------------
 
@@ -264,8 +287,7 @@ class Go:
         caps = state.captures[index].tolist()
         lines.append(f"captures: black {caps[0]}, white {caps[1]}; move {int(state.move_count[index])}")
         if bool(state.terminated[index]):
-            s = float(state.score[index])
-            lines.append("result: draw" if s == 0 else f"result: {'B' if s > 0 else 'W'}+{abs(s):g}")
+            lines.append(f"result: {self.result_text(state, index)}")
         else:
             lines.append(f"{('black (X)', 'white (O)')[int(state.current_player[index])]} to move")
         return "\n".join(lines)

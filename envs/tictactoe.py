@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from envs import core
+from envs.spec import GameSpec
 
 SIZE = 3
 NUM_CELLS = SIZE * SIZE
@@ -47,6 +48,21 @@ class TicTacToe:
     num_actions = NUM_CELLS
     num_players = 2
     board_size = SIZE
+    seat_names = ("X", "O")
+    has_pass = False
+
+    @property
+    def spec(self) -> GameSpec:
+        """What builds this game again (it takes no arguments)."""
+        return GameSpec.of("tictactoe")
+
+    def result_text(self, state: TicTacToeState, index: int = 0) -> str | None:
+        """Game ``index``'s result as replays write it: ``X wins``, ``O wins``, ``draw``; None
+        while it goes on."""
+        if not bool(state.terminated[index]):
+            return None
+        w = int(state.winner[index])
+        return "draw" if w < 0 else f"{'XO'[w]} wins"
 
     @property
     def observation_shape(self) -> tuple[int, int, int]:
@@ -115,8 +131,7 @@ class TicTacToe:
             marks = " ".join(MARKS[cells[r * SIZE + c]] for c in range(SIZE))
             rows.append(f"{SIZE - r}  {marks}")
         if bool(state.terminated[index]):
-            w = int(state.winner[index])
-            rows.append("draw" if w < 0 else f"{'XO'[w]} wins")
+            rows.append(self.result_text(state, index))
         else:
             rows.append(f"{'XO'[int(state.current_player[index])]} to move")
         return "\n".join(rows)

@@ -339,3 +339,45 @@ def test_ablation_variants_change_one_part_each():
     assert isinstance(make_network(game, module.variant_config(base, "alphazero")), PolicyValueNet)
     plain_tower = make_network(game, module.variant_config(base, "no_tower_pooling")).tower
     assert not any("GlobalPooling" in type(m).__name__ for m in plain_tower.modules())
+
+
+def test_a_game_spec_builds_the_game_again():
+    from envs.spec import GameSpec
+
+    go = envs.make("go", size=7, komi=6.5)
+    assert go.spec == GameSpec.of("go", komi=6.5, size=7) and go.spec.make().board_size == 7
+    assert GameSpec.from_dict(go.spec.to_dict()) == go.spec and go.spec.to_dict() == {"game": "go", "komi": 6.5, "size": 7}
+    uncapped = envs.make_uncapped("go", size=7)
+    assert uncapped.max_moves is None and uncapped.spec.make().max_moves is None
+    assert envs.make("tictactoe").spec.make().name == "tictactoe"
+    with pytest.raises(ValueError, match="unknown game"):
+        GameSpec.from_dict({"game": "chess"})
+    with pytest.raises(ValueError, match="'game' name"):
+        GameSpec.from_dict({"size": 9})
+
+
+def test_games_write_their_own_results():
+    go = envs.make("go", size=5, komi=0.5)
+    state = go.init(1)
+    assert go.result_text(state) is None
+    for _ in range(2):
+        state = go.step(state, torch.tensor([go.pass_action]))
+    assert go.result_text(state) == "W+0.5"  # an empty board: komi decides
+    ttt = envs.make("tictactoe")
+    s = ttt.init(1)
+    for a in (0, 3, 1, 4, 2):
+        s = ttt.step(s, torch.tensor([a]))
+    assert ttt.result_text(s) == "X wins" and go.seat_names == ("black", "white") and not ttt.has_pass
+
+
+def test_self_play_results_name_the_winner_or_the_resignation():
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(GO5, resign_threshold=0.9, resign_playout=0.0)
+    net = _WhiteWins(26, 25)
+    first = _play(cfg, net, 1)[0]
+    assert first.results == ("W+R",) * cfg.games  # black resigned every game
+    played = [f for f in _play(dataclasses.replace(GO5, games=4), make_network(GO5.make_game(), GO5).eval(), 80)
+              if len(f.lengths)]
+    for f in played:
+        for text, outcome in zip(f.results, f.outcomes.tolist()):
+            assert text[0] == ("B" if outcome[0] > 0 else "W") and text[1] == "+"

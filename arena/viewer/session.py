@@ -279,7 +279,7 @@ class PlaySession:
     def _after_move(self) -> None:
         """Note the result and save the replay when the game has just ended."""
         if bool(self.state.terminated[0]):
-            self.result = _result_text(self.game, self.state)
+            self.result = self.game.result_text(self.state, 0)
             self.save()
 
     def _start_agent(self) -> None:
@@ -323,11 +323,4 @@ class PlaySession:
         self._agent_failed = False
 
 
-def _result_text(game: Any, state: Any) -> str:
-    """``B+3.5`` / ``W+0.5`` / ``draw`` for Go (area score with komi); ``X wins`` / ``O wins``
-    / ``draw`` for tic-tac-toe."""
-    if game.name == "go":
-        score = float(state.score[0])
-        return "draw" if score == 0 else f"{'B' if score > 0 else 'W'}+{abs(score):g}"
-    winner = int(state.winner[0])
-    return "draw" if winner < 0 else f"{'XO'[winner]} wins"
+

@@ -1,0 +1,68 @@
+"""A game's identity: which game, built with which keyword arguments, as one small frozen value.
+
+``GameSpec("go", (("komi", 7.5), ("size", 9)))`` names the 9x9 game with komi 7.5; ``spec.make()``
+builds it, every game built by :func:`envs.make` answers ``game.spec`` with the spec that builds
+it again, and ``to_dict``/``from_dict`` carry it through JSON (run configs, replays). The
+registry below is the one place that knows which class plays which id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+def _tictactoe(**kwargs: Any) -> Any:
+    from envs.tictactoe import TicTacToe
+
+    return TicTacToe(**kwargs)
+
+
+def _go(**kwargs: Any) -> Any:
+    from envs.go import Go
+
+    return Go(**kwargs)
+
+
+REGISTRY: dict[str, Callable[..., Any]] = {"tictactoe": _tictactoe, "go": _go}
+"""Game id -> the constructor of its rules (imported only when a game is made)."""
+
+
+@dataclass(frozen=True)
+class GameSpec:
+    """Which game (``id``, a key of :data:`REGISTRY`) and the keyword arguments that build it,
+    sorted by name so that equal games have equal specs."""
+
+    id: str
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, game_id: str, **kwargs: Any) -> GameSpec:
+        """``GameSpec.of("go", size=9, komi=7.5)``; raises ValueError for an unknown id."""
+        if game_id not in REGISTRY:
+            raise ValueError(f"unknown game {game_id!r}; choose one of: {', '.join(REGISTRY)}")
+        return cls(game_id, tuple(sorted(kwargs.items())))
+
+    def make(self) -> Any:
+        """The game's rules."""
+        return REGISTRY[self.id](**dict(self.kwargs))
+
+    def replace(self, **kwargs: Any) -> GameSpec:
+        """This spec with some keyword arguments set (or changed)."""
+        return GameSpec.of(self.id, **{**dict(self.kwargs), **kwargs})
+
+    def uncapped(self) -> GameSpec:
+        """The game as people play it, by its rules alone: Go without the self-play move cap."""
+        return self.replace(max_moves=0) if self.id == "go" and "max_moves" not in dict(self.kwargs) else self
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"game": id, **kwargs}``, for JSON."""
+        return {"game": self.id, **dict(self.kwargs)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GameSpec:
+        """Inverse of :meth:`to_dict`; raises ValueError naming what is wrong."""
+        if not isinstance(data, dict) or not isinstance(data.get("game"), str):
+            raise ValueError(f"a game spec is an object with a 'game' name, got {data!r}")
+        return cls.of(data["game"], **{k: v for k, v in data.items() if k != "game"})
