@@ -44,6 +44,7 @@ from agents.mcts import MCTSConfig, SearchOutput, network_evaluator, search
 from agents.mcts_graph import GraphedSearch
 from envs import core
 from envs.core import Game
+from envs.spec import GameSpec
 from nets.conv import GlobalPoolingNet, PolicyValueNet, ResNetConfig
 
 
@@ -133,15 +134,11 @@ class AlphaZeroConfig:
 
     def make_game(self) -> Any:
         """The rules this config trains on."""
-        import envs
-
-        return envs.make("go", size=self.size, komi=self.komi) if self.game == "go" else envs.make("tictactoe")
+        return GameSpec.for_board(self.game, size=self.size, komi=self.komi).make()
 
     def extra_games(self) -> list[Any]:
         """The rules of each of ``mixed_sizes`` (komi and move cap as ``size``'s)."""
-        import envs
-
-        return [envs.make("go", size=n, komi=self.komi) for n in self.mixed_sizes if n != self.size]
+        return [GameSpec.for_board(self.game, size=n, komi=self.komi).make() for n in self.mixed_sizes if n != self.size]
 
     def cheap_search(self) -> MCTSConfig:
         """The search of the moves that playout cap randomization makes cheap."""

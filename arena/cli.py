@@ -41,10 +41,10 @@ class Demo:
 
 def run_demo(cfg: Demo) -> dict[str, int]:
     """Play ``cfg.games`` games, printing boards; returns the win/draw tally by bot name."""
-    import envs
     from arena.match import make_bot, play_game
+    from envs.spec import GameSpec
 
-    game = envs.make_uncapped("go", size=cfg.size, komi=cfg.komi) if cfg.game == "go" else envs.make("tictactoe")
+    game = GameSpec.for_board(cfg.game, size=cfg.size, komi=cfg.komi).uncapped().make()
     names = [cfg.first, cfg.second]
     bots = [make_bot(n, game, cfg.seed + i) for i, n in enumerate(names)]
     tally = {f"{names[0]} (bot 1) wins": 0, f"{names[1]} (bot 2) wins": 0, "draws": 0}

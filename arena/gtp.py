@@ -329,9 +329,9 @@ class GtpEngine:
     # ----- helpers -------------------------------------------------------------------
 
     def _make_game(self, size: int, komi: float) -> Any:
-        import envs
+        from envs.spec import GameSpec
 
-        return envs.make_uncapped("go", size=size, komi=komi) if self.game_id == "go" else envs.make("tictactoe")
+        return GameSpec.for_board(self.game_id, size=size, komi=komi).uncapped().make()
 
     def _vertex(self, text: str) -> int:
         if not _VERTEX.fullmatch(text) or (text.lower() == "pass" and not hasattr(self.game, "pass_action")):

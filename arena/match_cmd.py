@@ -82,7 +82,7 @@ def run_match(cmd: MatchCommand) -> MatchReport:
     Raises ``ValueError`` (or ``CheckpointError``) for an unusable player or setting, before
     any game, and :class:`arena.gnugo.GtpEngineError` when GNU Go is wanted but missing.
     """
-    import envs
+    from envs.spec import GameSpec
     from arena.players import make_player
     from arena.runs import new_run_dir, write_config, write_json
 
@@ -93,8 +93,9 @@ def run_match(cmd: MatchCommand) -> MatchReport:
     level = gnugo_level(cmd.b)
     if level is not None and cmd.game != "go":
         raise ValueError(f"gnugo plays Go only; use --game go (not {cmd.game})")
-    config: dict[str, Any] = {"size": cmd.size, "komi": cmd.komi} if cmd.game == "go" else {}
-    game = envs.make_uncapped(cmd.game, **config)  # no move cap: GNU Go's moves are all accepted
+    board = GameSpec.for_board(cmd.game, size=cmd.size, komi=cmd.komi)
+    config = board.options
+    game = board.uncapped().make()  # no move cap: GNU Go's moves are all accepted
     names = tuple(display_names([cmd.a, cmd.b]))
     player_a = make_player(cmd.a, game, simulations=cmd.simulations, seed=cmd.seed, device=cmd.device)
     opponent = names[1] if level is None else f"GNU Go level {level}"

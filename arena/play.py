@@ -46,12 +46,13 @@ def make_session(cmd: PlayCommand) -> Any:
 
     Raises ``ValueError`` (or ``CheckpointError``) for an unusable opponent, before any window opens.
     """
-    import envs
     from arena.players import make_player
     from arena.viewer.session import PlaySession
+    from envs.spec import GameSpec
 
-    config: dict[str, Any] = {"size": cmd.size, "komi": cmd.komi} if cmd.game == "go" else {}
-    game = envs.make_uncapped(cmd.game, **config)  # no move cap: people play every legal move
+    board = GameSpec.for_board(cmd.game, size=cmd.size, komi=cmd.komi)
+    config = board.options
+    game = board.uncapped().make()  # no move cap: people play every legal move
     spec = cmd.opponent or default_opponent(cmd.game, cmd.size)
     opponent = make_player(spec, game, simulations=cmd.simulations, seed=cmd.seed, device=cmd.device)
     print(f"opponent: {spec}")

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from arena.files import stamped_path, write_text_atomic
-from arena.players import Thinking
+from arena.thinking import Thinking
+from envs.spec import GameSpec
 
 FORMAT = "arena-replay"
 VERSION = 1
@@ -46,6 +47,11 @@ class Replay:
     """``B+3.5``, ``W+R``, ``X wins``, ``draw``...; ``None`` for a game left unfinished."""
     thinking: tuple[Thinking | None, ...] = field(default=())
     """One entry per move (empty: none recorded)."""
+
+    @property
+    def spec(self) -> GameSpec:
+        """The game this replay was played in (ValueError for an unknown game)."""
+        return GameSpec.of(self.game, **self.config)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object of the file format."""
@@ -95,9 +101,7 @@ def replay_states(replay: Replay) -> tuple[Any, list[Any]]:
     """
     import torch
 
-    import envs
-
-    game = envs.make_uncapped(replay.game, **replay.config)  # type: ignore[arg-type]
+    game = replay.spec.uncapped().make()
     states = [game.init(1)]
     for action in replay.moves:
         states.append(game.step(states[-1], torch.tensor([action])))

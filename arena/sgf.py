@@ -174,10 +174,9 @@ def _check_legal(replay: Replay, source: str) -> None:
     """Step every move through the rules; name the first illegal one."""
     import torch
 
-    import envs
     from envs.core import GameFinishedError, IllegalActionError
 
-    game = envs.make_uncapped("go", **replay.config)
+    game = replay.spec.uncapped().make()
     state = game.init(1)
     for i, action in enumerate(replay.moves):
         try:

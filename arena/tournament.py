@@ -247,12 +247,13 @@ def run_tournament(cmd: TournamentCommand) -> TournamentResult:
 
     Raises ``ValueError`` (or ``CheckpointError``) for an unusable player, before any game.
     """
-    import envs
+    from envs.spec import GameSpec
     from arena.players import make_player
     from arena.runs import new_run_dir, write_config, write_json
 
-    config: dict[str, Any] = {"size": cmd.size, "komi": cmd.komi} if cmd.game == "go" else {}
-    game = envs.make(cmd.game, **config)
+    board = GameSpec.for_board(cmd.game, size=cmd.size, komi=cmd.komi)
+    config = board.options
+    game = board.make()
     names = display_names(cmd.players)
     if any(spec.split(":")[0] == "gnugo" for spec in cmd.players):
         raise ValueError("gnugo plays one game at a time: use `arena match <player> gnugo[:level] --game go`")

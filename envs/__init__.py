@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from envs import go, tictactoe  # noqa: F401 (each registers its game with envs.spec)
 from envs.spec import GameSpec
 
 GameId = Literal["tictactoe", "go"]

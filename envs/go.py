@@ -42,7 +42,7 @@ from typing import Any
 import torch
 
 from envs import core, go_board
-from envs.spec import GameSpec
+from envs.spec import GameSpec, register
 
 GTP_COLUMNS = "ABCDEFGHJKLMNOPQRST"  # GTP skips the letter I
 SENTINEL = torch.iinfo(torch.int64).max  # empty slot in the sorted hash history
@@ -361,3 +361,6 @@ class Go:
         if device not in self._tables:
             self._tables[device] = go_board.make_tables(self.board_size, device)
         return self._tables[device]
+
+
+register("go", Go, board_options=("size", "komi"))

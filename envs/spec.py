@@ -3,7 +3,8 @@
 ``GameSpec("go", (("komi", 7.5), ("size", 9)))`` names the 9x9 game with komi 7.5; ``spec.make()``
 builds it, every game built by :func:`envs.make` answers ``game.spec`` with the spec that builds
 it again, and ``to_dict``/``from_dict`` carry it through JSON (run configs, replays). The
-registry below is the one place that knows which class plays which id.
+registry below is the one place that knows which class plays which id: each game's module
+adds itself with :func:`register`.
 """
 
 from __future__ import annotations
@@ -13,20 +14,17 @@ from dataclasses import dataclass
 from typing import Any
 
 
-def _tictactoe(**kwargs: Any) -> Any:
-    from envs.tictactoe import TicTacToe
-
-    return TicTacToe(**kwargs)
-
-
-def _go(**kwargs: Any) -> Any:
-    from envs.go import Go
-
-    return Go(**kwargs)
+REGISTRY: dict[str, Callable[..., Any]] = {}
+"""Game id -> the constructor of its rules; each game's module registers itself (the package
+``envs`` imports them all)."""
+BOARD_OPTIONS: dict[str, tuple[str, ...]] = {}
+"""The options of each game that a command line sets (Go: ``--size``, ``--komi``)."""
 
 
-REGISTRY: dict[str, Callable[..., Any]] = {"tictactoe": _tictactoe, "go": _go}
-"""Game id -> the constructor of its rules (imported only when a game is made)."""
+def register(game_id: str, constructor: Callable[..., Any], board_options: tuple[str, ...] = ()) -> None:
+    """Make ``game_id`` buildable by :meth:`GameSpec.make` (one line at the end of a game's module)."""
+    REGISTRY[game_id] = constructor
+    BOARD_OPTIONS[game_id] = board_options
 
 
 @dataclass(frozen=True)
@@ -43,6 +41,20 @@ class GameSpec:
         if game_id not in REGISTRY:
             raise ValueError(f"unknown game {game_id!r}; choose one of: {', '.join(REGISTRY)}")
         return cls(game_id, tuple(sorted(kwargs.items())))
+
+    @classmethod
+    def for_board(cls, game_id: str, **options: Any) -> GameSpec:
+        """The game a command names: of ``options`` (e.g. ``size``, ``komi``) the ones this
+        game takes (:data:`BOARD_OPTIONS`; tic-tac-toe takes none), so callers need not ask
+        which game it is."""
+        if game_id not in REGISTRY:
+            raise ValueError(f"unknown game {game_id!r}; choose one of: {', '.join(REGISTRY)}")
+        return cls.of(game_id, **{k: v for k, v in options.items() if k in BOARD_OPTIONS[game_id]})
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The board options (:data:`BOARD_OPTIONS`) of this spec, as replays store them."""
+        return {k: v for k, v in self.kwargs if k in BOARD_OPTIONS[self.id]}
 
     def make(self) -> Any:
         """The game's rules."""

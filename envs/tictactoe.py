@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from envs import core
-from envs.spec import GameSpec
+from envs.spec import GameSpec, register
 
 SIZE = 3
 NUM_CELLS = SIZE * SIZE
@@ -165,3 +165,6 @@ def _lines(device: torch.device) -> torch.Tensor:
     if device not in _LINES_CACHE:
         _LINES_CACHE[device] = torch.tensor(LINES, dtype=torch.long, device=device)
     return _LINES_CACHE[device]
+
+
+register("tictactoe", TicTacToe)

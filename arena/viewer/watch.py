@@ -52,8 +52,6 @@ def open_replay(path: str | Path) -> tuple[Replay, Any, list[Any]]:
     """
     import torch
 
-    import envs
-
     path = Path(path)
     try:
         replay = load_replay(path)
@@ -62,7 +60,7 @@ def open_replay(path: str | Path) -> tuple[Replay, Any, list[Any]]:
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise ValueError(f"{path}: not an arena replay ({type(e).__name__}: {e})") from e
     try:
-        game = envs.make_uncapped(replay.game, **replay.config)  # type: ignore[arg-type]
+        game = replay.spec.uncapped().make()
     except (TypeError, ValueError) as e:
         raise ValueError(f"{path}: unknown game or config {replay.game!r} {replay.config} ({e})") from e
     for i, t in enumerate(replay.thinking):
@@ -366,12 +364,11 @@ class WatchWindow:
 
 def run_game(run: Path) -> Any:
     """The game of a training run folder, from its ``config.json`` (``None`` if unknown)."""
-    import envs
+    from envs.spec import GameSpec
 
     try:
         cfg = json.loads((run / "config.json").read_text()).get("alphazero", {})
-        config = {"size": int(cfg["size"]), "komi": float(cfg["komi"])} if cfg.get("game") == "go" else {}
-        return envs.make_uncapped(cfg["game"], **config)
+        return GameSpec.for_board(cfg["game"], size=int(cfg["size"]), komi=float(cfg["komi"])).uncapped().make()
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
