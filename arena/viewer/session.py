@@ -104,7 +104,7 @@ class PlaySession:
 
     def seat_name(self, seat: int) -> str:
         """``X``/``O`` or ``black``/``white``."""
-        return ("black", "white")[seat] if self.is_go else ("X", "O")[seat]
+        return self.game.seat_names[seat]
 
     def player_names(self) -> tuple[str, str]:
         """Who sits in seat 0 and seat 1."""

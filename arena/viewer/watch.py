@@ -157,7 +157,7 @@ class WatchSession:
         return None if latest is None else latest.ownership
 
     def seat_name(self, seat: int) -> str:
-        return ("black", "white")[seat] if self.game.name == "go" else ("X", "O")[seat]
+        return self.game.seat_names[seat]
 
     def status(self) -> str:
         """One line: where we are in the game, the last move, and the result at the end."""
