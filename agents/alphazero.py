@@ -142,11 +142,11 @@ class AlphaZeroConfig:
 
     def cheap_search(self) -> MCTSConfig:
         """The search of the moves that playout cap randomization makes cheap."""
-        return MCTSConfig(**{**self.search.__dict__, "simulations": self.cheap_simulations})
+        return dataclasses.replace(self.search, simulations=self.cheap_simulations)
 
     def play_search(self) -> MCTSConfig:
         """The search used when playing (no exploration noise is applied at play time)."""
-        return MCTSConfig(**{**self.search.__dict__, "simulations": self.play_simulations})
+        return dataclasses.replace(self.search, simulations=self.play_simulations)
 
 
 def make_network(game: Game, cfg: AlphaZeroConfig) -> PolicyValueNet | GlobalPoolingNet:
@@ -318,7 +318,8 @@ class SelfPlay:
         player = self.player[done]
         z = outcomes.gather(1, player)  # (G, T): outcome for the player to move at each step
         sign = (1 - 2 * player).float()  # (G, T): +1 where black moved
-        owner, margin = self._final_owner(done)  # black's view, (G, P) and (G,)
+        ended = core.state_rows(self.state, done.nonzero()[:, 0])  # the finished games' last positions
+        owner, margin = self._final_owner(ended)  # black's view, (G, P) and (G,)
         P = self.obs.shape[3] * self.obs.shape[4]
         ownership = (owner[:, None, :] * sign[:, :, None]).to(torch.int8)  # (G, T, P)
         score = margin[:, None] * sign / P
@@ -330,12 +331,11 @@ class SelfPlay:
         checks = seat >= 0
         wrong = checks & (outcomes.gather(1, seat.clamp(min=0)[:, None])[:, 0] >= 0)
         return FinishedGames(samples, outcomes, actions, lengths, resigned_here, checks, wrong,
-                             self._results(done, resigned_here, loser))
+                             self._results(ended, resigned_here, loser))
 
-    def _results(self, done: torch.Tensor, resigned: torch.Tensor, loser: torch.Tensor) -> tuple[str, ...]:
+    def _results(self, ended: Any, resigned: torch.Tensor, loser: torch.Tensor) -> tuple[str, ...]:
         """The finished games' result texts: the game's own, or ``B+R`` (the winner's initial)
         for a resignation."""
-        ended = core.state_rows(self.state, done.nonzero()[:, 0])
         return tuple(f"{self.game.seat_names[1 - int(lost)][0].upper()}+R" if bool(gave_up)
                      else self.game.result_text(ended, g)
                      for g, (gave_up, lost) in enumerate(zip(resigned.tolist(), loser.tolist())))
@@ -343,13 +343,13 @@ class SelfPlay:
     def _has_owner(self) -> bool:
         return hasattr(self.game, "ownership")
 
-    def _final_owner(self, done: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The ended boards' owners float [G, P] and margins float [G] (black's view; zeros for
-        games without territory, such as tic-tac-toe)."""
-        G, P = int(done.sum()), self.obs.shape[3] * self.obs.shape[4]
+    def _final_owner(self, ended: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ``ended`` boards' owners float [G, P] and margins float [G] (black's view; zeros
+        for games without territory, such as tic-tac-toe)."""
+        G, P, dev = ended.terminated.shape[0], self.obs.shape[3] * self.obs.shape[4], ended.terminated.device
         if not self._has_owner() or G == 0:
-            return torch.zeros(G, P, device=done.device), torch.zeros(G, device=done.device)
-        owner = self.game.ownership(core.state_rows(self.state, done.nonzero()[:, 0])).float()
+            return torch.zeros(G, P, device=dev), torch.zeros(G, device=dev)
+        owner = self.game.ownership(ended).float()
         return owner, owner.sum(1) - self.game.komi  # area scoring: black's area - white's - komi
 
 

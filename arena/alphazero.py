@@ -488,8 +488,7 @@ def save_run(run: Path, cfg: AlphaZeroConfig, net: torch.nn.Module, optimizer: t
     (on 9x9 it is 10-100x the rest): a run carried to another machine without it resumes with
     an empty buffer, refilled by self-play before learning goes on."""
     folder = run / "checkpoints"
-    meta = {"algorithm": "alphazero", "game": cfg.game, "config": dataclasses.asdict(cfg),
-            "bootstrap_games": counters.bootstrap_games}  # > 0: this network saw GNU Go's games
+    meta = _network_meta(cfg, counters)
     ckpt.save_checkpoint(folder / "best.safetensors", best, {**meta, "elo": counters.best_elo})
     ckpt.save_tensors(folder / "optimizer.safetensors", ckpt.optimizer_tensors(optimizer))
     ckpt.save_tensors(folder / "buffer.safetensors", buffer.tensors())
@@ -497,10 +496,16 @@ def save_run(run: Path, cfg: AlphaZeroConfig, net: torch.nn.Module, optimizer: t
                          {**meta, "counters": dataclasses.asdict(counters), "metrics": row})
 
 
+def _network_meta(cfg: AlphaZeroConfig, counters: Counters) -> dict[str, Any]:
+    """What every network's sidecar says: the algorithm, the game, the config, and whether it
+    saw GNU Go's games (``bootstrap_games`` > 0)."""
+    return {"algorithm": "alphazero", "game": cfg.game, "config": dataclasses.asdict(cfg),
+            "bootstrap_games": counters.bootstrap_games}
+
+
 def _snapshot(run: Path, cfg: AlphaZeroConfig, net: torch.nn.Module, counters: Counters, row: dict[str, Any]) -> None:
     """A copy of the network named by its training seconds, with the counters in its sidecar."""
-    meta = {"algorithm": "alphazero", "game": cfg.game, "config": dataclasses.asdict(cfg),
-            "bootstrap_games": counters.bootstrap_games, "counters": dataclasses.asdict(counters), "metrics": row}
+    meta = {**_network_meta(cfg, counters), "counters": dataclasses.asdict(counters), "metrics": row}
     name = f"seconds-{int(counters.train_seconds):06d}.safetensors"
     ckpt.save_checkpoint(run / "checkpoints" / "snapshots" / name, net, meta)
 
