@@ -214,6 +214,8 @@ def _train_config(cmd: Train) -> tuple[AlphaZeroConfig, Any]:
         raise ValueError("--nproc (data-parallel learner) and --workers/--ray-address (Ray self-play) "
                          "do not combine: choose one")
     cfg, opts = build(cmd)
+    if cmd.bootstrap != "none" and cmd.game != "go":
+        raise ValueError("--bootstrap gnugo learns Go from GNU Go's games; tic-tac-toe has no GNU Go")
     if cmd.bootstrap != "none" and (cmd.nproc > 1 or cmd.workers > 0 or cmd.ray_address is not None):
         raise ValueError("--bootstrap gnugo runs in one process: leave out --nproc/--workers (resume with them after)")
     if cfg.mixed_sizes and (cmd.workers > 0 or cmd.ray_address is not None):
