@@ -16,10 +16,9 @@ The read heads read ``r = w^T M``, then the write head erases and adds:
 Collier & Beel (2018, "Implementing Neural Turing Machines") found to learn fastest; the first
 weightings are one-hot on slot 0 and the first read vectors are learned.
 
-Tasks: ``copy_task`` (a sequence of random bit vectors, a delimiter, then the network writes
-the sequence back) and ``priority_sort_task`` (each vector comes with a priority in [-1, 1];
-the network writes the vectors back in order of decreasing priority). The network's output
-is scored only during the output phase (the last ``T`` steps).
+The copy and priority-sort tasks are generated data, in nets/data.py (``copy_task``,
+``priority_sort_task``); the network's output is scored (``bit_errors``) only during the output
+phase (the last ``T`` steps).
 """
 
 from __future__ import annotations
@@ -89,13 +88,6 @@ class NTMOutput(NamedTuple):
     logits: Tensor
     read_weights: Tensor
     write_weights: Tensor
-
-
-class BitBatch(NamedTuple):
-    """A task batch: ``inputs [B, 2T + 1, I]`` and ``targets [B, T, bits]`` (the last T output steps)."""
-
-    inputs: Tensor
-    targets: Tensor
 
 
 def content_weights(memory: Tensor, key: Tensor, strength: Tensor) -> Tensor:
@@ -249,34 +241,6 @@ def lstm_hidden_for(parameters: int, input_size: int, output_size: int) -> int:
     (``4H(I + H + 2) + H O + O``, solved for H)."""
     a, b, c = 4.0, 4.0 * (input_size + 2) + output_size, output_size - parameters
     return max(1, round((-b + math.sqrt(b * b - 4 * a * c)) / (2 * a)))
-
-
-def copy_task(batch: int, length: int, bits: int, generator: torch.Generator) -> BitBatch:
-    """Copy: ``length`` random ``bits``-wide vectors (channel ``bits`` is 0), a delimiter step (only
-    channel ``bits`` set), then ``length`` blank steps during which the target is the sequence."""
-    if batch < 1 or length < 1 or bits < 1:
-        raise ValueError(f"batch, length and bits must be >= 1, got {batch}, {length}, {bits}")
-    seq = torch.randint(0, 2, (batch, length, bits), generator=generator).float()
-    inputs = torch.zeros(batch, 2 * length + 1, bits + 1)
-    inputs[:, :length, :bits] = seq
-    inputs[:, length, bits] = 1.0
-    return BitBatch(inputs, seq)
-
-
-def priority_sort_task(batch: int, length: int, bits: int, generator: torch.Generator) -> BitBatch:
-    """Priority sort: ``length`` random vectors, each with a priority uniform in [-1, 1] in channel
-    ``bits``, a delimiter (channel ``bits + 1``), then ``length`` blank steps whose target is the
-    vectors in order of decreasing priority (Graves et al. 2014, section 4.5)."""
-    if batch < 1 or length < 1 or bits < 1:
-        raise ValueError(f"batch, length and bits must be >= 1, got {batch}, {length}, {bits}")
-    seq = torch.randint(0, 2, (batch, length, bits), generator=generator).float()
-    priority = torch.rand(batch, length, generator=generator) * 2 - 1
-    inputs = torch.zeros(batch, 2 * length + 1, bits + 2)
-    inputs[:, :length, :bits] = seq
-    inputs[:, :length, bits] = priority
-    inputs[:, length, bits + 1] = 1.0
-    order = priority.argsort(dim=1, descending=True)  # (B, T)
-    return BitBatch(inputs, torch.gather(seq, 1, order[:, :, None].expand(-1, -1, bits)))
 
 
 def bit_errors(logits: Tensor, targets: Tensor) -> Tensor:

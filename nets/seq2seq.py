@@ -13,12 +13,8 @@ al. 2014, "Sequence to Sequence Learning with Neural Networks"). Attention is on
   (Luong et al. 2015, "Effective Approaches to Attention-based Neural Machine Translation").
 
 Training uses teacher forcing (``forward``); ``greedy_decode`` feeds the model its own argmax.
-
-Tasks (pure functions of a ``torch.Generator``): ``reverse`` and ``sort`` a string of digits,
-and ``addition`` of two ``L``-digit numbers (always ``L + 1`` result digits; all numbers written
-least significant digit first, as in many toy addition setups: ``"321+540"`` is 123 + 45,
-``"8610"`` is 168). All examples of one batch have the same length, so nothing is
-padded; every target ends with ``EOS`` and the decoder's first input is ``SOS``.
+The tasks it learns and their tokens are generated data, in nets/data.py (``make_task``): every
+target ends with ``EOS`` and the decoder's first input is ``SOS``.
 """
 
 from __future__ import annotations
@@ -29,14 +25,9 @@ from typing import Literal, NamedTuple
 import torch
 from torch import Tensor, nn
 
+from nets.data import SOS, VOCAB_SIZE
+
 AttentionKind = Literal["none", "bahdanau", "luong"]
-TaskName = Literal["reverse", "sort", "addition"]
-
-TOKENS: tuple[str, ...] = ("^", "$", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "+")
-"""The shared vocabulary: start (``^``), end (``$``), the ten digits and ``+``."""
-SOS, EOS, DIGIT0, PLUS = 0, 1, 2, 12
-VOCAB_SIZE = len(TOKENS)
-
 
 @dataclass(frozen=True)
 class Seq2SeqConfig:
@@ -68,13 +59,6 @@ class Seq2SeqOutput(NamedTuple):
 
     logits: Tensor
     attention: Tensor | None
-
-
-class TaskBatch(NamedTuple):
-    """A generated batch: ``source [B, S]`` and ``target [B, T]`` token ids (target ends with EOS)."""
-
-    source: Tensor
-    target: Tensor
 
 
 class AdditiveAttention(nn.Module):
@@ -208,43 +192,3 @@ def teacher_input(target: Tensor) -> Tensor:
     """``SOS`` followed by ``target [B, T]`` without its last token: the decoder's input ``[B, T]``."""
     sos = torch.full_like(target[:, :1], SOS)
     return torch.cat([sos, target[:, :-1]], dim=1)
-
-
-def make_task(task: TaskName, batch: int, length: int, generator: torch.Generator) -> TaskBatch:
-    """A batch of ``task`` examples of ``length`` digits (per operand for addition), drawn from ``generator``.
-
-    reverse: ``3 1 4`` -> ``4 1 3 $``; sort: ``3 1 4`` -> ``1 3 4 $``; addition (``L`` digits per
-    operand, leading zeros allowed, every number written least significant digit first, so that
-    output digit ``i`` depends on input digits ``i`` and the carry): ``54+76`` (45 + 67) -> ``211$`` (112).
-    """
-    if batch < 1 or length < 1:
-        raise ValueError(f"batch and length must be >= 1, got {batch} and {length}")
-    digits = torch.randint(0, 10, (batch, length), generator=generator)
-    eos = torch.full((batch, 1), EOS, dtype=torch.long)
-    if task == "reverse":
-        return TaskBatch(digits + DIGIT0, torch.cat([digits.flip(1) + DIGIT0, eos], 1))
-    if task == "sort":
-        return TaskBatch(digits + DIGIT0, torch.cat([digits.sort(1).values + DIGIT0, eos], 1))
-    if task == "addition":
-        other = torch.randint(0, 10, (batch, length), generator=generator)
-        total = add_digits(digits, other).flip(1)  # (B, L + 1), least significant first
-        plus = torch.full((batch, 1), PLUS, dtype=torch.long)
-        source = torch.cat([digits.flip(1) + DIGIT0, plus, other.flip(1) + DIGIT0], 1)
-        return TaskBatch(source, torch.cat([total + DIGIT0, eos], 1))
-    raise ValueError(f"unknown task {task!r}: reverse, sort or addition")
-
-
-def add_digits(a: Tensor, b: Tensor) -> Tensor:
-    """Column addition of digit tensors ``[B, L]`` (most significant first): the sum's ``[B, L + 1]`` digits."""
-    out = torch.zeros(a.shape[0], a.shape[1] + 1, dtype=torch.long)
-    carry = torch.zeros(a.shape[0], dtype=torch.long)
-    for i in range(a.shape[1] - 1, -1, -1):
-        s = a[:, i] + b[:, i] + carry
-        out[:, i + 1], carry = s % 10, s // 10
-    out[:, 0] = carry
-    return out
-
-
-def decode_tokens(tokens: Tensor) -> str:
-    """Token ids ``[T]`` as text (``$`` is the end token)."""
-    return "".join(TOKENS[int(t)] for t in tokens)

@@ -15,14 +15,14 @@ import torch.nn.functional as F
 from arena.supervised.common import Common
 from arena.supervised.ntm import NtmCommand, load_ntm
 from arena.supervised.seq2seq import Seq2SeqCommand, load_seq2seq
+from nets.data import (
+    DIGIT0, EOS, SOS, VOCAB_SIZE, add_digits, copy_task, decode_tokens, make_task, priority_sort_task,
+)
 from nets.ntm import (
     NTM, LSTMBaseline, LSTMBaselineConfig, NTMConfig, address, bit_errors, circular_shift, content_weights,
-    copy_task, lstm_hidden_for, priority_sort_task, read_memory, sharpen, write_memory,
+    lstm_hidden_for, read_memory, sharpen, write_memory,
 )
-from nets.seq2seq import (
-    DIGIT0, EOS, SOS, VOCAB_SIZE, AdditiveAttention, GeneralAttention, Seq2Seq, Seq2SeqConfig, add_digits,
-    decode_tokens, greedy_decode, make_task, teacher_input,
-)
+from nets.seq2seq import AdditiveAttention, GeneralAttention, Seq2Seq, Seq2SeqConfig, greedy_decode, teacher_input
 from nets.supervised.ntm import logits_of
 
 

@@ -10,7 +10,6 @@ it later and sample without training.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,6 +23,7 @@ from arena import runs
 from arena.checkpoint import CheckpointError, config_from_dict, load_checkpoint, load_weights, save_checkpoint
 from arena.datasets import stdlib_text
 from arena.supervised.common import Common
+from nets.data import split_text
 from nets.rnn import CharLM, Vocabulary
 from nets.supervised import char_rnn
 from nets.train import EpochLog, select_device
@@ -81,15 +81,6 @@ def run_char_rnn(cmd: CharRnnCommand) -> Path:
           f"after {metrics['steps']} steps, {metrics['chars_seen']:,} characters, {metrics['wall_time']:.0f} s "
           f"-> {run_dir}")
     return run_dir
-
-
-def split_text(text: str, fractions: tuple[float, float, float]) -> tuple[str, str, str]:
-    """Contiguous train/validation/test pieces of ``text`` by fractions (summing to 1)."""
-    if len(fractions) != 3 or any(f < 0 for f in fractions) or not math.isclose(sum(fractions), 1.0, abs_tol=1e-6):
-        raise ValueError(f"--split needs 3 non-negative fractions summing to 1, got {fractions}")
-    a = round(fractions[0] * len(text))
-    b = a + round(fractions[1] * len(text))
-    return text[:a], text[a:b], text[b:]
 
 
 def load_char_rnn(path: str | Path) -> tuple[CharLM, Vocabulary, char_rnn.CharRNNTask]:

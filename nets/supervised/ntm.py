@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from nets.ntm import NTM, BitBatch, LSTMBaseline, LSTMBaselineConfig, NTMConfig, bit_errors, copy_task, \
-    lstm_hidden_for, priority_sort_task
+from nets.data import BitBatch, copy_task, priority_sort_task
+from nets.ntm import NTM, LSTMBaseline, LSTMBaselineConfig, NTMConfig, bit_errors, lstm_hidden_for
 from nets.train import EpochLog, TrainConfig, make_optimizer, optimizer_step, seed_everything, select_device
 
 TaskKind = Literal["copy", "sort"]

@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nets.seq2seq import (
-    AttentionKind, Seq2Seq, Seq2SeqConfig, TaskName, decode_tokens, greedy_decode, make_task, teacher_input,
-)
+from nets.data import SeqTaskName as TaskName
+from nets.data import decode_tokens, make_task
+from nets.seq2seq import AttentionKind, Seq2Seq, Seq2SeqConfig, greedy_decode, teacher_input
 from nets.train import EpochLog, TrainConfig, make_optimizer, optimizer_step, seed_everything, select_device
 
 
