@@ -1,6 +1,6 @@
 """Deep belief nets (Hinton, Osindero & Teh 2006): RBMs (nets/rbm.py) stacked and trained
 greedily, each on the hidden probabilities of the one below, then unrolled into a sigmoid MLP
-that is fine-tuned with labels.
+that is fine-tuned with labels (the greedy training, ``pretrain_dbn``, is in nets/supervised/rbm.py).
 
     dbn = DBN(DBNConfig(visible=64, hidden=(256, 256)))
     pretrain_dbn(dbn, x_binary, CDConfig(method="pcd"), TrainConfig(epochs=30, optimizer="momentum", lr=0.05))
@@ -9,15 +9,13 @@ that is fine-tuned with labels.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from nets.mlp import MLP, MLPConfig
-from nets.rbm import BernoulliRBM, CDConfig, RBMConfig, RBMFit, fit_rbm, hidden_probs
-from nets.train import EpochLog, TrainConfig
+from nets.rbm import BernoulliRBM, RBMConfig, hidden_probs
 
 
 @dataclass(frozen=True)
@@ -56,27 +54,6 @@ def propagate_up(dbn: DBN, v: torch.Tensor, layers: int | None = None) -> torch.
     return v
 
 
-def pretrain_dbn(
-    dbn: DBN,
-    x: torch.Tensor,
-    cd: CDConfig,
-    train: TrainConfig,
-    start_layer: int = 0,
-    val_x: torch.Tensor | None = None,
-    callbacks: Sequence[Callable[[int, EpochLog], None]] = (),
-) -> list[RBMFit]:
-    """Greedy layer-wise pretraining: RBM ``l`` (from ``start_layer`` up; lower ones are taken as
-    trained) is fitted to the hidden probabilities of RBMs ``0..l-1`` on ``x [n, V]``. Mutates
-    ``dbn``; callbacks get the layer index and the epoch log."""
-    fits: list[RBMFit] = []
-    for layer in range(start_layer, len(dbn.rbms)):
-        below = propagate_up(dbn, x, layer)
-        below_val = propagate_up(dbn, val_x, layer) if val_x is not None else None
-        tagged = [_tag(cb, layer) for cb in callbacks]
-        fits.append(fit_rbm(dbn.rbms[layer], below, cd, train, below_val, tagged))
-    return fits
-
-
 def dbn_mlp_config(cfg: DBNConfig, out_features: int, dropout: float = 0.0) -> MLPConfig:
     """The sigmoid MLP with the DBN's widths: ``visible -> hidden... -> out_features``."""
     return MLPConfig(in_features=cfg.visible, out_features=out_features, hidden=cfg.hidden, activation="sigmoid",
@@ -94,7 +71,3 @@ def mlp_from_dbn(dbn: DBN, out_features: int, dropout: float = 0.0) -> MLP:
             linear.weight.copy_(rbm.weight)
             linear.bias.copy_(rbm.hidden_bias)
     return mlp
-
-
-def _tag(callback: Callable[[int, EpochLog], None], layer: int) -> Callable[[EpochLog], None]:
-    return lambda log: callback(layer, log)

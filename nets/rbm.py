@@ -10,29 +10,25 @@ from the data (CD-k), persistent CD (Tieleman 2008) by chains that carry on from
 the next. Both are written as one surrogate loss, ``mean F(v_data) - mean F(v_negative)``, whose
 autograd gradient is exactly the CD/PCD estimate, so torch's optimizers apply it.
 
-Deep belief nets, stacks of these RBMs, are in nets/dbn.py.
+Deep belief nets, stacks of these RBMs, are in nets/dbn.py; the training loops (``fit_rbm``,
+``pretrain_dbn``) in nets/supervised/rbm.py.
 
     rbm = BernoulliRBM(RBMConfig(visible=64, hidden=256))
     fit_rbm(rbm, x_binary, CDConfig(method="pcd"), TrainConfig(epochs=30, optimizer="momentum", lr=0.05))
     features = hidden_probs(rbm, x_binary)  # [n, 256]
 
-Math is in functions (training mutates the RBM, PCD its chains); no printing, no files.
+Math is in functions (PCD's sampling mutates its chains); no printing, no files.
 """
 
 from __future__ import annotations
 
 import itertools
-import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from nets.data import batches
-from nets.train import EpochLog, TrainConfig, make_optimizer, make_scheduler, seed_everything, select_device
 
 CDMethod = Literal["cd", "pcd"]
 
@@ -102,14 +98,6 @@ class CDConfig:
     def __post_init__(self) -> None:
         if self.k < 1 or (self.chains is not None and self.chains < 1):
             raise ValueError(f"need k >= 1 and chains >= 1, got k={self.k}, chains={self.chains}")
-
-
-class RBMFit(NamedTuple):
-    """What :func:`fit_rbm` returns: per-epoch rows, the PCD chains (None for CD) and the time taken."""
-
-    history: list[dict[str, float]]
-    chains: PersistentChains | None
-    wall_time: float
 
 
 # --- the distributions ---------------------------------------------------------------------------
@@ -243,7 +231,7 @@ def pseudo_log_likelihood(
     return float(total / B)
 
 
-# --- training ------------------------------------------------------------------------------------
+# --- the start of training ------------------------------------------------------------------------------------
 
 
 def init_visible_bias(rbm: BernoulliRBM, x: torch.Tensor, eps: float = 1e-3) -> None:
@@ -252,66 +240,3 @@ def init_visible_bias(rbm: BernoulliRBM, x: torch.Tensor, eps: float = 1e-3) -> 
     p = x.float().mean(0).clamp(eps, 1 - eps)
     with torch.no_grad():
         rbm.visible_bias.copy_(torch.log(p / (1 - p)).to(rbm.visible_bias))
-
-
-def fit_rbm(
-    rbm: BernoulliRBM,
-    x: torch.Tensor,
-    cd: CDConfig,
-    train: TrainConfig,
-    val_x: torch.Tensor | None = None,
-    callbacks: Sequence[Callable[[EpochLog], None]] = (),
-) -> RBMFit:
-    """Train ``rbm`` in place on binary (or [0, 1] mean) data ``x [n, V]`` by CD-k or PCD.
-
-    Minibatches, optimizer and schedule come from ``train`` (weight decay acts on ``W`` only, not
-    the biases); the visible bias starts at the data's log-odds. After every epoch a row with
-    ``train_reconstruction_error`` (mean over the epoch's batches, before each update), ``lr`` and,
-    given ``val_x``, ``val_reconstruction_error`` and ``val_pseudo_log_likelihood`` goes to the
-    callbacks. PCD's chains start as uniform random bits and are returned for sampling.
-    """
-    generator = seed_everything(train.seed)
-    device = select_device(train.device)
-    rbm.to(device)
-    x = x.to(device).float()
-    val_x = val_x.to(device).float() if val_x is not None and len(val_x) else None
-    init_visible_bias(rbm, x)
-    sampler = torch.Generator(device=device).manual_seed(train.seed)
-    chains = None
-    if cd.method == "pcd":
-        chains = PersistentChains(cd.chains or train.batch_size, rbm.cfg.visible, generator).to(device)
-    opt = make_optimizer([{"params": [rbm.weight]},
-                          {"params": [rbm.visible_bias, rbm.hidden_bias], "weight_decay": 0.0}], train)
-    sched = make_scheduler(opt, train, max(1, -(-len(x) // train.batch_size)))
-    history: list[dict[str, float]] = []
-    start = time.perf_counter()
-    for epoch in range(1, train.epochs + 1):
-        rbm.train()
-        total = 0.0
-        for (batch,) in batches((x,), train.batch_size, shuffle=True, generator=generator):
-            if chains is None:
-                negatives = cd_negatives(rbm, batch, cd.k, sampler)
-            else:
-                negatives = pcd_negatives(rbm, chains, cd.k, sampler)
-            loss = contrastive_divergence_loss(rbm, batch, negatives)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if train.schedule == "onecycle":
-                sched.step()
-            total += reconstruction_error(rbm, batch) * len(batch)
-        rbm.eval()
-        row = {"epoch": float(epoch), "train_reconstruction_error": total / len(x), "lr": opt.param_groups[0]["lr"]}
-        if val_x is not None:
-            row["val_reconstruction_error"] = reconstruction_error(rbm, val_x)
-            row["val_pseudo_log_likelihood"] = pseudo_log_likelihood(
-                rbm, val_x, None if rbm.cfg.visible <= 256 else torch.Generator(device=device).manual_seed(epoch))
-        row["wall_time"] = time.perf_counter() - start
-        history.append(row)
-        for callback in callbacks:
-            callback(EpochLog(epoch, row, True))
-        if train.schedule in ("step", "cosine"):
-            sched.step()
-        elif train.schedule == "plateau":
-            sched.step(row.get("val_reconstruction_error", row["train_reconstruction_error"]))
-    return RBMFit(history, chains, time.perf_counter() - start)

@@ -15,7 +15,7 @@ import tyro
 from arena.checkpoint import CheckpointError, save_checkpoint
 from arena.supervised.common import Common, image_splits
 from arena.supervised.rbm import RbmCommand, load_rbm_models, run_rbm
-from nets.dbn import DBN, DBNConfig, mlp_from_dbn, pretrain_dbn, propagate_up
+from nets.dbn import DBN, DBNConfig, mlp_from_dbn, propagate_up
 from nets.mlp import MLP, MLPConfig
 from nets.rbm import (
     BernoulliRBM,
@@ -26,7 +26,6 @@ from nets.rbm import (
     cd_negatives,
     contrastive_divergence_loss,
     energy,
-    fit_rbm,
     free_energy,
     gibbs_step,
     hidden_probs,
@@ -37,6 +36,7 @@ from nets.rbm import (
     visible_probs,
 )
 from nets.supervised import rbm as rbm_task
+from nets.supervised.rbm import fit_rbm, pretrain_dbn
 from nets.train import TrainConfig, accuracy, predict
 
 
@@ -207,7 +207,7 @@ def test_rbm_features_beat_raw_pixels_on_digits() -> None:
     """With the defaults, logistic regression on the PCD RBM's hidden probabilities reaches at least
     94% test accuracy on binarized digits and beats it on the raw binarized pixels."""
     splits = image_splits("digits", RbmCommand().split, 0, quick=False)
-    result = rbm_task.train(rbm_task.RBMTask(), splits.train, splits.val, splits.test)
+    result = rbm_task.train(rbm_task.RBMTask(), splits)
     m = result.metrics
     assert m["rbm_features_accuracy"] >= 0.94, m  # measured 0.961 (seed 0; 0.950, 0.947 on split seeds 1, 2)
     assert m["rbm_features_accuracy"] > m["raw_pixels_accuracy"], m

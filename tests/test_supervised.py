@@ -34,6 +34,7 @@ def test_cnn_keeps_last_or_best_validation_weights() -> None:
     """``keep="last"`` ends with the last epoch's network (the default: the tiny digits validation
     split saturates early, and its first best epoch is under-trained); ``"best"`` with the best
     validation accuracy's."""
+    from nets.data import ImageSplits
     from nets.supervised import cnn
     from nets.train import accuracy, predict
 
@@ -42,7 +43,7 @@ def test_cnn_keeps_last_or_best_validation_weights() -> None:
     base = replace(cnn.CNNTask(), ensemble=1, train=replace(cnn.CNNTask().train, epochs=4))
     assert base.keep == "last"
     for keep in ("last", "best"):
-        result = cnn.train(replace(base, keep=keep), train, val, val)
+        result = cnn.train(replace(base, keep=keep), ImageSplits(train, val, val))
         accs = [row["val_accuracy"] for row in result.history]
         expected = accs[-1] if keep == "last" else max(accs)
         assert accuracy(predict(result.model, val[0]), val[1]) == expected

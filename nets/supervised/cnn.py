@@ -8,16 +8,18 @@ accuracy on scikit-learn's digits, above an RBF-kernel SVM on the same split
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Callable, Literal, Sequence
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
 from nets.conv import CNN, CNNConfig
-from nets.data import random_shift_rotate
-from nets.supervised import SupervisedResult
-from nets.train import EpochLog, TrainConfig, accuracy, classification_loss, classification_metrics, fit, predict
+from nets.data import ImageSplits, random_shift_rotate
+from nets.supervised import Callback, Part, SupervisedResult, from_sidecar
+from nets.train import TrainConfig, accuracy, classification_loss, classification_metrics, fit, predict
 
 
 @dataclass(frozen=True)
@@ -50,17 +52,16 @@ class CNNTask:
     seeds 5-9, single networks 95.8-98.9% test); there ``last`` gave 99.1-100% per network and
     99.87% for five-network ensembles (``best``, three networks: 98.36%; the RBF SVM: 99.20%)."""
 
+    def quick(self) -> CNNTask:
+        """The seconds-long version: one network, 5 epochs."""
+        return replace(self, ensemble=1, train=replace(self.train, epochs=5))
 
-def train(
-    cfg: CNNTask,
-    train_data: tuple[torch.Tensor, torch.Tensor],
-    val_data: tuple[torch.Tensor, torch.Tensor],
-    test_data: tuple[torch.Tensor, torch.Tensor],
-    callbacks: Sequence[Callable[[EpochLog], None]] = (),
-) -> SupervisedResult:
+
+def train(cfg: CNNTask, data: ImageSplits, callbacks: Sequence[Callback] = ()) -> SupervisedResult:
     """Train on ``(x [n, 1, H, W], y [n])`` splits; each network keeps its last or its best
     validation-accuracy weights (``cfg.keep``; validation metrics are logged either way); with
     ``ensemble > 1`` the returned model averages the members' probabilities."""
+    train_data, val_data, test_data = data
     size = train_data[0].shape[-1]
     net_cfg = replace(cfg.net, image_size=size, in_channels=train_data[0].shape[1])
     shift = cfg.max_shift * size / 8
@@ -97,6 +98,22 @@ def train(
         "misclassified_labels": torch.stack([test_data[1][wrong], logits.argmax(1).cpu()[wrong]], 1).numpy(),
     }
     return SupervisedResult(model, metrics, history, figures)
+
+
+def checkpoints(cfg: CNNTask, data: ImageSplits, result: SupervisedResult) -> dict[str, Part]:
+    """One checkpoint: the network (or ensemble) and its task."""
+    return {"model": Part(result.model, {"config": dataclasses.asdict(cfg), "image_size": data.image_shape[-1]})}
+
+
+def build(sidecar: dict[str, Any]) -> nn.Module:
+    """The network (one CNN, or an ``Ensemble`` of ``ensemble`` of them) of a cnn checkpoint."""
+    cfg = from_sidecar(CNNTask, sidecar["config"])
+    return make_classifier(replace(cfg.net, image_size=int(sidecar["image_size"])), cfg.ensemble)
+
+
+def make_classifier(net: CNNConfig, members: int) -> nn.Module:
+    """``members`` fresh CNNs of ``net``: the network itself for one, else their ``Ensemble``."""
+    return CNN(net) if members == 1 else Ensemble([CNN(net) for _ in range(members)])
 
 
 class Ensemble(nn.Module):

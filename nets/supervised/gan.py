@@ -12,8 +12,9 @@ scores a fixed set of samples after every epoch, so the curves show quality, not
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, NamedTuple
 
@@ -23,8 +24,9 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from nets import gan
-from nets.data import batches
-from nets.supervised import SupervisedResult, cnn
+from nets.conv import CNNConfig
+from nets.data import ImageSplits, batches
+from nets.supervised import Callback, Part, SupervisedResult, cnn, from_sidecar
 from nets.train import EpochLog, predict, seed_everything, select_device
 
 Data = tuple[Tensor, Tensor]  # images [n, 1, H, W] in [0, 1], labels [n] long
@@ -85,6 +87,11 @@ class GANTask:
             raise ValueError(f"eval_samples ({self.eval_samples}) must be a multiple of num_classes "
                              f"({self.net.num_classes}) so every class gets the same number of samples")
 
+    def quick(self) -> GANTask:
+        """The seconds-long version: 4 GAN epochs, a 3-epoch judge, 100 judged samples."""
+        judge = replace(self.judge, train=replace(self.judge.train, epochs=3))
+        return replace(self, epochs=4, judge=judge, eval_samples=100)
+
 
 class GANRun(NamedTuple):
     """What :func:`train_gan` returns."""
@@ -102,20 +109,17 @@ def cgan_task() -> GANTask:
 
 
 def train(
-    cfg: GANTask,
-    train_data: Data,
-    val_data: Data,
-    test_data: Data,
-    callbacks: Sequence[Callable[[EpochLog], None]] = (),
-    judge_callbacks: Sequence[Callable[[EpochLog], None]] = (),
+    cfg: GANTask, data: ImageSplits, callbacks: Sequence[Callback] = (), judge_callbacks: Sequence[Callback] = (),
 ) -> SupervisedResult:
-    """Train the judge on real images, then the GAN; judge the generator's samples.
+    """Train the judge on real images, then the GAN (``callbacks`` get its epochs,
+    ``judge_callbacks`` the judge's); judge the generator's samples.
 
     Returns a SupervisedResult whose ``model`` is an ``nn.ModuleDict`` with ``generator``,
     ``discriminator`` and ``classifier``; ``figures`` holds ``samples_epoch_XXX`` grids
     ``[100, H, W]`` in [0, 1] (for a cGAN row r, i.e. images 10r..10r+9, is class r).
     """
-    judge = cnn.train(cfg.judge, train_data, val_data, test_data, judge_callbacks)
+    train_data, _, test_data = data
+    judge = cnn.train(cfg.judge, data, judge_callbacks)
     classifier = judge.model.eval()
     start = time.perf_counter()
     run = train_gan(cfg, train_data, classifier, callbacks)
@@ -146,10 +150,7 @@ def train(
 
 
 def train_gan(
-    cfg: GANTask,
-    train_data: Data,
-    judge: nn.Module | None = None,
-    callbacks: Sequence[Callable[[EpochLog], None]] = (),
+    cfg: GANTask, train_data: Data, judge: nn.Module | None = None, callbacks: Sequence[Callback] = (),
 ) -> GANRun:
     """The alternating D/G loop (last weights are kept: a GAN has no validation loss to select by).
 
@@ -223,6 +224,31 @@ def train_gan(
     for m in (averaged, generator, discriminator):
         m.eval()
     return GANRun(averaged, generator, discriminator, history, figures)
+
+
+def checkpoints(cfg: GANTask, data: ImageSplits, result: SupervisedResult) -> dict[str, Part]:
+    """One checkpoint per part (``generator``, ``discriminator``, ``classifier``), each with its
+    network's config beside the task."""
+    meta = {"task": dataclasses.asdict(cfg), "sample_seed": cfg.seed, "eval_seed": result.metrics["eval_seed"]}
+    parts = {}
+    for part, model in result.model.items():
+        # An ensemble judge (--judge.ensemble > 1) holds CNNs of one config under members.N.
+        config = model.cfg if hasattr(model, "cfg") else model.members[0].cfg
+        parts[part] = Part(model, {**meta, "part": part, "config": dataclasses.asdict(config)})
+    return parts
+
+
+def build(sidecar: dict[str, Any]) -> nn.Module:
+    """The network of one gan/cgan checkpoint, by its ``part``: a Generator, a Discriminator,
+    or the judge (one CNN or an ensemble of them)."""
+    part = sidecar["part"]
+    if part == "classifier":
+        members = from_sidecar(GANTask, sidecar["task"]).judge.ensemble
+        return cnn.make_classifier(from_sidecar(CNNConfig, sidecar["config"]), members)
+    if part not in ("generator", "discriminator"):
+        raise ValueError(f"unknown part {part!r}: generator, discriminator or classifier")
+    make = gan.Generator if part == "generator" else gan.Discriminator
+    return make(from_sidecar(gan.GANConfig, sidecar["config"]))
 
 
 def mode_seeking_loss(fake_1: Tensor, fake_2: Tensor, z_1: Tensor, z_2: Tensor, eps: float = 1e-5) -> Tensor:

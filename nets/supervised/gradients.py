@@ -8,8 +8,8 @@ backward signal several-fold and the first layer's gradient is orders of magnitu
 last one's (Glorot & Bengio 2010); skip connections give the gradient a path around every layer
 (He et al. 2016), so a residual network's profile stays nearly flat.
 
-    results = train(GradientsTask(), train_data, val_data, test_data)  # {network: SupervisedResult}
-    results["sigmoid"].metrics["first_to_last_ratio"]  # ~1e-9 at depth 15 (residual: ~0.1)
+    result = train(GradientsTask(), ImageSplits(train, val, test))  # model: {network: MLP}
+    result.metrics["first_to_last_ratio"]["sigmoid"]  # ~1e-9 at depth 15 (residual: ~0.1)
 
 Pure: no printing, no files (``arena supervised gradients`` draws the plots).
 """
@@ -17,17 +17,20 @@ Pure: no printing, no files (``arena supervised gradients`` draws the plots).
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+import dataclasses
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nets.data import ImageSplits
 from nets.init import InitScheme, init_weights
 from nets.mlp import MLP, MLPConfig
-from nets.supervised import SupervisedResult
+from nets.supervised import Callback, Part, SupervisedResult, from_sidecar, tagged
 from nets.train import EpochLog, TrainConfig, accuracy, classification_loss, classification_metrics, fit, predict, seed_everything
 
 NetworkName = Literal["sigmoid", "tanh", "relu", "relu_bn", "residual", "residual_bn"]
@@ -84,6 +87,10 @@ class GradientsTask:
             raise ValueError(f"need depth >= 2, width >= 1, probe_batches >= 1 (got {self.depth}, "
                              f"{self.width}, {self.probe_batches})")
 
+    def quick(self) -> GradientsTask:
+        """The seconds-long version: 3 epochs, two probe batches, norms recorded after epochs 1 and 3."""
+        return replace(self, probe_batches=2, record_epochs=(1, 3), train=replace(self.train, epochs=3))
+
 
 def network_config(name: str, depth: int, width: int, in_features: int, out_features: int) -> MLPConfig:
     """The ``MLPConfig`` of a named network (see ``NETWORKS``)."""
@@ -132,36 +139,58 @@ def probe_batches(x: torch.Tensor, y: torch.Tensor, count: int, batch_size: int,
     return [(x[idx], y[idx]) for idx in picks]
 
 
-def train(
-    cfg: GradientsTask,
-    train_data: tuple[torch.Tensor, torch.Tensor],
-    val_data: tuple[torch.Tensor, torch.Tensor],
-    test_data: tuple[torch.Tensor, torch.Tensor],
-    callbacks: Sequence[Callable[[str, EpochLog], None]] = (),
-) -> dict[str, SupervisedResult]:
-    """Probe and train every network of ``cfg`` on ``(x [n, ...], y [n])`` splits.
-
-    Inputs are flattened to ``[n, F]``. Each callback is called as ``cb(network, epoch_log)``.
+def train(cfg: GradientsTask, data: ImageSplits, callbacks: Sequence[Callback] = ()) -> SupervisedResult:
+    """Probe and train every network of ``cfg`` on ``(x [n, ...], y [n])`` splits (flattened to
+    ``[n, F]`` inside); callback rows start with ``network``.
 
     Returns:
-        ``{network: SupervisedResult}``; each result's metrics hold ``gradient_norms``
-        (``{"init": [...], "epoch_k": [...]}``, one float per hidden layer), the init
-        ``first_to_last_ratio`` and the ``test_accuracy`` of the best-validation weights.
+        ``model``: an ``nn.ModuleDict`` of the MLPs by network name; ``metrics``: per network,
+        ``gradient_norms`` (``{"init": [...], "epoch_k": [...]}``, one float per hidden layer),
+        the init ``first_to_last_ratio`` and the ``test_accuracy`` of the best-validation weights,
+        each keyed by network, ``networks`` (every network's numbers but its norms) and
+        ``wall_time``; ``history``: epoch rows tagged ``network``.
     """
-    flat = [(x.flatten(1), y) for x, y in (train_data, val_data, test_data)]
+    start = time.perf_counter()
+    flat = [(x.flatten(1), y) for x, y in data]
     (x_train, y_train), val, (x_test, y_test) = flat
     n_classes = int(max(int(y.max()) for _, y in flat if len(y)) + 1)
     probes = probe_batches(x_train, y_train, cfg.probe_batches, cfg.train.batch_size, cfg.train.seed)
-    return {name: _train_one(name, cfg, (x_train, y_train), val, (x_test, y_test), n_classes, probes, callbacks)
-            for name in cfg.networks}
+    models, history, per = nn.ModuleDict(), [], {}
+    for name in cfg.networks:
+        model, per[name], rows = _train_one(name, cfg, (x_train, y_train), val, (x_test, y_test), n_classes, probes,
+                                            tagged(callbacks, network=name))
+        models[name] = model
+        history += [{"network": name, **row} for row in rows]
+    metrics = {
+        "gradient_norms": {n: m["gradient_norms"] for n, m in per.items()},
+        "first_to_last_ratio": {n: m["first_to_last_ratio"] for n, m in per.items()},
+        "test_accuracy": {n: m["test_accuracy"] for n, m in per.items()},
+        "networks": {n: {k: v for k, v in m.items() if k != "gradient_norms"} for n, m in per.items()},
+        "wall_time": time.perf_counter() - start,
+    }
+    return SupervisedResult(models, metrics, history, {})
+
+
+def checkpoints(cfg: GradientsTask, data: ImageSplits, result: SupervisedResult) -> dict[str, Part]:
+    """One checkpoint per network, with its own metrics (all but the gradient norms)."""
+    return {f"checkpoints/{name}": Part(model, {
+        "network": name, "config": dataclasses.asdict(cfg), "net": dataclasses.asdict(model.cfg),
+        "image_size": data.image_shape[-1], "metrics": result.metrics["networks"][name],
+    }) for name, model in result.model.items()}
+
+
+def build(sidecar: dict[str, Any]) -> MLP:
+    """The network of one gradients checkpoint (its ``net`` field)."""
+    return MLP(from_sidecar(MLPConfig, sidecar["net"]))
 
 
 def _train_one(
     name: str, cfg: GradientsTask, train_data: tuple[torch.Tensor, torch.Tensor],
     val: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.Tensor, torch.Tensor], n_classes: int,
-    probes: list[tuple[torch.Tensor, torch.Tensor]], callbacks: Sequence[Callable[[str, EpochLog], None]],
-) -> SupervisedResult:
-    """Build, probe at init, train (probing at ``record_epochs``) and test one network."""
+    probes: list[tuple[torch.Tensor, torch.Tensor]], callbacks: Sequence[Callback],
+) -> tuple[MLP, dict[str, Any], list[dict[str, float]]]:
+    """Build, probe at init, train (probing at ``record_epochs``) and test one network:
+    ``(model, its metrics, its epoch rows)``."""
     seed_everything(cfg.train.seed)
     model = build_network(name, cfg, train_data[0].shape[1], n_classes)
     norms = {"init": layer_gradient_norms(model, probes)}
@@ -169,11 +198,9 @@ def _train_one(
     def record(log: EpochLog) -> None:
         if log.epoch in cfg.record_epochs:
             norms[f"epoch_{log.epoch}"] = layer_gradient_norms(model, probes)
-        for cb in callbacks:
-            cb(name, log)
 
     result = fit(model, train_data, classification_loss(), cfg.train, val=val, evaluate=classification_metrics, monitor="val_accuracy",
-                 mode="max", callbacks=[record])
+                 mode="max", callbacks=[record, *callbacks])
     metrics = {
         "test_accuracy": accuracy(predict(result.model, test[0]), test[1]),
         "val_accuracy": result.best.get("val_accuracy"),
@@ -183,4 +210,4 @@ def _train_one(
         "gradient_norms": norms,
         "wall_time": result.wall_time,
     }
-    return SupervisedResult(result.model, metrics, result.history, {})
+    return result.model, metrics, result.history  # type: ignore[return-value]

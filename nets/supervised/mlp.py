@@ -1,7 +1,7 @@
 """A fully connected digits classifier with a depth/activation switch: the MLP of nets/mlp.py
 on flattened images, with the norm, residual, dropout and init scheme chosen by flags.
 
-    result = train(MLPTask(depth=3, activation="tanh"), train_data, val_data, test_data)
+    result = train(MLPTask(depth=3, activation="tanh"), ImageSplits(train, val, test))
     result.metrics["test_accuracy"]
 
 The defaults (2 x 256 ReLU, batch norm, dropout, shift/rotate augmentation, AdamW with a
@@ -11,17 +11,18 @@ one-cycle schedule) are a strong plain MLP; deep sigmoid stacks show why nobody 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Sequence
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import torch
-from torch import nn
 
-from nets.data import random_shift_rotate
+from nets.data import ImageSplits, random_shift_rotate
 from nets.init import InitScheme, init_weights
 from nets.mlp import MLP, ActivationName, MLPConfig, NormName
-from nets.supervised import SupervisedResult
-from nets.train import EpochLog, TrainConfig, accuracy, classification_loss, classification_metrics, fit, predict
+from nets.supervised import Callback, Part, SupervisedResult, from_sidecar
+from nets.train import TrainConfig, accuracy, classification_loss, classification_metrics, fit, predict
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,10 @@ class MLPTask:
         if self.depth < 0 or self.width < 1:
             raise ValueError(f"need depth >= 0 and width >= 1, got depth={self.depth}, width={self.width}")
 
+    def quick(self) -> MLPTask:
+        """The seconds-long version: 5 epochs."""
+        return replace(self, train=replace(self.train, epochs=5))
+
     def net_config(self, in_features: int, out_features: int) -> MLPConfig:
         """The ``MLPConfig`` these flags describe, for inputs of ``in_features`` pixels."""
         return MLPConfig(in_features=in_features, out_features=out_features, hidden=(self.width,) * self.depth,
@@ -72,13 +77,7 @@ def build_model(cfg: MLPTask, in_features: int, out_features: int) -> MLP:
     return init_weights(MLP(cfg.net_config(in_features, out_features)), cfg.init, cfg.gain)
 
 
-def train(
-    cfg: MLPTask,
-    train_data: tuple[torch.Tensor, torch.Tensor],
-    val_data: tuple[torch.Tensor, torch.Tensor],
-    test_data: tuple[torch.Tensor, torch.Tensor],
-    callbacks: Sequence[Callable[[EpochLog], None]] = (),
-) -> SupervisedResult:
+def train(cfg: MLPTask, data: ImageSplits, callbacks: Sequence[Callback] = ()) -> SupervisedResult:
     """Train on ``(x [n, 1, H, W], y [n])`` splits (flattened inside); the best validation
     accuracy's weights are kept and tested.
 
@@ -86,6 +85,7 @@ def train(
         The model (input ``[B, H * W]``), metrics (``test_accuracy``, ...), per-epoch history,
         and the misclassified test images as figures.
     """
+    train_data, val_data, test_data = data
     size = train_data[0].shape[-1]
     n_classes = int(max(int(y.max()) for _, y in (train_data, val_data, test_data) if len(y)) + 1)
     torch.manual_seed(cfg.train.seed)  # the init; fit reseeds the same way for batches
@@ -118,3 +118,14 @@ def train(
         "misclassified_labels": torch.stack([test_data[1][wrong], predicted[wrong]], 1).numpy(),
     }
     return SupervisedResult(result.model, metrics, result.history, figures)
+
+
+def checkpoints(cfg: MLPTask, data: ImageSplits, result: SupervisedResult) -> dict[str, Part]:
+    """One checkpoint: the network, its task and its ``MLPConfig``."""
+    return {"model": Part(result.model, {"config": dataclasses.asdict(cfg), "net": dataclasses.asdict(result.model.cfg),
+                                         "image_size": data.image_shape[-1]})}
+
+
+def build(sidecar: dict[str, Any]) -> MLP:
+    """The network of an mlp checkpoint (its ``net`` field)."""
+    return MLP(from_sidecar(MLPConfig, sidecar["net"]))

@@ -12,10 +12,11 @@ and example outputs are returned for pictures.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -24,6 +25,7 @@ from torch import Tensor, nn
 
 from nets.data import BitBatch, copy_task, priority_sort_task
 from nets.ntm import NTM, LSTMBaseline, LSTMBaselineConfig, NTMConfig, bit_errors, lstm_hidden_for
+from nets.supervised import Callback, Part, SupervisedResult, from_sidecar
 from nets.train import EpochLog, TrainConfig, make_optimizer, optimizer_step, seed_everything, select_device
 
 TaskKind = Literal["copy", "sort"]
@@ -76,6 +78,14 @@ class NTMTask:
         if not self.tasks or any(t not in _TASKS for t in self.tasks):
             raise ValueError(f"tasks must be copy and/or sort, got {self.tasks}")
 
+    def quick(self) -> NTMTask:
+        """A seconds-long version: copy only, short sequences, small networks, 40 steps each."""
+        return replace(
+            self, net=replace(self.net, controller_size=32, memory_slots=12, memory_width=8),
+            tasks=("copy",), bits=4, max_length=4, steps=40, eval_every=20, val_examples=32, test_examples=32,
+            train=replace(self.train, batch_size=16, lr=5e-3),
+        )
+
     @property
     def test_lengths(self) -> tuple[int, ...]:
         """The trained length and ``test_factor`` times it."""
@@ -86,17 +96,16 @@ class NTMTask:
         return replace(self.net, input_size=self.bits + (1 if task == "copy" else 2), output_size=self.bits)
 
 
-class NTMResult(NamedTuple):
-    """SupervisedResult's four fields."""
+def train(cfg: NTMTask, data: None = None, callbacks: Sequence[Callback] = ()) -> SupervisedResult:
+    """Train and score an NTM and an LSTM per task on generated batches (``data`` is None: the
+    task makes its own); callbacks get every evaluation (rows name their task and model).
 
-    model: nn.ModuleDict  # "ntm_<task>" -> NTM, "lstm_<task>" -> LSTMBaseline
-    metrics: dict[str, Any]  # test_bit_error, lstm_test_bit_error, table[task][model][length], ...
-    history: list[dict[str, Any]]  # one row per evaluation (task and model named in the row)
-    figures: dict[str, np.ndarray]  # "<task>_read_weights"/"_write_weights" [T, N]; "<task>_<part>" bit images
-
-
-def train(cfg: NTMTask, callbacks: Sequence[Callable[[EpochLog], None]] = ()) -> NTMResult:
-    """Train and score an NTM and an LSTM per task; callbacks get every evaluation."""
+    Returns:
+        ``model``: an ``nn.ModuleDict`` (``ntm_<task>`` -> NTM, ``lstm_<task>`` -> LSTMBaseline, on
+        the CPU); ``metrics``: ``test_bit_error``, ``lstm_test_bit_error`` (and ``_long``),
+        ``table[task][model][length]``, ...; ``history``: one row per evaluation; ``figures``:
+        ``<task>_read_weights``/``_write_weights`` ``[T, N]`` and ``<task>_<part>`` bit images.
+    """
     device = select_device(cfg.train.device)
     start = time.perf_counter()
     models, history, figures = nn.ModuleDict(), [], {}
@@ -132,7 +141,26 @@ def train(cfg: NTMTask, callbacks: Sequence[Callable[[EpochLog], None]] = ()) ->
         "parameters": {name: sum(p.numel() for p in m.parameters()) for name, m in models.items()},
         "wall_time": time.perf_counter() - start,
     })
-    return NTMResult(models.cpu(), metrics, history, figures)
+    return SupervisedResult(models.cpu(), metrics, history, figures)
+
+
+def checkpoints(cfg: NTMTask, data: None, result: SupervisedResult) -> dict[str, Part]:
+    """One checkpoint holding every network (keys ``<model>_<task>.*``) and the LSTMs' widths."""
+    lstm_hidden = {k: m.cfg.hidden for k, m in result.model.items() if isinstance(m, LSTMBaseline)}
+    return {"model": Part(result.model, {"config": dataclasses.asdict(cfg), "models": list(result.model.keys()),
+                                         "lstm_hidden": lstm_hidden})}
+
+
+def build(sidecar: dict[str, Any]) -> nn.ModuleDict:
+    """Every network of an ntm checkpoint, keyed ``<model>_<task>``."""
+    task = from_sidecar(NTMTask, sidecar["config"])
+    models = nn.ModuleDict()
+    for name in sidecar["models"]:
+        kind, task_name = name.split("_", 1)
+        cfg = task.ntm_config(task_name)  # type: ignore[arg-type]
+        models[name] = NTM(cfg) if kind == "ntm" else LSTMBaseline(
+            LSTMBaselineConfig(cfg.input_size, cfg.output_size, int(sidecar["lstm_hidden"][name])))
+    return models
 
 
 def logits_of(model: nn.Module, inputs: Tensor) -> Tensor:
@@ -153,7 +181,7 @@ def score(model: nn.Module, task: TaskKind, length: int, bits: int, examples: in
 
 def _fit(
     cfg: NTMTask, task: TaskKind, kind: str, model: nn.Module, seed: int,
-    callbacks: Sequence[Callable[[EpochLog], None]], logged: int, start: float,
+    callbacks: Sequence[Callback], logged: int, start: float,
 ) -> list[dict[str, Any]]:
     """Train ``model`` in place on generated batches; returns its evaluation rows."""
     generator = torch.Generator().manual_seed(seed)

@@ -2,7 +2,7 @@
 layer, closed-form ridge readout, then optional end-to-end fine-tuning; beside scikit-learn's
 RBF-kernel SVM on the same split.
 
-    result = train(RbfTask(prototypes=200), train_data, val_data, test_data)
+    result = train(RbfTask(prototypes=200), ImageSplits(train, val, test))
     result.metrics["test_accuracy"], result.metrics["sweep"]["50"]
 
 The same recipe runs for every prototype count of ``sweep`` (the accuracy-vs-k figure). Fine-tuning
@@ -14,21 +14,21 @@ epoch, or the two-stage network when no epoch beat it. Pure: no printing, no fil
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nets.data import ImageSplits
 from nets.rbf import RBFConfig, RBFNetwork, WidthRule, init_rbf
-from nets.supervised import SupervisedResult
-from nets.train import EpochLog, TrainConfig, accuracy, fit, predict
-
-SweepCallback = Callable[[int, EpochLog], None]
-"""``callback(prototypes, log)`` after every fine-tuning epoch of every network."""
+from nets.supervised import Callback, Part, SupervisedResult, from_sidecar, tagged
+from nets.train import TrainConfig, accuracy, fit, predict
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,11 @@ class RbfTask:
         if self.width_scale <= 0 or self.ridge < 0:
             raise ValueError(f"need width_scale > 0 and ridge >= 0, got {self.width_scale}, {self.ridge}")
 
+    def quick(self) -> RbfTask:
+        """The seconds-long version (at most 300 training images): fewer prototypes, few epochs."""
+        return replace(self, prototypes=min(self.prototypes, 50), sweep=(10, 25, 50),
+                       train=replace(self.train, epochs=5))
+
     @property
     def counts(self) -> tuple[int, ...]:
         """Every prototype count to run, ascending (the sweep and the headline count)."""
@@ -74,14 +79,9 @@ class RbfTask:
         return RBFConfig(in_features=in_features, prototypes=prototypes, classes=classes, width=self.width)
 
 
-def train(
-    cfg: RbfTask,
-    train_data: tuple[torch.Tensor, torch.Tensor],
-    val_data: tuple[torch.Tensor, torch.Tensor],
-    test_data: tuple[torch.Tensor, torch.Tensor],
-    callbacks: Sequence[SweepCallback] = (),
-) -> SupervisedResult:
-    """Fit RBF networks with every count of ``cfg.counts`` on ``(x [n, 1, H, W], y [n])`` splits.
+def train(cfg: RbfTask, data: ImageSplits, callbacks: Sequence[Callback] = ()) -> SupervisedResult:
+    """Fit RBF networks with every count of ``cfg.counts`` on ``(x [n, 1, H, W], y [n])`` splits;
+    the rows of fine-tuning epochs given to the callbacks start with ``prototypes``.
 
     Returns:
         ``model``: the headline :class:`RBFNetwork` (input ``[B, H * W]``); ``metrics``:
@@ -92,15 +92,15 @@ def train(
         (the centers as images ``[k, H, W]`` in [0, 1]) and ``kmeans_inertia`` ``[iterations]``.
     """
     start = time.perf_counter()
-    shape = tuple(train_data[0].shape[-2:])
-    flat = [(x.flatten(1), y) for x, y in (train_data, val_data, test_data)]
+    shape = data.image_shape[-2:]
+    flat = [(x.flatten(1), y) for x, y in data]
     classes = int(max(int(y.max()) for _, y in flat if len(y)) + 1)
     sweep, history, headline = {}, [], None
     for k in cfg.counts:
         if k > len(flat[0][1]):
             continue  # more prototypes than training points (only with tiny data)
-        tagged = [(lambda log, cb=cb, k=k: cb(k, log)) for cb in callbacks]
-        net, row, rows, inertia = train_one(cfg, cfg.net_config(k, flat[0][0].shape[1], classes), *flat, tagged)
+        net_cfg = cfg.net_config(k, flat[0][0].shape[1], classes)
+        net, row, rows, inertia = train_one(cfg, net_cfg, *flat, tagged(callbacks, prototypes=k))
         sweep[str(k)] = {key: row[key] for key in ("test_accuracy", "two_stage_test_accuracy")}
         history += [{"prototypes": k, **r} for r in rows]
         if k == min(cfg.prototypes, len(flat[0][1])):
@@ -123,7 +123,7 @@ def train(
 def train_one(
     cfg: RbfTask, net_cfg: RBFConfig, train_data: tuple[torch.Tensor, torch.Tensor],
     val_data: tuple[torch.Tensor, torch.Tensor], test_data: tuple[torch.Tensor, torch.Tensor],
-    callbacks: Sequence[Callable[[EpochLog], None]] = (),
+    callbacks: Sequence[Callback] = (),
 ) -> tuple[RBFNetwork, dict[str, Any], list[dict[str, float]], list[float]]:
     """One network on flat splits: ``(network, metrics row, fine-tuning epoch rows, k-means inertia)``."""
     torch.manual_seed(cfg.train.seed)
@@ -152,6 +152,17 @@ def train_one(
             net.load_state_dict(state)  # no epoch beat the two-stage network on validation
     net.eval()
     return net, row, history, km.inertia
+
+
+def checkpoints(cfg: RbfTask, data: ImageSplits, result: SupervisedResult) -> dict[str, Part]:
+    """One checkpoint: the headline network, its ``RBFConfig`` and the task."""
+    return {"model": Part(result.model, {"config": dataclasses.asdict(result.model.cfg), "task": dataclasses.asdict(cfg),
+                                         "image_shape": list(data.image_shape)})}
+
+
+def build(sidecar: dict[str, Any]) -> RBFNetwork:
+    """The network of an rbf checkpoint (its ``config`` field)."""
+    return RBFNetwork(from_sidecar(RBFConfig, sidecar["config"]))
 
 
 def squared_loss(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:

@@ -12,10 +12,11 @@ fraction of right target positions. The headline table is ``metrics["table"][tas
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,6 +26,7 @@ from torch import nn
 from nets.data import SeqTaskName as TaskName
 from nets.data import decode_tokens, make_task
 from nets.seq2seq import AttentionKind, Seq2Seq, Seq2SeqConfig, greedy_decode, teacher_input
+from nets.supervised import Callback, Part, SupervisedResult, from_sidecar
 from nets.train import EpochLog, TrainConfig, make_optimizer, optimizer_step, seed_everything, select_device
 
 
@@ -73,6 +75,12 @@ class Seq2SeqTask:
         if any(n < 1 for n in self.test_lengths):
             raise ValueError(f"test lengths must be >= 1, got {self.test_lengths}")
 
+    def quick(self) -> Seq2SeqTask:
+        """A seconds-long version: a small network, reverse only, 60 steps per model."""
+        return replace(self, net=replace(self.net, embedding=16, hidden=32), tasks=("reverse",), steps=60,
+                       eval_every=20, max_length=6, test_lengths=(3, 6, 9), test_examples=50, val_examples=50,
+                       train=replace(self.train, batch_size=32, lr=1e-2))
+
     def lengths(self, task: TaskName) -> tuple[int, int, tuple[int, ...]]:
         """``(min, max, test lengths)`` of ``task`` (addition's are scaled to its operand length)."""
         if task != "addition":
@@ -82,18 +90,18 @@ class Seq2SeqTask:
         return min(self.min_length, self.addition_max_length), self.addition_max_length, tests
 
 
-class Seq2SeqResult(NamedTuple):
-    """SupervisedResult's four fields plus the decoded attention examples."""
+def train(cfg: Seq2SeqTask, data: None = None, callbacks: Sequence[Callback] = ()) -> SupervisedResult:
+    """Train and score one model per (task, attention kind) on generated examples (``data`` is
+    None: the task makes its own); callbacks get every evaluation (rows name task and attention).
 
-    model: nn.ModuleDict  # "<task>_<attention>" -> Seq2Seq
-    metrics: dict[str, Any]  # table[task][attention][length] -> {sequence_accuracy, token_accuracy}, ...
-    history: list[dict[str, Any]]  # one row per evaluation of each model (task, attention in the row)
-    figures: dict[str, np.ndarray]  # "attention_<task>_<attention>": [n, T, S] weights
-    examples: dict[str, list[dict[str, str]]]  # same keys: source, target, prediction strings
-
-
-def train(cfg: Seq2SeqTask, callbacks: Sequence[Callable[[EpochLog], None]] = ()) -> Seq2SeqResult:
-    """Train and score one model per (task, attention kind); callbacks get every evaluation."""
+    Returns:
+        ``model``: an ``nn.ModuleDict`` (``<task>_<attention>`` -> Seq2Seq, on the CPU); ``metrics``:
+        ``table[task][attention][length]`` -> ``{sequence_accuracy, token_accuracy}``, flat
+        ``test_*_accuracy_<task>_<attention>`` at the longest trained length, ...; ``history``: one
+        row per evaluation; ``figures``: ``attention_<task>_<attention>`` weights ``[n, T, S]``;
+        ``artifacts["attention_examples"]``: the same keys, the examples' source, target and
+        prediction strings.
+    """
     device = select_device(cfg.train.device)
     start = time.perf_counter()
     models, history, figures, examples = nn.ModuleDict(), [], {}, {}
@@ -122,7 +130,19 @@ def train(cfg: Seq2SeqTask, callbacks: Sequence[Callable[[EpochLog], None]] = ()
         "steps": cfg.steps, "wall_time": time.perf_counter() - start,
         "parameters": {name: sum(p.numel() for p in m.parameters()) for name, m in models.items()},
     })
-    return Seq2SeqResult(models, metrics, history, figures, examples)
+    return SupervisedResult(models, metrics, history, figures, {"attention_examples": examples})
+
+
+def checkpoints(cfg: Seq2SeqTask, data: None, result: SupervisedResult) -> dict[str, Part]:
+    """One checkpoint holding every model (keys ``<task>_<attention>.*``)."""
+    return {"model": Part(result.model, {"config": dataclasses.asdict(cfg), "models": list(result.model.keys())})}
+
+
+def build(sidecar: dict[str, Any]) -> nn.ModuleDict:
+    """Every model of a seq2seq checkpoint, keyed ``<task>_<attention>``."""
+    task = from_sidecar(Seq2SeqTask, sidecar["config"])
+    return nn.ModuleDict({name: Seq2Seq(replace(task.net, attention=name.rsplit("_", 1)[1]))
+                          for name in sidecar["models"]})
 
 
 @torch.no_grad()
@@ -149,7 +169,7 @@ def score(model: Seq2Seq, task: TaskName, length: int, examples: int, seed: int,
 
 def _fit_one(
     cfg: Seq2SeqTask, task: TaskName, attention: AttentionKind, seed: int, device: torch.device,
-    callbacks: Sequence[Callable[[EpochLog], None]], logged: int, start: float,
+    callbacks: Sequence[Callback], logged: int, start: float,
 ) -> tuple[Seq2Seq, list[dict[str, Any]]]:
     """Train one model; returns it (best validation weights are not kept: fresh data never overfits)."""
     generator = seed_everything(seed)

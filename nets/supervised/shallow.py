@@ -1,7 +1,7 @@
 """The five one-layer classifiers of nets/shallow.py trained by SGD on digits, each beside its
 scikit-learn counterpart fitted on the same split.
 
-    result = train(ShallowTask(), train_data, val_data, test_data)
+    result = train(ShallowTask(), ImageSplits(train, val, test))
     result.metrics["models"]["hinge"]  # {"test_accuracy": ..., "sklearn_accuracy": ..., "sklearn_model": "SVC(kernel='linear')"}
 
 Each model is ``nn.Linear(pixels, K)`` (K(K-1)/2 outputs for the pairwise hinge) trained with
@@ -12,21 +12,22 @@ split), as benchmarks/supervised.py ``classic_baselines`` does. Pure: no printin
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
-from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from nets.data import ImageSplits
 from nets.shallow import SHALLOW_LOSSES, HingeScheme, Shallow, ShallowConfig, ShallowLoss, class_scores, shallow_loss
-from nets.supervised import SupervisedResult
-from nets.train import EpochLog, TrainConfig, accuracy, fit, predict
-
-ModelCallback = Callable[[str, EpochLog], None]
-"""``callback(model_name, log)`` after every epoch of every model."""
+from nets.supervised import Callback, Part, SupervisedResult, from_sidecar, tagged
+from nets.train import TrainConfig, accuracy, fit, predict
 
 
 @dataclass(frozen=True)
@@ -48,19 +49,18 @@ class ShallowTask:
         if not self.models or any(m not in SHALLOW_LOSSES for m in self.models):
             raise ValueError(f"models must be a non-empty subset of {', '.join(SHALLOW_LOSSES)}, got {self.models}")
 
+    def quick(self) -> ShallowTask:
+        """The seconds-long version: 5 epochs."""
+        return replace(self, train=replace(self.train, epochs=5))
+
     def net_config(self, loss: ShallowLoss, in_features: int, classes: int) -> ShallowConfig:
         """The network of model ``loss``."""
         return ShallowConfig(in_features=in_features, classes=classes, loss=loss, hinge=self.hinge)
 
 
-def train(
-    cfg: ShallowTask,
-    train_data: tuple[torch.Tensor, torch.Tensor],
-    val_data: tuple[torch.Tensor, torch.Tensor],
-    test_data: tuple[torch.Tensor, torch.Tensor],
-    callbacks: Sequence[ModelCallback] = (),
-) -> SupervisedResult:
-    """Train every model of ``cfg.models`` on ``(x [n, 1, H, W], y [n])`` splits (flattened inside).
+def train(cfg: ShallowTask, data: ImageSplits, callbacks: Sequence[Callback] = ()) -> SupervisedResult:
+    """Train every model of ``cfg.models`` on ``(x [n, 1, H, W], y [n])`` splits (flattened
+    inside); callback rows start with ``model``.
 
     Returns:
         ``model``: an ``nn.ModuleDict`` of the :class:`Shallow` networks by loss name; ``metrics``:
@@ -71,13 +71,13 @@ def train(
         weight images ``[K, H, W]`` in [0, 1] of the one-output-per-class models.
     """
     start = time.perf_counter()
-    shape = tuple(train_data[0].shape[-2:])
-    flat = [(x.flatten(1), y) for x, y in (train_data, val_data, test_data)]
+    shape = data.image_shape[-2:]
+    flat = [(x.flatten(1), y) for x, y in data]
     classes = int(max(int(y.max()) for _, y in flat if len(y)) + 1)
     nets, table, history, figures = nn.ModuleDict(), {}, [], {}
     for loss in cfg.models:
         net_cfg = cfg.net_config(loss, flat[0][0].shape[1], classes)
-        net, row, rows = train_one(net_cfg, cfg.train, flat[0], flat[1], flat[2], [_tag(cb, loss) for cb in callbacks])
+        net, row, rows = train_one(net_cfg, cfg.train, flat[0], flat[1], flat[2], tagged(callbacks, model=loss))
         nets[loss], table[loss] = net, row
         history += [{"model": loss, **r} for r in rows]
         if not net_cfg.pairwise:
@@ -98,7 +98,7 @@ def train(
 def train_one(
     net_cfg: ShallowConfig, train_cfg: TrainConfig, train_data: tuple[torch.Tensor, torch.Tensor],
     val_data: tuple[torch.Tensor, torch.Tensor], test_data: tuple[torch.Tensor, torch.Tensor],
-    callbacks: Sequence[Callable[[EpochLog], None]] = (),
+    callbacks: Sequence[Callback] = (),
 ) -> tuple[Shallow, dict[str, Any], list[dict[str, float]]]:
     """One model on flat ``(x [n, D], y [n])`` splits: ``(network, its table row, epoch rows)``."""
     torch.manual_seed(train_cfg.seed)
@@ -119,6 +119,63 @@ def train_one(
     row = {"test_accuracy": accuracy(scores, test_data[1]), "val_accuracy": result.best.get("val_accuracy"),
            "best_epoch": result.best_epoch, "wall_time": result.wall_time}
     return result.model, row, result.history  # type: ignore[return-value]
+
+
+def checkpoints(cfg: ShallowTask, data: ImageSplits, result: SupervisedResult) -> dict[str, Part]:
+    """One checkpoint per model (``checkpoints/<loss>``), with its row of the models table."""
+    return {f"checkpoints/{name}": Part(model, {
+        "loss": name, "config": dataclasses.asdict(model.cfg), "task": dataclasses.asdict(cfg),
+        "image_shape": list(data.image_shape), "metrics": result.metrics["models"][name],
+    }) for name, model in result.model.items()}
+
+
+def build(sidecar: dict[str, Any]) -> Shallow:
+    """The network of one shallow checkpoint; ``nets.shallow.class_scores(model.cfg, model(x))``
+    gives its class scores."""
+    return Shallow(from_sidecar(ShallowConfig, sidecar["config"]))
+
+
+class LogisticResult(NamedTuple):
+    """A logistic regression picked on validation: accuracies, its L2 weight, and its classifier."""
+
+    test_accuracy: float
+    val_accuracy: float
+    l2: float
+    classifier: nn.Linear
+
+
+def logistic_regression(
+    train_data: tuple[torch.Tensor, torch.Tensor],
+    val_data: tuple[torch.Tensor, torch.Tensor],
+    test_data: tuple[torch.Tensor, torch.Tensor],
+    l2_grid: Sequence[float],
+    n_classes: int,
+    max_iter: int = 300,
+) -> LogisticResult:
+    """Multinomial logistic regression on features ``[n, D]``, one full-batch L-BFGS fit per L2
+    weight (loss: mean cross-entropy + ``l2 / 2 * |W|^2``, scikit-learn's ``C = 1 / (l2 * n)``);
+    the fit with the best validation accuracy (the larger L2 on ties) is tested."""
+    best: LogisticResult | None = None
+    x, y = train_data[0].detach().float(), train_data[1].to(train_data[0].device)
+    for l2 in sorted(l2_grid, reverse=True):
+        linear = nn.Linear(x.shape[1], n_classes).to(x.device)
+        nn.init.zeros_(linear.weight)
+        nn.init.zeros_(linear.bias)
+        opt = torch.optim.LBFGS(linear.parameters(), max_iter=max_iter, line_search_fn="strong_wolfe")
+
+        def closure() -> torch.Tensor:
+            opt.zero_grad()
+            loss = F.cross_entropy(linear(x), y) + 0.5 * l2 * (linear.weight**2).sum()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        val = predict(linear, val_data[0].float()) if len(val_data[1]) else None
+        val_acc = accuracy(val, val_data[1]) if val is not None else 0.0
+        if best is None or val_acc > best.val_accuracy:
+            best = LogisticResult(accuracy(predict(linear, test_data[0].float()), test_data[1]), val_acc, l2, linear)
+    assert best is not None
+    return best
 
 
 def sklearn_counterparts(cfg: ShallowTask, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
@@ -156,10 +213,6 @@ def _sklearn_model(loss: ShallowLoss, hinge: HingeScheme, seed: int) -> tuple[st
         return (f"LinearSVC(loss='hinge', multi_class='{hinge}')",
                 LinearSVC(loss="hinge", multi_class=hinge, C=1.0, max_iter=20_000, random_state=seed))
     return "LogisticRegression (multinomial)", LogisticRegression(max_iter=5000)
-
-
-def _tag(callback: ModelCallback, loss: str) -> Callable[[EpochLog], None]:
-    return lambda log: callback(loss, log)
 
 
 def _templates(weight: torch.Tensor, shape: tuple[int, ...]) -> np.ndarray:
