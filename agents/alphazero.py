@@ -42,7 +42,7 @@ import torch.nn.functional as F
 
 from agents.mcts import MCTSConfig, SearchOutput, network_evaluator, search
 from agents.mcts_graph import GraphedSearch
-from envs import core
+from envs import GameId, core
 from envs.core import Game
 from envs.spec import GameSpec
 from nets.conv import GlobalPoolingNet, PolicyValueNet, ResNetConfig
@@ -52,8 +52,8 @@ from nets.conv import GlobalPoolingNet, PolicyValueNet, ResNetConfig
 class AlphaZeroConfig:
     """Everything that defines an AlphaZero training run (the network, search and learner)."""
 
-    game: Literal["tictactoe", "go"] = "tictactoe"
-    """Which game to learn."""
+    game: GameId = "tictactoe"
+    """Which game to learn (a registered id, :data:`envs.GameId`)."""
     size: int = 9
     """Go board size (5..19); ignored for tic-tac-toe."""
     komi: float = 7.5
@@ -123,22 +123,26 @@ class AlphaZeroConfig:
         if (self.ownership_weight or self.score_weight) and not self.global_pooling:
             raise ValueError("ownership_weight and score_weight train the heads of the global pooling network: "
                              "set global_pooling=True")
-        if self.mixed_sizes and (self.game != "go" or not self.global_pooling):
-            raise ValueError("mixed_sizes trains one global pooling Go network on several boards: set game='go' "
-                             "and global_pooling=True")
+        if self.mixed_sizes and (len(GameSpec.of(self.game).rules.board_sizes) < 2 or not self.global_pooling):
+            raise ValueError("mixed_sizes trains one global pooling network on several boards of a game built "
+                             "in several sizes (Go): set game='go' and global_pooling=True")
         if not 0.0 < self.full_search_fraction <= 1.0:
             raise ValueError(f"full_search_fraction must be in (0, 1], got {self.full_search_fraction}")
         if not 0.0 <= self.resign_threshold < 1.0 or not 0.0 <= self.resign_playout <= 1.0:
             raise ValueError(f"resign_threshold must be in [0, 1) and resign_playout in [0, 1], got "
                              f"{self.resign_threshold}, {self.resign_playout}")
 
+    def game_spec(self) -> GameSpec:
+        """The game this config trains on (``size``/``komi`` where the game takes them)."""
+        return GameSpec.for_board(self.game, size=self.size, komi=self.komi)
+
     def make_game(self) -> Any:
         """The rules this config trains on."""
-        return GameSpec.for_board(self.game, size=self.size, komi=self.komi).make()
+        return self.game_spec().make()
 
     def extra_games(self) -> list[Any]:
         """The rules of each of ``mixed_sizes`` (komi and move cap as ``size``'s)."""
-        return [GameSpec.for_board(self.game, size=n, komi=self.komi).make() for n in self.mixed_sizes if n != self.size]
+        return [self.game_spec().replace(size=n).make() for n in self.mixed_sizes if n != self.size]
 
     def cheap_search(self) -> MCTSConfig:
         """The search of the moves that playout cap randomization makes cheap."""

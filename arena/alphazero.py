@@ -245,9 +245,10 @@ def _bootstrap(game: Game, cfg: AlphaZeroConfig, opts: TrainOptions, net: torch.
     from tqdm import tqdm
 
     from arena.bootstrap import BootstrapConfig, gnugo_dataset
+    from arena.gnugo import gnugo_plays
 
-    if cfg.game != "go":
-        raise ValueError("--bootstrap gnugo learns Go from GNU Go's games; tic-tac-toe has no GNU Go")
+    if not gnugo_plays(cfg.game):
+        raise ValueError(f"--bootstrap gnugo learns Go from GNU Go's games; {cfg.game} has no GNU Go")
     tick = time.perf_counter()
     boot = BootstrapConfig(games=opts.bootstrap_games, processes=max(1, usable_cores()))
     with tqdm(total=boot.games, desc="GNU Go games", dynamic_ncols=True, leave=False) as bar:
@@ -392,14 +393,14 @@ def evaluate_network(game: Game, cfg: AlphaZeroConfig, opts: TrainOptions, net: 
     noise = torch.Generator(dev).manual_seed(opts.seed + 7919 * counters.evaluations)
     pairings = {"random": (me, make_bot("random", game, opts.seed + counters.evaluations)),
                 "best": (search_bot(game, net, play, True, noise), search_bot(game, best, play, True, noise))}
-    if game.name == "tictactoe":
+    if game.spec.solver is not None:  # a solved game: play its perfect player too
         pairings["minimax"] = (me, make_bot("minimax", game, counters.evaluations))
     records = play_matches(game, list(pairings.values()), opts.eval_games, dev)
     results = {name: record.result for name, record in zip(pairings, records)}
     for name, result in results.items():
         row.update(_rates(name, result))
-    if game.name == "tictactoe":
-        row["optimal_policy"] = judge_tictactoe(game, net, None)
+    if game.spec.solver is not None:
+        row["optimal_policy"] = judge_solved(game, net, None)
     elif opts.gnugo_games > 0:
         from arena.gnugo import find_gnugo, gnugo_win_rate
 
@@ -421,14 +422,12 @@ def evaluate_network(game: Game, cfg: AlphaZeroConfig, opts: TrainOptions, net: 
     return row
 
 
-def judge_tictactoe(game: Game, net: torch.nn.Module, search_cfg: MCTSConfig | None) -> float:
-    """Fraction of the 4,520 non-terminal tic-tac-toe positions where the agent's move is
-    optimal (exact minimax): the raw policy's argmax when ``search_cfg`` is None, else the
-    move its search picks."""
-    from envs.tictactoe_solver import judge_positions
-
+def judge_solved(game: Game, net: torch.nn.Module, search_cfg: MCTSConfig | None) -> float:
+    """Fraction of a solved game's non-terminal positions (``game.spec.solver``; tic-tac-toe has
+    4,520) where the agent's move is optimal: the raw policy's argmax when ``search_cfg`` is
+    None, else the move its search picks."""
     dev = next(net.parameters()).device
-    judge = judge_positions(dev)
+    judge = game.spec.solver.judge(dev)
     with _all_cores():
         action = _judged_actions(game, net, judge.state, search_cfg)
     return round(float(judge.optimal.gather(1, action[:, None]).float().mean()), 5)
@@ -469,8 +468,8 @@ def _final_metrics(game: Game, cfg: AlphaZeroConfig, net: torch.nn.Module, rows:
                    counters: Counters) -> dict[str, Any]:
     tick = time.perf_counter()
     final = {**(rows[-1] if rows else {})}
-    if game.name == "tictactoe":  # the final row already judged the raw policy
-        final["optimal_search"] = judge_tictactoe(game, net, cfg.play_search())
+    if game.spec.solver is not None:  # the final row already judged the raw policy
+        final["optimal_search"] = judge_solved(game, net, cfg.play_search())
     counters.eval_seconds += time.perf_counter() - tick
     final.update(dataclasses.asdict(counters))
     return {k: round(v, 2) if isinstance(v, float) and k.endswith("seconds") else v for k, v in final.items()}
@@ -545,7 +544,7 @@ def _plot(run: Path, rows: list[dict[str, Any]], game: Game) -> None:
     if not rows:
         return
     (run / "plots").mkdir(exist_ok=True)
-    wins = ["win_random", "win_best"] + (["draw_minimax", "optimal_policy"] if game.name == "tictactoe" else [])
+    wins = ["win_random", "win_best"] + (["draw_minimax", "optimal_policy"] if game.spec.solver is not None else [])
     # Panels skip what a run does not log (ownership/score losses, resignations: Go's KataGo parts).
     plot_curves(run / "plots" / "learning_curve.png", rows,
                 {"rate": wins + ["resigned_share"], "elo": ["elo"],
@@ -563,6 +562,5 @@ def tensorboard_writer(run: Path) -> Any:
 
 
 def new_run(cfg: AlphaZeroConfig, run_dir: str | Path | None) -> Path:
-    """The run folder: ``runs/alphazero-<game>-<time>`` unless given."""
-    name = f"alphazero-{cfg.game}" + (f"{cfg.size}" if cfg.game == "go" else "")
-    return new_run_dir(name, run_dir)
+    """The run folder: ``runs/alphazero-<game label>-<time>`` (``alphazero-go9-...``) unless given."""
+    return new_run_dir(f"alphazero-{cfg.game_spec().label}", run_dir)

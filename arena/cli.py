@@ -14,6 +14,7 @@ from typing import Any, Literal
 import torch
 import tyro
 
+from envs import GameId
 from envs.core import IllegalActionError
 
 
@@ -21,7 +22,7 @@ from envs.core import IllegalActionError
 class Demo:
     """Play two bots against each other and print every board (minimax vs random by default)."""
 
-    game: Literal["tictactoe", "go"] = "tictactoe"
+    game: GameId = "tictactoe"
     """Which game to play."""
     first: Literal["minimax", "random"] = "minimax"
     """Bot moving first (X in tic-tac-toe, black in Go); minimax is tic-tac-toe only."""

@@ -48,6 +48,11 @@ class GtpEngineError(GtpError):
     """The engine process could not start, died, or did not answer in time."""
 
 
+def gnugo_plays(game_id: str) -> bool:
+    """Whether GNU Go can play (or teach) this game: only Go, the one game a Go engine knows."""
+    return game_id == "go"  # a name branch on purpose: GNU Go is a program for one game
+
+
 def find_gnugo() -> str | None:
     """Path of the ``gnugo`` executable: on PATH, or in /usr/games (Debian's place); else None."""
     return shutil.which("gnugo") or shutil.which("gnugo", path=SEARCH_PATHS)

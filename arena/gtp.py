@@ -36,11 +36,12 @@ from typing import Any, Literal, NamedTuple, TextIO
 
 import torch
 
+from envs import GameId
 from envs.core import Game, IllegalActionError
+from envs.spec import BOARD_OPTIONS, GameSpec
 
 PROTOCOL_VERSION = "2"
 ENGINE_NAME = "Arena"
-GO_SIZES = range(5, 20)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 and C1 controls but HT and LF
 _ID = re.compile(r"[0-9]+", re.ASCII)
@@ -53,7 +54,7 @@ _COLOURS = {"b": 0, "black": 0, "w": 1, "white": 1}
 class GtpCommand:
     """Speak GTP version 2 on stdin/stdout (for GoGui, Sabaki, or a match against GNU Go)."""
 
-    game: Literal["go", "tictactoe"] = "go"
+    game: GameId = "go"
     """Which game: Go, or tic-tac-toe on a 3x3 board (columns A-C, rows 1-3)."""
     size: int = 9
     """Go board size at start (5..19; GTP's boardsize can change it)."""
@@ -152,7 +153,7 @@ PlayerFactory = Callable[[Any], Any]  # game -> a player (arena.players.Player)
 class GtpEngine:
     """The game, the moves played through GTP, and one handler per command.
 
-    ``game_id`` is ``go`` or ``tictactoe``; ``make_player(game)`` builds the agent answering
+    ``game_id`` is a registered game (``go``, ``tictactoe``, ...); ``make_player(game)`` builds the agent answering
     ``genmove``. It is called again when the board size or komi change; a factory that raises
     makes that size unacceptable (e.g. a checkpoint trained on another size).
     """
@@ -179,7 +180,8 @@ class GtpEngine:
             shipped = shipped_network(game.name, game.board_size)
             return "mcts" if shipped is None else str(shipped)
 
-        size = 3 if cmd.game == "tictactoe" else cmd.size
+        sizes = GameSpec.of(cmd.game).rules.board_sizes
+        size = cmd.size if len(sizes) > 1 else sizes[0]  # --size is for games built in several sizes
         return cls(cmd.game, size, cmd.komi,
                    lambda game: make_player(spec(game), game, cmd.simulations, cmd.seed, cmd.device))
 
@@ -234,8 +236,7 @@ class GtpEngine:
 
     def cmd_boardsize(self, *args: str) -> str:
         size = _integer(args)
-        allowed = (3,) if self.game_id == "tictactoe" else GO_SIZES
-        if size not in allowed:
+        if size not in self.game.board_sizes:
             raise GtpError("unacceptable size")
         try:
             game = self._make_game(size, self.komi)
@@ -259,7 +260,7 @@ class GtpEngine:
             raise GtpError("syntax error") from None
         if not math.isfinite(komi) or abs(komi) > 1000:
             raise GtpError("syntax error")
-        if self.game_id == "go" and komi != self.komi:  # the komi lives in the game: rebuild, replay
+        if "komi" in BOARD_OPTIONS[self.game_id] and komi != self.komi:  # it lives in the game: rebuild, replay
             game = self._make_game(self.size, komi)
             self.player = self.make_player(game)
             self.game, self.komi = game, komi
@@ -318,7 +319,7 @@ class GtpEngine:
     def cmd_final_score(self, *args: str) -> str:
         """Tromp-Taylor area score of the current position with komi (Go), or the result of a
         finished tic-tac-toe game as ``B+1``/``W+1``/``0`` (X is black)."""
-        if self.game_id == "go":
+        if self.game.has_territory:
             score = float(self.game.score_now(self.state)[0])
         elif bool(self.state.terminated[0]):
             score = {0: 1.0, 1: -1.0}.get(int(self.state.winner[0]), 0.0)
@@ -329,8 +330,6 @@ class GtpEngine:
     # ----- helpers -------------------------------------------------------------------
 
     def _make_game(self, size: int, komi: float) -> Any:
-        from envs.spec import GameSpec
-
         return GameSpec.for_board(self.game_id, size=size, komi=komi).uncapped().make()
 
     def _vertex(self, text: str) -> int:

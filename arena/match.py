@@ -25,21 +25,20 @@ def random_bot(generator: torch.Generator | None = None) -> Bot:
 
 
 def minimax_bot(seed: int = 0) -> Bot:
-    """Perfect tic-tac-toe play (random among optimal moves), from the exact solver."""
+    """Perfect play in a solved game (tic-tac-toe; random among optimal moves), from the
+    game's exact solver (``game.spec.solver``)."""
     import random
 
-    from envs.tictactoe_solver import minimax_actions
-
     rng = random.Random(seed)
-    return lambda game, state: minimax_actions(state, rng)
+    return lambda game, state: game.spec.solver.actions(state, rng)
 
 
 def make_bot(name: str, game: Game, seed: int = 0) -> Bot:
-    """A bot by name: ``random``, or ``minimax`` (tic-tac-toe only)."""
+    """A bot by name: ``random``, or ``minimax`` (a solved game's perfect player: tic-tac-toe)."""
     if name == "random":
         return random_bot(torch.Generator().manual_seed(seed))
     if name == "minimax":
-        if game.name != "tictactoe":
+        if game.spec.solver is None:
             raise ValueError(f"minimax is tic-tac-toe only; for {game.name} use: random")
         return minimax_bot(seed)
     raise ValueError(f"unknown bot {name!r}; choose random or minimax")

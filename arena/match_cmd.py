@@ -14,9 +14,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import tyro
+
+from envs import GameId
 
 from arena.elo import PairResult, elo_intervals, fit_elo
 from arena.match import ColourResults, MatchRecord, MatchResult
@@ -33,7 +35,7 @@ class MatchCommand:
     training run folder. It moves first in the first half of the games."""
     b: Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="B")]
     """Second player: the same choices, or for Go gnugo / gnugo:LEVEL (GNU Go over GTP, level 0-10)."""
-    game: Literal["tictactoe", "go"] = "tictactoe"
+    game: GameId = "tictactoe"
     """Which game to play."""
     size: int = 9
     """Go board size (5..19)."""
@@ -83,6 +85,7 @@ def run_match(cmd: MatchCommand) -> MatchReport:
     any game, and :class:`arena.gnugo.GtpEngineError` when GNU Go is wanted but missing.
     """
     from envs.spec import GameSpec
+    from arena.gnugo import gnugo_plays
     from arena.players import make_player
     from arena.runs import new_run_dir, write_config, write_json
 
@@ -91,7 +94,7 @@ def run_match(cmd: MatchCommand) -> MatchReport:
     if gnugo_level(cmd.a) is not None:
         raise ValueError("gnugo plays as the second player: arena match <player> gnugo[:level] --game go")
     level = gnugo_level(cmd.b)
-    if level is not None and cmd.game != "go":
+    if level is not None and not gnugo_plays(cmd.game):
         raise ValueError(f"gnugo plays Go only; use --game go (not {cmd.game})")
     board = GameSpec.for_board(cmd.game, size=cmd.size, komi=cmd.komi)
     config = board.options

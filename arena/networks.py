@@ -82,8 +82,8 @@ def search_player(game: Game, path: Path | None, simulations: int | None = None,
         return SearchPlayer("mcts", rollout_evaluator(game, generator), MCTSConfig(simulations=simulations or 200,
                                                                                     algorithm="puct"))
     trained_game, net, cfg = load_network(path, device)
-    any_size = isinstance(net, GlobalPoolingNet) and trained_game.name == game.name  # no size-bound weights
-    if (trained_game.name, trained_game.board_size) != (game.name, game.board_size) and not any_size:
+    any_size = isinstance(net, GlobalPoolingNet) and trained_game.spec.id == game.spec.id  # no size-bound weights
+    if (trained_game.spec.id, trained_game.board_size) != (game.spec.id, game.board_size) and not any_size:
         raise ckpt.CheckpointError(f"{path} was trained on {trained_game.name} {trained_game.board_size}x"
                                    f"{trained_game.board_size}, not {game.name} {game.board_size}x{game.board_size}")
     search_cfg = cfg.play_search() if simulations is None else dataclasses.replace(cfg.play_search(), simulations=simulations)

@@ -13,13 +13,15 @@ from typing import Annotated, Any, Literal
 
 import tyro
 
+from envs import GameId
+
 
 @dataclass(frozen=True)
 class PlayCommand:
     """Play against an agent in a window: click to move; P pass, R resign, U undo, N new game,
     S swap colours, H heat map of the agent's thinking. Closing saves a replay in replays/."""
 
-    game: Annotated[Literal["tictactoe", "go"], tyro.conf.Positional] = "tictactoe"
+    game: Annotated[GameId, tyro.conf.Positional] = "tictactoe"
     """Which game to play."""
     size: int = 9
     """Go board size (5..19)."""
@@ -68,7 +70,9 @@ def default_opponent(game: str, size: int, runs: Path = Path("runs")) -> str:
     (tic-tac-toe) or random (Go)."""
     import json
 
-    name = f"alphazero-{game}" + (str(size) if game == "go" else "")
+    from envs.spec import GameSpec
+
+    name = f"alphazero-{GameSpec.for_board(game, size=size).label}"
     candidates = []
     for run in runs.glob(f"{name}-*"):
         best = run / "checkpoints" / "best.json"
@@ -85,7 +89,7 @@ def default_opponent(game: str, size: int, runs: Path = Path("runs")) -> str:
     shipped = shipped_network(game, size)
     if shipped is not None:
         return str(shipped)
-    return "minimax" if game == "tictactoe" else "random"
+    return "minimax" if GameSpec.of(game).solver is not None else "random"
 
 
 def check_display() -> None:

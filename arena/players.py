@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import torch
-
 from arena.match import Bot, make_bot
 from arena.networks import search_player
 from arena.thinking import Thinking, thinking_from  # noqa: F401 (players show Thinking; re-exported)
@@ -77,10 +75,13 @@ SHIPPED = Path(__file__).parent / "weights"
 """Networks that ship with the package (a run folder each: checkpoints/, metrics.jsonl, config.json)."""
 
 
-def shipped_network(game: str, size: int) -> Path | None:
-    """The network shipped for Go ``size`` (``arena/weights/go<size>``), or None."""
-    folder = SHIPPED / f"{game}{size}"
-    return folder if game == "go" and (folder / "checkpoints" / "best.safetensors").exists() else None
+def shipped_network(game: str, size: int = 0) -> Path | None:
+    """The network shipped for this game and board (``arena/weights/<label>``: ``go9``,
+    ``go5``; see :attr:`envs.spec.GameSpec.label`), or None."""
+    from envs.spec import GameSpec
+
+    folder = SHIPPED / GameSpec.for_board(game, size=size).label
+    return folder if (folder / "checkpoints" / "best.safetensors").exists() else None
 
 
 @dataclass

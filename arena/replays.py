@@ -36,9 +36,10 @@ class Replay:
     """One game as it is written to disk (see the module docstring for the JSON)."""
 
     game: str
-    """Game id for ``envs.make``: ``tictactoe`` or ``go``."""
+    """Game id (:data:`envs.spec.REGISTRY`): ``tictactoe`` or ``go``."""
     config: dict[str, Any]
-    """Keyword arguments of ``envs.make`` (Go: ``size`` and ``komi``; tic-tac-toe: none)."""
+    """The board options of its :class:`~envs.spec.GameSpec` (Go: ``size`` and ``komi``;
+    tic-tac-toe: none)."""
     players: tuple[str, str]
     """Name of the player in seat 0 (moves first) and seat 1."""
     moves: tuple[int, ...]

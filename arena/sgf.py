@@ -43,7 +43,7 @@ def replay_to_sgf(replay: Replay) -> bytes:
     """
     from sgfmill import sgf
 
-    if replay.game != "go":
+    if replay.game != "go":  # a name branch on purpose: SGF's GM[1] records Go, the one game it writes
         raise ValueError(f"SGF records Go games; this replay is {replay.game!r}")
     size, komi = _go_config(replay.config)
     record = sgf.Sgf_game(size=size)

@@ -17,13 +17,14 @@ import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
 import torch
 import tyro
 
 from arena.elo import PairResult, elo_intervals, fit_elo
 from arena.match import Bot, ColourResults, MatchRecord, MatchResult, play_match_record
+from envs import GameId
 from envs.core import Game
 
 CONFIDENCE = 0.95
@@ -35,7 +36,7 @@ class TournamentCommand:
     """Round robin between players (seats swapped): win/draw/loss table and an Elo table,
     printed and written to a run folder (results.json, elo.png)."""
 
-    game: Annotated[Literal["tictactoe", "go"], tyro.conf.Positional] = "tictactoe"
+    game: Annotated[GameId, tyro.conf.Positional] = "tictactoe"
     """Which game to play."""
     players: tuple[str, ...] = ("random", "minimax")
     """Players: random, minimax (tic-tac-toe), mcts, or a checkpoint (.safetensors) or training

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, NamedTuple
 
 import tyro
@@ -114,10 +115,21 @@ class Preset(NamedTuple):
 
 
 def preset(game: str, size: int) -> Preset:
-    """The settings that work for ``game`` on a small CPU."""
-    if game == "tictactoe":  # chosen on a 2-core AMD EPYC VM, the slow case (README, BENCHMARKS.md)
-        cfg = AlphaZeroConfig(games=512, replay_ratio=16.0, lr=3e-3, lr_schedule="cosine", eval_simulations=8)
-        return Preset(cfg, 65.0, 32.5)
+    """The settings that work for ``game`` on a small CPU: its entry in :data:`PRESETS`, else
+    (tic-tac-toe, or a game just added to envs/) the small-game recipe."""
+    return PRESETS.get(game, small_game_preset)(game, size)
+
+
+def small_game_preset(game: str, size: int) -> Preset:
+    """Tic-tac-toe's recipe (perfect play in about a minute), chosen on a 2-core AMD EPYC VM,
+    the slow case (README, BENCHMARKS.md); the starting point for any small board game."""
+    cfg = AlphaZeroConfig(game=game, games=512, replay_ratio=16.0, lr=3e-3, lr_schedule="cosine",
+                          eval_simulations=8)
+    return Preset(cfg, 65.0, 32.5)
+
+
+def go_preset(game: str, size: int) -> Preset:
+    """Go's recipes by board size: 5x5's small network, and KataGo's efficiencies from 7x7 up."""
     if size < 7:  # the recipe of the shipped 5x5 network (arena/weights/go5)
         cfg = AlphaZeroConfig(game="go", size=size, blocks=3, channels=48, games=128, search=MCTSConfig(simulations=24),
                               play_simulations=64, buffer_size=100_000, batch_size=256, replay_ratio=2.0,
@@ -140,6 +152,10 @@ def preset(game: str, size: int) -> Preset:
 
     return Preset(cfg, seconds, 600.0 if size >= 9 else 300.0, threads=usable_cores(), eval_games=32,
                   snapshot_every=1800.0 if size >= 9 else 600.0)
+
+
+PRESETS: dict[str, Callable[[str, int], Preset]] = {"go": go_preset}
+"""Game id -> its recipe ``(game, size) -> Preset``; games not named here get :func:`small_game_preset`."""
 
 
 def build(cmd: Train) -> tuple[AlphaZeroConfig, Any]:
@@ -168,9 +184,12 @@ def build(cmd: Train) -> tuple[AlphaZeroConfig, Any]:
 
 def run_train(cmd: Train) -> dict[str, Any]:
     """Train with a progress bar; prints where the run went and how to play it."""
-    if cmd.agent != "alphazero" or cmd.game not in ("tictactoe", "go"):
+    from envs.spec import REGISTRY
+
+    if cmd.agent != "alphazero" or cmd.game not in REGISTRY:
         if cmd.agent == "alphazero":
-            raise ValueError(f"AlphaZero trains tictactoe or go; for {cmd.game} pass --agent dqn|reinforce|a2c|ppo")
+            raise ValueError(f"AlphaZero trains the board games ({', '.join(REGISTRY)}); for {cmd.game} "
+                             "pass --agent dqn|reinforce|a2c|ppo")
         from arena.rl import run_rl_from_cli
 
         if cmd.nproc != 1:
@@ -214,8 +233,10 @@ def _train_config(cmd: Train) -> tuple[AlphaZeroConfig, Any]:
         raise ValueError("--nproc (data-parallel learner) and --workers/--ray-address (Ray self-play) "
                          "do not combine: choose one")
     cfg, opts = build(cmd)
-    if cmd.bootstrap != "none" and cmd.game != "go":
-        raise ValueError("--bootstrap gnugo learns Go from GNU Go's games; tic-tac-toe has no GNU Go")
+    from arena.gnugo import gnugo_plays
+
+    if cmd.bootstrap != "none" and not gnugo_plays(cmd.game):
+        raise ValueError(f"--bootstrap gnugo learns Go from GNU Go's games; {cmd.game} has no GNU Go")
     if cmd.bootstrap != "none" and (cmd.nproc > 1 or cmd.workers > 0 or cmd.ray_address is not None):
         raise ValueError("--bootstrap gnugo runs in one process: leave out --nproc/--workers (resume with them after)")
     if cfg.mixed_sizes and (cmd.workers > 0 or cmd.ray_address is not None):
@@ -279,4 +300,4 @@ def _print_summary(cmd: Train, cfg: AlphaZeroConfig, run: Path, final: dict[str,
                       if final.get(k))  # Ray runs (--workers) do not split their clock
     lines = [summary] + ([f"wall clock: {clock}"] if clock else []) + [f"run folder: {run}"]
     print("\n".join(lines) + f"\nplay it: arena play {cmd.game} --opponent {run}"
-          + (f" --size {cfg.size}" if cfg.game == "go" else ""))
+          + "".join(f" --{k} {v}" for k, v in cfg.game_spec().options.items() if k == "size"))

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from envs import go, tictactoe  # noqa: F401 (each registers its game with envs.spec)
-from envs.spec import GameSpec
+from envs import go, tictactoe, tictactoe_solver  # noqa: F401 (each registers with envs.spec: add a game here)
+from envs.spec import REGISTRY, GameSpec
 
-GameId = Literal["tictactoe", "go"]
+GameId = Literal[tuple(REGISTRY)]  # type: ignore[valid-type]
+"""The registered games' ids (``tictactoe``, ``go``, ...), as a Literal so commands list them."""
 
 
 def make(game_id: GameId, **kwargs: Any) -> Any:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, NamedTuple, Protocol, TypeVar
 
 import torch
 
@@ -54,8 +54,23 @@ class BatchedState(Protocol):
     terminated: torch.Tensor  # bool [B]
 
 
+class Solver(NamedTuple):
+    """Exact play, for a game small enough to solve (tic-tac-toe): the perfect opponent and
+    the judge of an agent's moves (registered with :func:`envs.spec.register_solver`)."""
+
+    actions: Callable[[Any, Any], torch.Tensor]
+    """``actions(state, rng)``: an optimal move for every game of the batch (ties broken by
+    ``rng``, a ``random.Random`` or ``torch.Generator``)."""
+    judge: Callable[[Any], Any]
+    """``judge(device)``: every non-terminal position as one batched ``state`` with its
+    ``optimal`` moves (bool ``[P, A]``)."""
+
+
 class Game(Protocol):
-    """What arena, agents and the ecosystem faces need from a game."""
+    """What arena, agents and the ecosystem faces need from a game.
+
+    The class attributes after ``board_size`` are the facts arena asks of a game instead of
+    its name, so that a new game needs no branch outside envs/ (README's "Add a game")."""
 
     name: str
     num_actions: int
@@ -65,10 +80,22 @@ class Game(Protocol):
     """What a person calls each seat (``black``/``white``, ``X``/``O``)."""
     has_pass: bool
     """Whether the last action is a pass (Go), which a board click cannot play."""
+    board_style: Literal["points", "cells"]
+    """How the window draws it: stones on the lines' crossings (Go), or marks in cells."""
+    has_territory: bool
+    """Area scoring (Go): ``score_now(state)`` and ``ownership(state)`` exist, so the window
+    counts territory and networks may learn ownership and score."""
+    board_sizes: tuple[int, ...]
+    """The sizes this game may be built with (``GameSpec.for_board(..., size=n)``; GTP's
+    ``boardsize``). A solved game's exact play is ``game.spec.solver`` (envs/spec.py)."""
 
     @property
     def spec(self) -> Any:
         """The :class:`envs.spec.GameSpec` that builds this game again."""
+        ...
+
+    def resigned_text(self, winner: int) -> str:
+        """The result when seat ``1 - winner`` resigns (``B+R``, ``X wins (resignation)``)."""
         ...
 
     def result_text(self, state: Any, index: int = 0) -> str | None:

@@ -85,9 +85,12 @@ class Go:
     num_players = 2
     seat_names = ("black", "white")
     has_pass = True
+    board_style = "points"
+    has_territory = True
+    board_sizes = tuple(range(5, 20))
 
     def __init__(self, size: int = 9, komi: float = 7.5, max_moves: int | None = None, history: int = 4):
-        if not 5 <= size <= 19:
+        if size not in self.board_sizes:
             raise ValueError(f"board size must be 5..19, got {size}")
         if history < 1:
             raise ValueError(f"history must be >= 1 board, got {history}")
@@ -117,6 +120,10 @@ class Go:
         if self.history != 4:
             kwargs["history"] = self.history
         return GameSpec.of("go", **kwargs)
+
+    def resigned_text(self, winner: int) -> str:
+        """The result when the other seat resigns: ``B+R``, ``W+R`` (SGF's form)."""
+        return f"{'BW'[winner]}+R"
 
     def result_text(self, state: GoState, index: int = 0) -> str | None:
         """Game ``index``'s result as replays and SGF write it: ``B+3.5``, ``W+0.5`` (the area

@@ -32,7 +32,6 @@ the seeded ``np_random``); when the opponent moves first, ``reset`` plays its mo
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from collections.abc import Callable
 from typing import Any

@@ -9,6 +9,7 @@ adds itself with :func:`register`.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,10 +22,19 @@ BOARD_OPTIONS: dict[str, tuple[str, ...]] = {}
 """The options of each game that a command line sets (Go: ``--size``, ``--komi``)."""
 
 
+SOLVERS: dict[str, Any] = {}
+"""Game id -> its exact solver (an :class:`envs.core.Solver`), for games small enough to solve."""
+
+
 def register(game_id: str, constructor: Callable[..., Any], board_options: tuple[str, ...] = ()) -> None:
     """Make ``game_id`` buildable by :meth:`GameSpec.make` (one line at the end of a game's module)."""
     REGISTRY[game_id] = constructor
     BOARD_OPTIONS[game_id] = board_options
+
+
+def register_solver(game_id: str, solver: Any) -> None:
+    """Give ``game_id`` exact play (the solver's module, which imports the rules, calls it)."""
+    SOLVERS[game_id] = solver
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,25 @@ class GameSpec:
         """The board options (:data:`BOARD_OPTIONS`) of this spec, as replays store them."""
         return {k: v for k, v in self.kwargs if k in BOARD_OPTIONS[self.id]}
 
+    @property
+    def rules(self) -> Callable[..., Any]:
+        """The registered constructor (the game's class: its facts, e.g. ``board_sizes``,
+        ``solver``, are readable without building it)."""
+        return REGISTRY[self.id]
+
+    @property
+    def solver(self) -> Any:
+        """The game's exact solver (:class:`envs.core.Solver`: ``actions``, ``judge``), or None:
+        a solved game gets the perfect ``minimax`` opponent and optimal-move judgements."""
+        return SOLVERS.get(self.id)
+
+    @property
+    def label(self) -> str:
+        """A short name for files and folders: the id, plus the size for a game built in
+        several sizes (``go9``, ``tictactoe``): run folders, ``arena/weights/<label>``."""
+        size = dict(self.kwargs).get("size")
+        return self.id + (str(size) if size is not None and "size" in BOARD_OPTIONS[self.id] else "")
+
     def make(self) -> Any:
         """The game's rules."""
         return REGISTRY[self.id](**dict(self.kwargs))
@@ -65,8 +94,10 @@ class GameSpec:
         return GameSpec.of(self.id, **{**dict(self.kwargs), **kwargs})
 
     def uncapped(self) -> GameSpec:
-        """The game as people play it, by its rules alone: Go without the self-play move cap."""
-        return self.replace(max_moves=0) if self.id == "go" and "max_moves" not in dict(self.kwargs) else self
+        """The game as people play it, by its rules alone: a game with a self-play move cap
+        (Go's ``max_moves``) without it."""
+        capped = "max_moves" in inspect.signature(self.rules).parameters
+        return self.replace(max_moves=0) if capped and "max_moves" not in dict(self.kwargs) else self
 
     def to_dict(self) -> dict[str, Any]:
         """``{"game": id, **kwargs}``, for JSON."""

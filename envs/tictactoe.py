@@ -50,11 +50,18 @@ class TicTacToe:
     board_size = SIZE
     seat_names = ("X", "O")
     has_pass = False
+    board_style = "cells"
+    has_territory = False
+    board_sizes = (SIZE,)
 
     @property
     def spec(self) -> GameSpec:
         """What builds this game again (it takes no arguments)."""
         return GameSpec.of("tictactoe")
+
+    def resigned_text(self, winner: int) -> str:
+        """The result when the other seat resigns: ``X wins (resignation)``."""
+        return f"{'XO'[winner]} wins (resignation)"
 
     def result_text(self, state: TicTacToeState, index: int = 0) -> str | None:
         """Game ``index``'s result as replays write it: ``X wins``, ``O wins``, ``draw``; None

@@ -25,6 +25,8 @@ from typing import NamedTuple
 
 import torch
 
+from envs.core import Solver
+from envs.spec import register_solver
 from envs.tictactoe import LINES, NUM_CELLS, TicTacToeState
 
 Board = tuple[int, ...]
@@ -236,3 +238,6 @@ def judge_positions(device: torch.device | str | None = None) -> Judge:
         move_count=marks.long(),
     )
     return Judge(state, optimal.to(board.device))
+
+
+register_solver("tictactoe", Solver(minimax_actions, judge_positions))

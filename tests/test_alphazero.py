@@ -18,7 +18,7 @@ import envs
 from agents.alphazero import (AlphaZeroConfig, ReplayBuffer, Samples, SelfPlay, make_network, random_symmetries)
 from agents.mcts import MCTSConfig
 from arena import checkpoint as ckpt
-from arena.alphazero import TrainOptions, judge_tictactoe, load_network, train
+from arena.alphazero import TrainOptions, judge_solved, load_network, train
 from arena.match import make_bot, play_match
 from arena.players import make_player
 from arena.train import preset
@@ -97,7 +97,7 @@ def test_short_training_learns(tmp_path):
     cfg = preset("tictactoe", 3).cfg
     cfg = dataclasses.replace(cfg, play_simulations=16)  # the final judgement searches 4,520 positions: keep it cheap
     torch.manual_seed(0)
-    before = judge_tictactoe(game, make_network(game, cfg).eval(), None)
+    before = judge_solved(game, make_network(game, cfg).eval(), None)
     final = train(cfg, TrainOptions(seconds=300, max_steps=300, eval_every=300, eval_games=40), tmp_path)
     assert final["optimal_policy"] > before + 0.2  # the raw policy learned (untrained: ~0.5)
     assert final["loss_random"] <= 0.05 and final["win_random"] >= 0.8

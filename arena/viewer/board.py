@@ -43,7 +43,7 @@ MIN_OWNERSHIP = 0.2  # territory: points the network is less sure of than this g
 # (label, command) of each button; the window maps commands to session methods and keys.
 BUTTONS = (("Pass P", "pass"), ("Resign R", "resign"), ("Undo U", "undo"), ("New N", "new"),
            ("Swap S", "swap"), ("Heat H", "thinking"), ("Terr. O", "territory"))
-GO_ONLY = ("pass", "territory")  # commands tic-tac-toe has no button for
+GAME_FACT = {"pass": "has_pass", "territory": "has_territory"}  # buttons a game shows only with the fact
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ class Button:
 def layout_for(game: Any, rect: pygame.Rect = BOARD_RECT) -> BoardLayout:
     """The layout of ``game``'s board inside ``rect`` (a square)."""
     n, width = game.board_size, rect.width
-    if game.name != "go":  # cells: a 40 px margin round a 3x3 grid
+    if game.board_style == "cells":  # a 40 px margin round the grid
         step = (width - 80) / n
         return BoardLayout(n, rect.left + 40 + step / 2, rect.top + 40 + step / 2, step)
     # Go: the margin m holds half a stone plus the coordinates (22 px): m = step / 2 + 22
@@ -99,7 +99,7 @@ def layout_for(game: Any, rect: pygame.Rect = BOARD_RECT) -> BoardLayout:
 def buttons_for(game: Any, specs: tuple[tuple[str, str], ...] = BUTTONS) -> list[Button]:
     """The buttons of the bar, left to right (no Pass or territory in tic-tac-toe); ``specs``
     are ``(label, command)`` pairs (default: the play window's)."""
-    chosen = [b for b in specs if game.name == "go" or b[1] not in GO_ONLY]
+    chosen = [b for b in specs if b[1] not in GAME_FACT or getattr(game, GAME_FACT[b[1]])]
     gap, height = 8, 36
     width = (WINDOW_SIZE[0] - gap * (len(chosen) + 1)) / len(chosen)
     top = WINDOW_SIZE[1] - height - 10
@@ -132,7 +132,7 @@ def draw_board(surface: pygame.Surface, game: Any, state: Any, layout: BoardLayo
     does, a square of the expected owner's colour on each empty point, larger and darker the
     surer the network is, and on each stone it expects to be captured (dead)."""
     cells = [int(v) for v in state.board[0].tolist()]
-    if game.name == "go":
+    if game.board_style == "points":
         _draw_goban(surface, layout)
         if ownership is not None:  # under the heat map, so its percentages stay readable
             _draw_territory(surface, layout, ownership, cells, on_stones=False)
@@ -338,12 +338,12 @@ def info_line(session: PlaySession) -> str:
     what, and the agent's value when shown."""
     parts = [f"you: {session.seat_name(session.human_seat)}"]
     thinking = session.shown_thinking
-    if session.is_go:
+    if session.game.has_territory:
         parts += go_counts(session.game, session.state, session.over)
         if session.show_territory and thinking is not None and thinking.ownership is not None:
             parts.append(territory_estimate(session.game, thinking.ownership))
     if thinking is not None and session.show_thinking:
         parts.append(f"{session.opponent.name}'s value {thinking.value:+.2f}")  # for itself
-        if session.is_go and len(thinking.policy) > session.game.pass_action:
+        if session.game.has_pass and len(thinking.policy) > session.game.pass_action:
             parts.append(f"pass {100 * thinking.policy[session.game.pass_action]:.0f}%")
     return " | ".join(parts)

@@ -40,15 +40,15 @@ class SolverPlayer:
 def make_screenshots(out_dir: str | Path = OUT_DIR, simulations: int = 64) -> list[Path]:
     """Draw both pictures into ``out_dir`` (Go against the shipped 9x9 network, or ``mcts``
     without one, searching ``simulations`` per move); returns their paths."""
-    import envs
+    from envs.spec import GameSpec
     from arena.players import shipped_network
 
-    go = envs.make_uncapped("go", size=9, komi=7.5)
+    go = GameSpec.of("go", size=9, komi=7.5).uncapped().make()
     network = shipped_network("go", 9)
     go_opponent: Player = make_player("mcts" if network is None else str(network), go, simulations=simulations)
     out = Path(out_dir)
     return [
-        _shoot(envs.make("tictactoe"), SolverPlayer(), TICTACTOE_CLICKS, out / "play-tictactoe.png"),
+        _shoot(GameSpec.of("tictactoe").make(), SolverPlayer(), TICTACTOE_CLICKS, out / "play-tictactoe.png"),
         _shoot(go, go_opponent, GO_CLICKS, out / "play-go.png", territory=network is not None),
     ]
 

@@ -68,10 +68,6 @@ class PlaySession:
     # ----- what the window shows ------------------------------------------------------------
 
     @property
-    def is_go(self) -> bool:
-        return self.game.name == "go"
-
-    @property
     def to_move(self) -> int:
         """Seat to move now (0 first: X, black)."""
         return int(self.state.current_player[0])
@@ -135,14 +131,14 @@ class PlaySession:
         except IllegalActionError:
             self.message = f"Illegal move: {self.game.action_to_string(action)}. Try another."
             return False
-        self.message = "You passed." if self.is_go and action == self.game.pass_action else ""
+        self.message = "You passed." if self.game.has_pass and action == self.game.pass_action else ""
         self._after_move()
         return True
 
     def pass_move(self) -> bool:
-        """The person passes (Go only)."""
-        if not self.is_go:
-            self.message = "There is no pass in tic-tac-toe."
+        """The person passes (Go; a game without ``has_pass`` says so)."""
+        if not self.game.has_pass:
+            self.message = f"There is no pass in {self.game.name}."
             return False
         return self.play(self.game.pass_action)
 
@@ -153,7 +149,7 @@ class PlaySession:
             return
         self._cancel_agent()
         winner = 1 - self.human_seat
-        self.result = f"{'BW'[winner]}+R" if self.is_go else f"{'XO'[winner]} wins (resignation)"
+        self.result = self.game.resigned_text(winner)
         self.message = "You resigned."
         self.save()
 
@@ -192,10 +188,10 @@ class PlaySession:
             self.message = f"{self.opponent.name} shows no thinking (try --opponent mcts or a checkpoint)."
 
     def toggle_territory(self) -> None:
-        """Show or hide the territory estimate (Go only): where the agent's network expects
-        each point to end up, from the ownership of its latest thinking."""
-        if not self.is_go:
-            self.message = "Tic-tac-toe has no territory."
+        """Show or hide the territory estimate (Go: ``has_territory``): where the agent's network
+        expects each point to end up, from the ownership of its latest thinking."""
+        if not self.game.has_territory:
+            self.message = f"{self.game.name} has no territory."
             return
         self.show_territory = not self.show_territory
         thinking = self.shown_thinking
@@ -311,7 +307,7 @@ class PlaySession:
             self._agent_failed = True
             self.message = f"{self.opponent.name} failed ({error}); U: undo, N: new game, S: swap."
             return False
-        if self.is_go and answer.action == self.game.pass_action:
+        if self.game.has_pass and answer.action == self.game.pass_action:
             self.message = f"{self.opponent.name} passed."
         self._after_move()
         return True

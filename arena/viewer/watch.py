@@ -107,7 +107,7 @@ class WatchSession:
                  autoplay: bool = False, delay: float = 0.7):
         """Show the replay at ``path``, or follow ``feed`` (``game`` draws the empty board
         until its first replay arrives). Raises ``ValueError`` for an unusable ``path``."""
-        import envs
+        from envs.spec import GameSpec
 
         self.feed, self.autoplay, self.delay = feed, autoplay, delay
         self.show_thinking = True
@@ -115,7 +115,7 @@ class WatchSession:
         self.message = ""
         self.path: Path | None = None
         self.replay: Replay | None = None
-        self.game = game if game is not None else envs.make("tictactoe")
+        self.game = game if game is not None else GameSpec.of("tictactoe").make()
         self.states: list[Any] = [self.game.init(1)]
         self.index = 0
         self._last_step = self._last_poll = float("-inf")
@@ -179,7 +179,7 @@ class WatchSession:
         if self.replay is None:
             return self.message
         parts = [f"{self.seat_name(s)}: {self.replay.players[s]}" for s in (0, 1)]
-        if self.game.name == "go":
+        if self.game.has_territory:
             parts += go_counts(self.game, self.state, self.at_end)
             if self.show_territory:
                 ownership = self.shown_ownership
@@ -188,7 +188,7 @@ class WatchSession:
         if thinking is not None and self.show_thinking:
             seat = int(self.states[self.index - 1].current_player[0])
             parts.append(f"{self.seat_name(seat)}'s value {thinking.value:+.2f}")  # for the player who moved
-            if self.game.name == "go":
+            if self.game.has_pass:
                 parts.append(f"pass {100 * thinking.policy[self.game.pass_action]:.0f}%")
         if self.message:
             parts.append(self.message)
