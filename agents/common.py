@@ -2,10 +2,14 @@
 
 ``arena/rl.py`` owns the loop a person sees (vector envs, evaluation on a separate env,
 metrics, TensorBoard, checkpoints, ``--resume``); an algorithm file (``agents/dqn.py``,
-``agents/pg.py``) owns only the learning. They meet at :class:`Learner`. Shared pieces of the
-algorithms (replay buffer, schedules, GAE) live in this module once, and so do :class:`PastSelves`, the
-pool of past copies a learner plays against in self-play on our games, and :func:`optimizer_tensors`
-with its inverse, the named-tensor form of an optimizer's state that every ``state_tensors`` uses.
+``agents/pg.py``) owns only the learning. They meet at :class:`Learner`. This module also holds
+what every learner shares: :class:`PastSelves`, the pool of past copies a learner plays against in
+self-play on our games, and :func:`optimizer_tensors` with its inverse (and :func:`strip_prefix`),
+the named-tensor form of an optimizer's state that every ``state_tensors`` uses.
+
+The algorithms' own pieces live beside their learners: the replay memory in ``agents/replay.py``,
+DQN's schedules and targets in ``agents/dqn_math.py``, rollouts and GAE in ``agents/rollout.py``,
+the policy-gradient losses in ``agents/pg_losses.py``.
 """
 
 from __future__ import annotations
