@@ -1,6 +1,6 @@
 """AlphaZero (Silver et al. 2018): batched self-play with tree search, and its learner.
 
-The pieces, in the order a training iteration uses them (arena/alphazero.py runs the loop,
+The pieces, in the order a training iteration uses them (arena/selfplay/alphazero.py runs the loop,
 evaluates and writes files; nothing here prints or touches disk):
 
 1. :class:`SelfPlay` keeps B games in lockstep on one device. Each :meth:`SelfPlay.step`

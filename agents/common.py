@@ -1,6 +1,6 @@
 """What every model-free learner (DQN, REINFORCE, A2C, PPO) offers the arena's training loop.
 
-``arena/rl.py`` owns the loop a person sees (vector envs, evaluation on a separate env,
+``arena/rl/loop.py`` owns the loop a person sees (vector envs, evaluation on a separate env,
 metrics, TensorBoard, checkpoints, ``--resume``); an algorithm file (``agents/dqn.py``,
 ``agents/pg.py``) owns only the learning. They meet at :class:`Learner`. This module also holds
 what every learner shares: :class:`PastSelves`, the pool of past copies a learner plays against in

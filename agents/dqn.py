@@ -12,7 +12,7 @@ math it calls (``linear_schedule``, ``n_step_returns``, ``td_target``, ``masked_
 Action masks: when the env gives ``info["action_mask"]`` (our board games) exploration draws
 among legal actions, acting is a masked argmax, and the bootstrap ``max`` runs over the legal
 actions of the next state only. The vector env must use same-step autoreset
-(``gymnasium.vector.AutoresetMode.SAME_STEP``), as ``arena/rl.py`` builds it.
+(``gymnasium.vector.AutoresetMode.SAME_STEP``), as ``arena/rl/loop.py`` builds it.
 """
 
 from __future__ import annotations

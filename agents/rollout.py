@@ -9,7 +9,7 @@ pleasant consequence the math below relies on: the observation after row ``t`` i
 ``t + 1``'s (``last_obs`` after the last row), and when row ``t`` ends an episode that is the
 episode's final observation, whose value bootstraps a truncated (time-limit) episode.
 
-``AutoresetMode.SAME_STEP`` (what ``arena/rl.py`` builds) works too: there the step that ends an
+``AutoresetMode.SAME_STEP`` (what ``arena/rl/loop.py`` builds) works too: there the step that ends an
 episode already returns the next episode's first observation and the final one comes in
 ``info["final_obs"]``; every row is then valid, a truncated row's ``V(final obs)`` is kept in
 ``Rollout.truncation_values`` (the learner adds ``gamma`` times it to the reward, as SB3 does)

@@ -24,10 +24,10 @@ from tqdm import tqdm
 from agents.bandits import (
     UCB, Algorithm, Curves, EpsilonGreedy, GradientBandit, ThompsonBernoulli, ThompsonGaussian, run_testbed,
 )
-from arena import runs
+from arena.io import runs
 from envs.bandits import BanditConfig
 
-import matplotlib.pyplot as plt  # noqa: E402,I001  (after arena.runs chose the Agg backend)
+import matplotlib.pyplot as plt  # noqa: E402,I001  (after arena.io.runs chose the Agg backend)
 
 FigureName = Literal[
     "epsilon-greedy", "optimistic", "ucb", "gradient", "thompson-bernoulli", "thompson-gaussian", "nonstationary",

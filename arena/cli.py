@@ -42,7 +42,7 @@ class Demo:
 
 def run_demo(cfg: Demo) -> dict[str, int]:
     """Play ``cfg.games`` games, printing boards; returns the win/draw tally by bot name."""
-    from arena.match import make_bot, play_game
+    from arena.bots.match import make_bot, play_game
     from envs.spec import GameSpec
 
     game = GameSpec.for_board(cfg.game, size=cfg.size, komi=cfg.komi).uncapped().make()
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Arena: batched games, AlphaZero, DQN, policy gradients and bandits.",
         config=(tyro.conf.OmitSubcommandPrefixes,),
     )
-    from arena.checkpoint import CheckpointError
+    from arena.io.checkpoint import CheckpointError
     from arena.gtp import GtpError
 
     run = {config: runner for config, runner in commands.values()}[type(cfg)]

@@ -33,8 +33,8 @@ class EvalCommand:
 
 
 def run_eval(cmd: EvalCommand) -> dict[str, Any]:
-    """Run the evaluation and print the returns; returns :func:`arena.rl.eval_run`'s summary."""
-    from arena.rl import eval_run
+    """Run the evaluation and print the returns; returns :func:`arena.rl.loop.eval_run`'s summary."""
+    from arena.rl.loop import eval_run
 
     if cmd.episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {cmd.episodes}")

@@ -38,7 +38,7 @@ from typing import Any
 import torch
 
 from arena.gtp import GtpError
-from arena.match import MatchResult
+from arena.bots.match import MatchResult
 from envs.core import Game, put_rows, state_rows
 
 SEARCH_PATHS = "/usr/games:/usr/local/games"  # Debian/Ubuntu put gnugo here, often off PATH
@@ -211,7 +211,7 @@ class GnuGoResult:
 
 def play_gnugo(player: Any, game: Game, games: int, level: int = 1, gnugo: str | None = None,
                seed: int = 0, timeout: float = 60.0) -> GnuGoResult:
-    """Play ``games`` games of ``player`` (an :class:`arena.players.Player`, or a bot
+    """Play ``games`` games of ``player`` (an :class:`arena.bots.players.Player`, or a bot
     ``bot(game, state) -> long [1]``) against GNU Go at ``level`` on ``game`` (a Go instance:
     its size, komi and move cap), one after another. Our player is black in even-numbered
     games (0, 2, ...).
@@ -238,7 +238,7 @@ def play_gnugo_batched(bot: Any, game: Game, games: int, level: int = 1, gnugo: 
     even-numbered games), scoring and records are those of :func:`play_gnugo`.
 
     Args:
-        bot: ``bot(game, state) -> long [K]``, e.g. :func:`arena.alphazero.search_bot`.
+        bot: ``bot(game, state) -> long [K]``, e.g. :func:`arena.selfplay.alphazero.search_bot`.
         game: a Go instance (size, komi, move cap); states live on ``device`` (the bot's).
         games: games to play; ``records[g]`` is game ``g``, GNU Go seeded with ``seed + g``.
         processes: the most GNU Go processes alive at once.

@@ -147,7 +147,7 @@ def run_gtp(cmd: GtpCommand, stdin: TextIO | None = None, stdout: TextIO | None 
 # ----- the engine -----------------------------------------------------------------------
 
 
-PlayerFactory = Callable[[Any], Any]  # game -> a player (arena.players.Player)
+PlayerFactory = Callable[[Any], Any]  # game -> a player (arena.bots.players.Player)
 
 
 class GtpEngine:
@@ -170,9 +170,9 @@ class GtpEngine:
 
     @classmethod
     def from_command(cls, cmd: GtpCommand) -> GtpEngine:
-        from arena.players import make_player
+        from arena.bots.players import make_player
 
-        from arena.players import shipped_network
+        from arena.bots.players import shipped_network
 
         def spec(game: Game) -> str:  # per board: GTP's boardsize may change it
             if cmd.checkpoint or cmd.agent != "shipped":

@@ -1,9 +1,9 @@
 """``arena match a b``: two players, colours alternating, with the same outputs as a tournament.
 
-The two-player case of :mod:`arena.tournament`: one batched :func:`arena.match.play_match_record`
+The two-player case of :mod:`arena.tournament`: one batched :func:`arena.bots.match.play_match_record`
 (``a`` moves first in the first half of the games), the W/D/L overall and by colour, the Elo
-difference ``a - b`` with its 95% interval (:func:`arena.elo.fit_elo` anchored at ``b``, and
-:func:`arena.elo.elo_intervals`), and every game as a replay. For Go, ``b`` may be GNU Go
+difference ``a - b`` with its 95% interval (:func:`arena.bots.elo.fit_elo` anchored at ``b``, and
+:func:`arena.bots.elo.elo_intervals`), and every game as a replay. For Go, ``b`` may be GNU Go
 (``gnugo`` or ``gnugo:LEVEL``): those games are played one at a time over GTP by
 :func:`arena.gnugo.play_gnugo`. Writes ``config.json``, ``results.json`` and ``replays/`` into
 a run folder (``runs/match-<game>-<time>``).
@@ -20,8 +20,8 @@ import tyro
 
 from envs import GameId
 
-from arena.elo import PairResult, elo_intervals, fit_elo
-from arena.match import ColourResults, MatchRecord, MatchResult
+from arena.bots.elo import PairResult, elo_intervals, fit_elo
+from arena.bots.match import ColourResults, MatchRecord, MatchResult
 from arena.tournament import CONFIDENCE, colour_json, display_names, format_colours, player_bot, write_replays
 
 
@@ -86,8 +86,8 @@ def run_match(cmd: MatchCommand) -> MatchReport:
     """
     from envs.spec import GameSpec
     from arena.gnugo import gnugo_plays
-    from arena.players import make_player
-    from arena.runs import new_run_dir, write_config, write_json
+    from arena.bots.players import make_player
+    from arena.io.runs import new_run_dir, write_config, write_json
 
     if cmd.games < 2:
         raise ValueError(f"--games must be at least 2 (one with each colour), got {cmd.games}")
@@ -105,7 +105,7 @@ def run_match(cmd: MatchCommand) -> MatchReport:
     print(f"{cmd.game}: {names[0]} vs {opponent}, {cmd.games} games, "
           f"{names[0]} moving first in {(cmd.games + 1) // 2} of them")
     if level is None:
-        from arena.match import play_match_record
+        from arena.bots.match import play_match_record
 
         player_b = make_player(cmd.b, game, simulations=cmd.simulations, seed=cmd.seed + 1, device=cmd.device)
         record = play_match_record(game, (player_bot(player_a), player_bot(player_b)), cmd.games, cmd.device)

@@ -48,7 +48,7 @@ def make_session(cmd: PlayCommand) -> Any:
 
     Raises ``ValueError`` (or ``CheckpointError``) for an unusable opponent, before any window opens.
     """
-    from arena.players import make_player
+    from arena.bots.players import make_player
     from arena.viewer.session import PlaySession
     from envs.spec import GameSpec
 
@@ -84,7 +84,7 @@ def default_opponent(game: str, size: int, runs: Path = Path("runs")) -> str:
                 continue
     if candidates:
         return str(max(candidates)[1])
-    from arena.players import shipped_network
+    from arena.bots.players import shipped_network
 
     shipped = shipped_network(game, size)
     if shipped is not None:

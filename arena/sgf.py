@@ -27,7 +27,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from arena.replays import Replay
+from arena.io.replays import Replay
 
 MAX_BYTES = 10_000_000
 RULES = "Chinese"
@@ -81,7 +81,7 @@ def sgf_to_replay(data: bytes, source: str = "SGF") -> Replay:
 
 def export_sgf(replay_path: str | Path, out: str | Path | None = None) -> Path:
     """Write the replay file ``replay_path`` as SGF to ``out`` (default: beside it, ``.sgf``)."""
-    from arena.replays import load_replay
+    from arena.io.replays import load_replay
 
     replay_path = Path(replay_path)
     replay = _read_replay(replay_path, load_replay)
@@ -94,7 +94,7 @@ def export_sgf(replay_path: str | Path, out: str | Path | None = None) -> Path:
 
 def import_sgf(sgf_path: str | Path, out: str | Path | None = None) -> Path:
     """Read an SGF file and write it as a JSON replay to ``out`` (default: beside it, ``.json``)."""
-    from arena.replays import save_replay
+    from arena.io.replays import save_replay
 
     sgf_path = Path(sgf_path)
     try:

@@ -1,10 +1,10 @@
 """``arena tournament``: a round robin between players, with win/draw/loss tables and Elo.
 
-Every pair of players meets in one batched :func:`arena.match.play_match` of ``--games``
+Every pair of players meets in one batched :func:`arena.bots.match.play_match` of ``--games``
 games, half with each colour (the arena swaps seats, STYLE.md rule 12). All the results
-are then fitted at once into Elo ratings (:func:`arena.elo.fit_elo`: Bradley-Terry maximum
+are then fitted at once into Elo ratings (:func:`arena.bots.elo.fit_elo`: Bradley-Terry maximum
 likelihood, draws as half wins), anchored so ``random`` (or ``--anchor``) is 0, with 95%
-intervals from the fit's Fisher information (:func:`arena.elo.elo_intervals`). Results are
+intervals from the fit's Fisher information (:func:`arena.bots.elo.elo_intervals`). Results are
 also split by colour (W/D/L moving first and moving second). The command prints the tables
 and writes ``results.json``, ``config.json``, ``elo.png`` and every game as a replay
 (``replays/``) into a run folder (``runs/tournament-<game>-<time>``).
@@ -22,8 +22,8 @@ from typing import Annotated, Any, NamedTuple
 import torch
 import tyro
 
-from arena.elo import PairResult, elo_intervals, fit_elo
-from arena.match import Bot, ColourResults, MatchRecord, MatchResult, play_match_record
+from arena.bots.elo import PairResult, elo_intervals, fit_elo
+from arena.bots.match import Bot, ColourResults, MatchRecord, MatchResult, play_match_record
 from envs import GameId
 from envs.core import Game
 
@@ -94,7 +94,7 @@ class TournamentResult:
     by_colour: tuple[ColourResults, ...] = ()
     """Per match (as ``matches``): the first-named player's W/D/L moving first and second."""
     intervals: dict[str, float] = field(default_factory=dict)
-    """Half-width of each rating's 95% interval (:func:`arena.elo.elo_intervals`)."""
+    """Half-width of each rating's 95% interval (:func:`arena.bots.elo.elo_intervals`)."""
     records: tuple[MatchRecord, ...] = field(default=(), repr=False)
     """Per match (as ``matches``): every game's moves, for replays (not in :meth:`to_json`)."""
 
@@ -150,7 +150,7 @@ def write_replays(directory: Path, game: Game, config: dict[str, Any], names: tu
                   record: MatchRecord) -> list[Path]:
     """Every game of ``record`` (``names[0]`` is its first bot) as an arena JSON replay
     ``<directory>/<a>-vs-<b>-<k>.json`` whose players are in seat order; returns the paths."""
-    from arena.replays import Replay, save_replay
+    from arena.io.replays import Replay, save_replay
 
     stem = "-vs-".join(re.sub(r"[^A-Za-z0-9._+-]", "_", n) for n in names)
     paths = []
@@ -176,7 +176,7 @@ def display_names(specs: tuple[str, ...] | list[str]) -> list[str]:
 
 
 def player_bot(player: Any) -> Bot:
-    """A batched bot from an :class:`arena.players.Player`: its own bot (``random``,
+    """A batched bot from an :class:`arena.bots.players.Player`: its own bot (``random``,
     ``minimax``), one batched search over all games (``mcts``, networks), or else one
     ``act`` per unfinished game."""
     if hasattr(player, "bot"):
@@ -231,7 +231,7 @@ def format_tables(result: TournamentResult) -> str:
 
 def plot_ratings(path: Path, result: TournamentResult, title: str = "") -> Path:
     """A horizontal bar chart of the ratings, best at the top."""
-    from arena.runs import plt, save_figure  # the Agg backend, chosen there
+    from arena.io.runs import plt, save_figure  # the Agg backend, chosen there
 
     rows = result.standings()[::-1]
     fig, ax = plt.subplots(figsize=(6, 0.5 * len(rows) + 1.2))
@@ -249,8 +249,8 @@ def run_tournament(cmd: TournamentCommand) -> TournamentResult:
     Raises ``ValueError`` (or ``CheckpointError``) for an unusable player, before any game.
     """
     from envs.spec import GameSpec
-    from arena.players import make_player
-    from arena.runs import new_run_dir, write_config, write_json
+    from arena.bots.players import make_player
+    from arena.io.runs import new_run_dir, write_config, write_json
 
     board = GameSpec.for_board(cmd.game, size=cmd.size, komi=cmd.komi)
     config = board.options

@@ -4,7 +4,7 @@
 play on two CPU cores; ``arena train go --size 5|7|9`` trains a Go network (a longer budget;
 use ``--device cuda`` on a GPU). Every AlphaZero option left unset takes the game's preset.
 ``arena train CartPole-v1 --agent ppo`` (any Gymnasium id, or ``tictactoe`` with a model-free
-agent) runs DQN / REINFORCE / A2C / PPO through :mod:`arena.rl` with the defaults table
+agent) runs DQN / REINFORCE / A2C / PPO through :mod:`arena.rl.loop` with the defaults table
 ``agents/hyperparams.toml``.
 """
 
@@ -148,7 +148,7 @@ def go_preset(game: str, size: int) -> Preset:
         resign_threshold=0.9, resign_playout=0.1,
     )
     seconds = 21_600.0 if size >= 9 else 3_600.0
-    from arena.alphazero import usable_cores
+    from arena.selfplay.alphazero import usable_cores
 
     return Preset(cfg, seconds, 600.0 if size >= 9 else 300.0, threads=usable_cores(), eval_games=32,
                   snapshot_every=1800.0 if size >= 9 else 600.0)
@@ -160,7 +160,7 @@ PRESETS: dict[str, Callable[[str, int], Preset]] = {"go": go_preset}
 
 def build(cmd: Train) -> tuple[AlphaZeroConfig, Any]:
     """The AlphaZero config and run options of ``cmd`` (preset, then what was set)."""
-    from arena.alphazero import TrainOptions
+    from arena.selfplay.alphazero import TrainOptions
 
     chosen = preset(cmd.game, cmd.size)
     cfg, seconds, eval_every, threads, eval_games = chosen[:5]
@@ -190,7 +190,7 @@ def run_train(cmd: Train) -> dict[str, Any]:
         if cmd.agent == "alphazero":
             raise ValueError(f"AlphaZero trains the board games ({', '.join(REGISTRY)}); for {cmd.game} "
                              "pass --agent dqn|reinforce|a2c|ppo")
-        from arena.rl import run_rl_from_cli
+        from arena.rl.loop import run_rl_from_cli
 
         if cmd.nproc != 1:
             raise ValueError("--nproc trains AlphaZero's learner; the model-free agents run in one process")
@@ -199,7 +199,7 @@ def run_train(cmd: Train) -> dict[str, Any]:
                                overrides)
 
     from arena import ddp
-    from arena.alphazero import new_run, train
+    from arena.selfplay.alphazero import new_run, train
 
     cfg, opts = _train_config(cmd)
     if cmd.nproc > 1 and not ddp.under_torchrun():
@@ -211,7 +211,7 @@ def run_train(cmd: Train) -> dict[str, Any]:
         run = new_run(cfg, cmd.run_dir)
         bar, progress = _progress_bar(cmd, opts)
         if cmd.workers > 0 or cmd.ray_address is not None:
-            from arena.distributed import train_distributed
+            from arena.selfplay.distributed import train_distributed
 
             final = train_distributed(cfg, opts, run, max(cmd.workers, 1), cmd.ray_address, progress)
         else:
@@ -225,7 +225,7 @@ def run_train(cmd: Train) -> dict[str, Any]:
 
 def _train_config(cmd: Train) -> tuple[AlphaZeroConfig, Any]:
     """The AlphaZero config and options of ``cmd``; with ``--resume``, the run's own config."""
-    from arena.checkpoint import CheckpointError, config_from_dict
+    from arena.io.checkpoint import CheckpointError, config_from_dict
 
     if cmd.nproc < 1:
         raise ValueError(f"--nproc must be >= 1, got {cmd.nproc}")
@@ -263,7 +263,7 @@ def _launch_processes(cmd: Train, cfg: AlphaZeroConfig) -> dict[str, Any]:
     import sys
 
     from arena import ddp
-    from arena.alphazero import new_run
+    from arena.selfplay.alphazero import new_run
 
     run = new_run(cfg, cmd.run_dir)
     argv = sys.argv[1:] + ([] if cmd.run_dir is not None else ["--run-dir", str(run)])

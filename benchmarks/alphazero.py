@@ -4,7 +4,7 @@ against GNU Go, as JSON lines.
 Three parts (``--part``; ``all`` is the first two, and the third when ``--networks`` are given):
 
 - ``tictactoe``: the issue's goal, "perfect play in at most 60 s of training on 2 CPU cores with
-  the default command". For each seed, ``arena.alphazero.train`` runs the tic-tac-toe preset
+  the default command". For each seed, ``arena.selfplay.alphazero.train`` runs the tic-tac-toe preset
   (``arena.train.preset("tictactoe", 3)``, ``TrainOptions(seconds=60, seed=s)``) into a temporary
   run folder; the trained network (``checkpoints/latest.safetensors``) is then judged on all 4,520
   non-terminal positions against the exact solver, with its default play-time search
@@ -26,7 +26,7 @@ Three parts (``--part``; ``all`` is the first two, and the third when ``--networ
   search (``--gnugo-simulations`` overrides the count). The games run at once
   (``arena.gnugo.play_gnugo_batched``: one GNU Go process per game, up to ``--processes``, our moves
   for all games in one batched search). One line per (network, level): wins/draws/losses, the win
-  rate (draws as half) with its 95% Wilson interval (``arena.elo.wilson_interval``), wins by
+  rate (draws as half) with its 95% Wilson interval (``arena.bots.elo.wilson_interval``), wins by
   colour, mean game length, the network's training seconds and games (its sidecar's ``counters``,
   else the run's ``metrics.jsonl`` at the last promotion, for a best network), wall seconds and the
   machine. ``--plot PATH`` draws the learning curve: win rate with interval bars against training
@@ -141,8 +141,8 @@ class Config:
 
 def tictactoe_run(cfg: Config, seed: int) -> dict[str, Any]:
     """Train the tic-tac-toe preset for ``cfg.seconds`` and judge the result."""
-    from arena.alphazero import TrainOptions, judge_tictactoe, load_network, search_bot, train
-    from arena.match import make_bot, play_match
+    from arena.selfplay.alphazero import TrainOptions, judge_tictactoe, load_network, search_bot, train
+    from arena.bots.match import make_bot, play_match
 
     az, seconds, eval_every = preset("tictactoe", 3)[:3]
     opts = TrainOptions(seconds=cfg.seconds or seconds, eval_every=eval_every, seed=seed, device=cfg.device)
@@ -281,8 +281,8 @@ def gnugo_rows(cfg: Config, path: str, report: bool = True) -> list[dict[str, An
     """Judge the network at ``path`` against GNU Go at every level of ``cfg.levels``: one
     row per level, emitted (unless ``report`` is False) and returned, for the plot."""
     import envs
-    from arena.alphazero import load_network, search_bot
-    from arena.elo import wilson_interval
+    from arena.selfplay.alphazero import load_network, search_bot
+    from arena.bots.elo import wilson_interval
     from arena.gnugo import play_gnugo_batched
 
     _, net, az = load_network(path, cfg.device)
@@ -326,7 +326,7 @@ def training_counters(path: Path) -> dict[str, Any]:
     """``{"train_seconds", "games", "from"}`` of the network at ``path`` (file or run folder):
     its sidecar's ``counters`` (latest and snapshot files), else, for a run's best network, the
     run's ``metrics.jsonl`` at its last promotion; ``{}`` when neither says."""
-    from arena.checkpoint import read_sidecar
+    from arena.io.checkpoint import read_sidecar
 
     file = path / "checkpoints" / "best.safetensors" if path.is_dir() else path
     counters = read_sidecar(file).get("counters")
@@ -345,9 +345,9 @@ def training_counters(path: Path) -> dict[str, Any]:
 def plot_gnugo_curve(rows: list[dict[str, Any]], path: str | Path) -> Path:
     """Win rate (95% Wilson bars) against training hours, one line per GNU Go level; rows
     without training seconds are left out."""
-    from arena.runs import save_figure
+    from arena.io.runs import save_figure
 
-    import matplotlib.pyplot as plt  # after arena.runs chose the Agg backend
+    import matplotlib.pyplot as plt  # after arena.io.runs chose the Agg backend
 
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     for level in sorted({row["level"] for row in rows}):

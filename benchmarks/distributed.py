@@ -5,7 +5,7 @@ Rows (``"bench": "distributed"``):
 
 - ``single``: the peer, self-play in this one process (``SelfPlay.step`` in a loop, the same
   config, no Ray), positions per second after a warm-up step.
-- ``ray``: ``arena.distributed.train_distributed`` with N workers and no learning
+- ``ray``: ``arena.selfplay.distributed.train_distributed`` with N workers and no learning
   (``replay_ratio=0``, so the workers never wait for the learner), positions per second of
   the training clock (which starts once every worker is up), per worker and in all, and the
   ratio to 1 worker and to ``single``.
@@ -43,7 +43,7 @@ import torch
 import tyro
 
 from agents.alphazero import ReplayBuffer, SelfPlay, make_network, make_optimizer, train_step
-from arena.alphazero import TrainOptions
+from arena.selfplay.alphazero import TrainOptions
 from arena.train import preset
 
 
@@ -83,7 +83,7 @@ def main(cfg: Config) -> None:
     single = _single_rate(az, cfg.seconds)
     print(json.dumps({**base, "row": "single", "positions_per_s": round(single, 1)}), flush=True)
 
-    from arena.distributed import train_distributed
+    from arena.selfplay.distributed import train_distributed
 
     rates: dict[int, float] = {}
     for n in cfg.workers:

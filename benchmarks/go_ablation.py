@@ -87,7 +87,7 @@ def variant_config(base: AlphaZeroConfig, variant: Variant) -> AlphaZeroConfig:
 
 def run_variant(cfg: Config, variant: Variant, folder: Path) -> list[dict[str, Any]]:
     """Train one variant for ``cfg.seconds``, then judge it against GNU Go: its rows."""
-    from arena.alphazero import TrainOptions, train
+    from arena.selfplay.alphazero import TrainOptions, train
 
     chosen = preset("go", cfg.size)
     az = variant_config(chosen.cfg, variant)

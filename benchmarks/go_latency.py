@@ -27,8 +27,8 @@ import torch
 import tyro
 
 from arena.gnugo import GtpClient, find_gnugo, gnugo_command
-from arena.networks import search_player
-from arena.players import shipped_network
+from arena.bots.networks import search_player
+from arena.bots.players import shipped_network
 from envs.spec import GameSpec
 
 

@@ -32,7 +32,7 @@ from typing import Any, Literal
 import torch
 import tyro
 
-from arena.datasets import load_images
+from arena.io.datasets import load_images
 from nets.data import split_indices
 
 Model = Literal["cnn", "mlp", "autoencoder", "cgan", "char-rnn", "shallow", "rbf", "rbm", "seq2seq", "ntm"]
@@ -146,7 +146,7 @@ def run_other(model: Model, cfg: Config) -> None:
                               "judge_test_accuracy": round(m["classifier_test_accuracy"], 4),
                               "wall_time": round(m["wall_time"], 1)}), flush=True)
         elif model == "char-rnn":
-            from arena.datasets import stdlib_text
+            from arena.io.datasets import stdlib_text
             from arena.supervised.char_rnn import CharRnnCommand, split_text
 
             cmd = CharRnnCommand(common=common)

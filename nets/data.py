@@ -1,7 +1,7 @@
 """Pure tools for supervised data: splits by fractions, batching, image augmentation, and the
 generated tasks (seq2seq's digit strings, the NTM's bit sequences).
 
-Loading files is arena's job (``arena/datasets.py``); everything here maps tensors to tensors
+Loading files is arena's job (``arena/io/datasets.py``); everything here maps tensors to tensors
 (or a text to its pieces), and every generator is a pure function of a ``torch.Generator``.
 """
 

@@ -132,9 +132,9 @@ def test_the_rules_play_a_line_of_four() -> None:
 def test_alphazero_trains_a_registered_game_for_a_few_seconds(tmp_path: Path) -> None:
     """``arena train tictactoe4``'s path (the small-game preset, shortened): self-play, learning,
     evaluation against random, a checkpoint and replays; the trained network then plays."""
-    from arena.alphazero import load_network
-    from arena.players import make_player
-    from arena.replays import load_replay, replay_states
+    from arena.selfplay.alphazero import load_network
+    from arena.bots.players import make_player
+    from arena.io.replays import load_replay, replay_states
     from arena.train import Train, run_train
 
     run = tmp_path / "run"
@@ -158,7 +158,7 @@ def test_alphazero_trains_a_registered_game_for_a_few_seconds(tmp_path: Path) ->
 
 def test_the_window_plays_a_registered_game(tmp_path: Path) -> None:
     """The play window draws the new game's cells and plays a click and the agent's reply."""
-    from arena.players import make_player
+    from arena.bots.players import make_player
     from arena.viewer.board import BUTTONS, WINDOW_SIZE, buttons_for, draw, layout_for
     from arena.viewer.session import PlaySession
 
@@ -183,8 +183,8 @@ def test_the_window_plays_a_registered_game(tmp_path: Path) -> None:
 def test_gtp_and_a_match_serve_a_registered_game() -> None:
     """GTP speaks the new game's coordinates; a match plays it between two bots."""
     from arena.gtp import GtpEngine
-    from arena.match import make_bot, play_match
-    from arena.players import make_player
+    from arena.bots.match import make_bot, play_match
+    from arena.bots.players import make_player
 
     engine = GtpEngine("tictactoe4", 4, 0.0, lambda game: make_player("random", game))
     assert engine.handle_line("boardsize 4") == "= \n\n" and engine.handle_line("boardsize 9").startswith("?")

@@ -17,10 +17,10 @@ import torch
 import envs
 from agents.alphazero import (AlphaZeroConfig, ReplayBuffer, Samples, SelfPlay, make_network, random_symmetries)
 from agents.mcts import MCTSConfig
-from arena import checkpoint as ckpt
-from arena.alphazero import TrainOptions, judge_solved, load_network, train
-from arena.match import make_bot, play_match
-from arena.players import make_player
+from arena.io import checkpoint as ckpt
+from arena.selfplay.alphazero import TrainOptions, judge_solved, load_network, train
+from arena.bots.match import make_bot, play_match
+from arena.bots.players import make_player
 from arena.train import preset
 
 TINY = AlphaZeroConfig(games=32, search=MCTSConfig(simulations=8), play_simulations=16, min_buffer=64, batch_size=64)
@@ -162,7 +162,7 @@ def test_kill_and_resume_keeps_steps_and_buffer(tmp_path):
     cfg = AlphaZeroConfig(**{**json.loads((run / "config.json").read_text())["alphazero"], "search": TINY.search})
     game = cfg.make_game()
     net = make_network(game, cfg)
-    from arena.alphazero import restore_run
+    from arena.selfplay.alphazero import restore_run
     from agents.alphazero import make_optimizer
     buf = ReplayBuffer(cfg.buffer_size, game.observation_shape, game.num_actions, torch.device("cpu"))
     counters = restore_run(run, net, make_optimizer(net, cfg), buf)
@@ -191,14 +191,14 @@ def test_tictactoe_perfect_play_in_60_seconds(tmp_path):
     final = train(cfg, TrainOptions(seconds=60), tmp_path)
     assert final["optimal_search"] == 1.0
     game, net, cfg = load_network(tmp_path / "checkpoints" / "latest.safetensors")
-    from arena.alphazero import search_bot
+    from arena.selfplay.alphazero import search_bot
 
     result = play_match(game, (search_bot(game, net, cfg.play_search()), make_bot("minimax", game, 1)), 100)
     assert result.losses == 0
 
 
 def test_cosine_learning_rate_falls_to_zero_over_the_budget():
-    from arena.alphazero import Counters, lr_factor
+    from arena.selfplay.alphazero import Counters, lr_factor
 
     cfg = dataclasses.replace(TINY, lr_schedule="cosine")
     opts = TrainOptions(seconds=100, max_steps=1000)

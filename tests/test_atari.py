@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-import arena.rl as rl
-from arena.checkpoint import load_tensors
+import arena.rl.loop as rl
+from arena.io.checkpoint import load_tensors
 from agents.dqn import DQNConfig, DQNLearner, QNetwork
 
 PONG = "ALE/Pong-v5"

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from arena.checkpoint import CheckpointError, load_checkpoint, load_weights, read_sidecar, save_checkpoint
+from arena.io.checkpoint import CheckpointError, load_checkpoint, load_weights, read_sidecar, save_checkpoint
 
 
 def _model() -> nn.Module:

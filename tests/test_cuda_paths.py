@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(),
 def test_alphazero_trains_on_cuda_and_loads_on_cpu(tmp_path: Path) -> None:
     from agents.alphazero import AlphaZeroConfig
     from agents.mcts import MCTSConfig
-    from arena.alphazero import TrainOptions, judge_tictactoe, load_network, train
+    from arena.selfplay.alphazero import TrainOptions, judge_tictactoe, load_network, train
 
     cfg = AlphaZeroConfig(games=64, search=MCTSConfig(simulations=8), play_simulations=8, min_buffer=128)
     final = train(cfg, TrainOptions(seconds=8, eval_every=4, eval_games=10, device="cuda"), tmp_path)

@@ -1,4 +1,4 @@
-"""Beyond one machine: Ray self-play workers (arena/distributed.py) and torch DDP training
+"""Beyond one machine: Ray self-play workers (arena/selfplay/distributed.py) and torch DDP training
 (nets/distributed.py, arena/ddp.py), both on this machine's CPU."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 
 from agents.alphazero import AlphaZeroConfig
 from agents.mcts import MCTSConfig
-from arena.alphazero import TrainOptions
+from arena.selfplay.alphazero import TrainOptions
 from nets.distributed import shard
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +30,7 @@ TINY = AlphaZeroConfig(games=32, search=MCTSConfig(simulations=8), play_simulati
 
 def test_ray_workers_feed_the_learner_and_survive_a_killed_worker(tmp_path):
     ray = pytest.importorskip("ray")
-    from arena.distributed import train_distributed
+    from arena.selfplay.distributed import train_distributed
 
     run = tmp_path / "run"
     killed: dict[str, int] = {}

@@ -1,6 +1,6 @@
 """Batched matches against GNU Go (arena.gnugo.play_gnugo_batched): records like play_gnugo's,
 one bot call per move round on exactly the games to move, the same games as the sequential
-match for a deterministic bot; the Wilson interval (arena.elo.wilson_interval) on hand-derived
+match for a deterministic bot; the Wilson interval (arena.bots.elo.wilson_interval) on hand-derived
 values; and the benchmark's ``--part gnugo`` (benchmarks/alphazero.py). The GNU Go tests skip
 where GNU Go is not installed."""
 
@@ -16,9 +16,9 @@ import pytest
 import torch
 
 import envs
-from arena.elo import Interval, wilson_interval
+from arena.bots.elo import Interval, wilson_interval
 from arena.gnugo import GnuGoResult, GtpEngineError, find_gnugo, play_gnugo, play_gnugo_batched
-from arena.match import make_bot
+from arena.bots.match import make_bot
 
 ROOT = Path(__file__).resolve().parents[1]
 needs_gnugo = pytest.mark.skipif(find_gnugo() is None, reason="GNU Go is not installed (apt-get install gnugo)")

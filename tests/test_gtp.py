@@ -189,7 +189,7 @@ def test_the_engine_answers_with_a_checkpoint_factory_that_fails_on_other_sizes(
         calls.append(game.board_size)
         if game.board_size != 5:
             raise ValueError("trained on 5x5")
-        from arena.players import make_player as real
+        from arena.bots.players import make_player as real
 
         return real("random", game)
 

@@ -197,7 +197,7 @@ needs_gnugo = pytest.mark.skipif(find_gnugo() is None, reason="GNU Go is not ins
 @needs_gnugo
 def test_two_games_against_gnugo_on_5x5():
     import envs
-    from arena.players import make_player
+    from arena.bots.players import make_player
 
     game = envs.make("go", size=5, komi=7.5)
     result = play_gnugo(make_player("random", game, seed=0), game, games=2, level=1)

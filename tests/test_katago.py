@@ -178,7 +178,7 @@ def test_aux_weights_need_the_pooling_network():
 
 
 def test_search_player_shows_the_territory_estimate():
-    from arena.alphazero import SearchPlayer
+    from arena.selfplay.alphazero import SearchPlayer
     from agents.mcts import network_evaluator
 
     game = envs.make("go", size=5)
@@ -190,8 +190,8 @@ def test_search_player_shows_the_territory_estimate():
 
 
 def test_mixed_sizes_train_one_network_on_two_boards(tmp_path):
-    from arena import checkpoint as ckpt
-    from arena.alphazero import TrainOptions, load_network, train
+    from arena.io import checkpoint as ckpt
+    from arena.selfplay.alphazero import TrainOptions, load_network, train
 
     cfg = dataclasses.replace(GO5, mixed_sizes=(6,), games=4, min_buffer=32, batch_size=32, full_search_fraction=0.5,
                               cheap_simulations=2, resign_threshold=0.9)
@@ -205,7 +205,7 @@ def test_mixed_sizes_train_one_network_on_two_boards(tmp_path):
         out = net(envs.make("go", size=n).observe(envs.make("go", size=n).init(2)))
         assert out.logits.shape == (2, n * n + 1)
     # resumed, the second board's buffer comes back
-    from arena.alphazero import extra_boards
+    from arena.selfplay.alphazero import extra_boards
 
     saved_buffer = ckpt.load_tensors(tmp_path / "run" / "checkpoints" / "buffer-6x6.safetensors")
     board, = extra_boards(cfg, dataclasses.replace(opts, resume=True), tmp_path / "run", torch.device("cpu"),
@@ -224,7 +224,7 @@ needs_gnugo = pytest.mark.skipif(__import__("arena.gnugo", fromlist=["find_gnugo
 
 @needs_gnugo
 def test_gnugo_games_become_labelled_training_samples():
-    from arena.bootstrap import BootstrapConfig, gnugo_dataset
+    from arena.selfplay.bootstrap import BootstrapConfig, gnugo_dataset
 
     game = envs.make("go", size=5)
     samples, played = gnugo_dataset(game, BootstrapConfig(games=2, levels=(1,), random_opening=2, processes=2), seed=3)
@@ -245,8 +245,8 @@ def test_gnugo_games_become_labelled_training_samples():
 
 @needs_gnugo
 def test_bootstrap_run_says_it_saw_gnugo(tmp_path):
-    from arena import checkpoint as ckpt
-    from arena.alphazero import TrainOptions, train
+    from arena.io import checkpoint as ckpt
+    from arena.selfplay.alphazero import TrainOptions, train
 
     cfg = dataclasses.replace(GO5, min_buffer=16, batch_size=16)
     final = train(cfg, TrainOptions(seconds=2, eval_every=2, eval_games=2, bootstrap_games=2), tmp_path / "run")
@@ -255,7 +255,7 @@ def test_bootstrap_run_says_it_saw_gnugo(tmp_path):
 
 
 def test_bootstrap_without_gnugo_names_the_package(monkeypatch):
-    from arena import bootstrap
+    from arena.selfplay import bootstrap
     from arena.gnugo import GtpEngineError
 
     monkeypatch.setattr(bootstrap, "find_gnugo", lambda: None)
@@ -291,7 +291,7 @@ def test_sigterm_stops_a_run_with_its_checkpoint_and_plot(tmp_path):
 
 def test_shipped_networks_are_the_default_opponents():
     from arena.gtp import GtpCommand, GtpEngine
-    from arena.players import make_player, shipped_network
+    from arena.bots.players import make_player, shipped_network
 
     assert shipped_network("go", 5) is not None and shipped_network("go", 13) is None
     assert "go5" in make_player("shipped", envs.make("go", size=5)).name
@@ -302,8 +302,8 @@ def test_shipped_networks_are_the_default_opponents():
 
 
 def test_a_pooling_network_plays_other_board_sizes(tmp_path):
-    from arena import checkpoint as ckpt
-    from arena.alphazero import search_player
+    from arena.io import checkpoint as ckpt
+    from arena.selfplay.alphazero import search_player
 
     game = GO5.make_game()
     net = make_network(game, GO5)

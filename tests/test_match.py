@@ -1,9 +1,9 @@
-"""arena.match.play_matches: several matches in one batch, each bot called only where it moves."""
+"""arena.bots.match.play_matches: several matches in one batch, each bot called only where it moves."""
 
 import torch
 
 import envs
-from arena.match import make_bot, play_match_record, play_matches
+from arena.bots.match import make_bot, play_match_record, play_matches
 
 
 def recording(bot, calls):

@@ -11,7 +11,7 @@ import tyro
 
 from arena.gnugo import find_gnugo
 from arena.match_cmd import MatchCommand, gnugo_level, run_match
-from arena.replays import load_replay, replay_states
+from arena.io.replays import load_replay, replay_states
 
 
 def test_match_on_tictactoe_writes_json_and_replays(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -12,7 +12,7 @@ import pytest
 import torch
 import tyro
 
-from arena.checkpoint import CheckpointError, save_checkpoint
+from arena.io.checkpoint import CheckpointError, save_checkpoint
 from arena.supervised.common import Common, image_splits
 from arena.supervised.rbm import RbmCommand, load_rbm_models, run_rbm
 from nets.dbn import DBN, DBNConfig, mlp_from_dbn, propagate_up

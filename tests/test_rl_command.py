@@ -1,4 +1,4 @@
-"""The RL run folder (arena/rl.py): contents after a short run, resume after a kill, corrupt
+"""The RL run folder (arena/rl/loop.py): contents after a short run, resume after a kill, corrupt
 checkpoints, the hyperparameter table, and ``arena eval``."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-import arena.rl as rl
-from arena.checkpoint import CheckpointError
+import arena.rl.loop as rl
+from arena.io.checkpoint import CheckpointError
 from arena.eval_cmd import EvalCommand, run_eval
 
 TINY = {"hidden": [16], "learning_starts": 64, "train_frequency": 16, "gradient_steps": 2, "batch_size": 16,
@@ -154,7 +154,7 @@ def test_missing_policy_gradient_module_is_a_clear_error(monkeypatch: pytest.Mon
 def test_self_play_against_past_copies(tmp_path):
     """PPO on tic-tac-toe against snapshots of itself: the pool fills, games stay legal, and
     the run is evaluated against the random opponent."""
-    from arena.rl import PastSelves, build_learner, make_env, resolve_settings, train_rl
+    from arena.rl.loop import PastSelves, build_learner, make_env, resolve_settings, train_rl
 
     final = train_rl("tictactoe", "ppo", 4096, 0, "cpu", tmp_path / "run", False,
                      {"opponent": "self", "num_envs": 4, "n_steps": 64}, progress=False)
@@ -180,8 +180,8 @@ def test_self_play_against_past_copies(tmp_path):
 def test_model_free_agent_is_a_player(tmp_path):
     """A DQN/PPO run on tic-tac-toe takes a seat in arena's matches (legal moves only)."""
     import envs
-    from arena.checkpoint import CheckpointError
-    from arena.players import make_player
+    from arena.io.checkpoint import CheckpointError
+    from arena.bots.players import make_player
 
     rl.train_rl("tictactoe", "ppo", 1024, 0, "cpu", tmp_path / "run", False, {"num_envs": 2, "n_steps": 64},
                 progress=False)

@@ -10,7 +10,7 @@ import pytest
 from sgfmill import sgf
 
 from arena.replay_cmd import ReplayCommand, run_replay
-from arena.replays import Replay, load_replay, replay_states, save_replay
+from arena.io.replays import Replay, load_replay, replay_states, save_replay
 from arena.sgf import replay_to_sgf, sgf_to_replay
 from go_reference import long_game
 

@@ -117,7 +117,7 @@ def test_quick_shallow_run_folder_and_checkpoints(tmp_path: Path) -> None:
         assert len(losses) == 5 and losses[-1] < losses[0]  # it learned
     for plot in ("accuracy_vs_sklearn", "learning_curves", "templates"):
         assert (run / "plots" / f"{plot}.png").stat().st_size > 1000
-    from arena.datasets import load_images
+    from arena.io.datasets import load_images
 
     x = load_images("digits").x[:16].flatten(1)
     model = load_shallow(run / "checkpoints" / "hinge.safetensors")
@@ -135,7 +135,7 @@ def test_quick_rbf_run_folder_and_checkpoint(tmp_path: Path) -> None:
     for plot in ("accuracy_vs_prototypes", "prototypes", "kmeans_inertia"):
         assert (run / "plots" / f"{plot}.png").stat().st_size > 1000
     model = load_rbf(run / "model.safetensors")
-    from arena.datasets import load_images
+    from arena.io.datasets import load_images
 
     data = load_images("digits")
     assert model(data.x[:16].flatten(1)).shape == (16, 10)

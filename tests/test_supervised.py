@@ -8,8 +8,8 @@ from pathlib import Path
 
 import torch
 
-from arena.checkpoint import config_from_dict, load_checkpoint, load_weights
-from arena.datasets import load_images, stdlib_text
+from arena.io.checkpoint import config_from_dict, load_checkpoint, load_weights
+from arena.io.datasets import load_images, stdlib_text
 from arena.supervised.cnn import CnnCommand, run_cnn
 from arena.supervised.common import Common
 from nets.conv import CNN, CNNConfig

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import tyro
 
-from arena.checkpoint import CheckpointError, save_checkpoint
-from arena.datasets import load_images
+from arena.io.checkpoint import CheckpointError, save_checkpoint
+from arena.io.datasets import load_images
 from arena.supervised.autoencoder import AutoencoderCommand, load_autoencoder, run_autoencoder
 from arena.supervised.common import Common
 from nets.autoencoder import VAE, Autoencoder

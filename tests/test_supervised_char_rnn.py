@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from arena.checkpoint import CheckpointError, save_checkpoint
+from arena.io.checkpoint import CheckpointError, save_checkpoint
 from arena.supervised.char_rnn import CharRnnCommand, load_char_rnn, run_char_rnn, split_text
 from arena.supervised.common import Common
 from nets.rnn import CharLM, CharLMConfig

@@ -13,8 +13,8 @@ import pytest
 import torch
 from torch import nn
 
-from arena.checkpoint import config_from_dict, load_checkpoint, load_weights, save_checkpoint
-from arena.datasets import load_images
+from arena.io.checkpoint import config_from_dict, load_checkpoint, load_weights, save_checkpoint
+from arena.io.datasets import load_images
 from arena.supervised.common import Common
 from arena.supervised.gan import CganCommand, GanCommand
 from nets.conv import CNN, CNNConfig

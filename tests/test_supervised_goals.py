@@ -15,7 +15,7 @@ from arena.supervised.common import Common
 def test_cnn_reaches_99_percent_and_beats_the_rbf_svm(tmp_path: Path) -> None:
     from sklearn.svm import SVC
 
-    from arena.datasets import load_images
+    from arena.io.datasets import load_images
     from nets.data import split_indices
 
     cmd = CnnCommand(common=Common(run_dir=tmp_path / "run", progress=False))

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from arena.checkpoint import config_from_dict, load_checkpoint, load_weights
-from arena.datasets import load_images
+from arena.io.checkpoint import config_from_dict, load_checkpoint, load_weights
+from arena.io.datasets import load_images
 from arena.supervised.common import Common
 from arena.supervised.gradients import GradientsCommand, run_gradients
 from arena.supervised.mlp import MlpCommand, run_mlp

@@ -13,8 +13,8 @@ import pygame
 import pytest
 
 import envs
-from arena.players import Thinking
-from arena.replays import Replay, load_replay, save_replay
+from arena.bots.players import Thinking
+from arena.io.replays import Replay, load_replay, save_replay
 from arena.viewer.board import BOARD_RECT, territory_estimate
 from arena.viewer.session import PlaySession
 from arena.viewer.watch import WatchSession, WatchWindow, open_replay

@@ -1,4 +1,4 @@
-"""``arena tournament`` and the Elo fit (arena/elo.py): the fit checked against hand-derived
+"""``arena tournament`` and the Elo fit (arena/bots/elo.py): the fit checked against hand-derived
 values and synthetic results, the round robin on tic-tac-toe with bots."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import torch
 import tyro
 
 import envs
-from arena.elo import PairResult, elo_difference, elo_intervals, expected_score, fit_elo
-from arena.match import MatchResult, minimax_bot, play_match, play_match_record, random_bot
-from arena.replays import Replay, load_replay, replay_states
+from arena.bots.elo import PairResult, elo_difference, elo_intervals, expected_score, fit_elo
+from arena.bots.match import MatchResult, minimax_bot, play_match, play_match_record, random_bot
+from arena.io.replays import Replay, load_replay, replay_states
 from arena.tournament import TournamentCommand, display_names, run_tournament
 
 

@@ -17,8 +17,8 @@ import tyro
 
 import envs
 from arena.play import PlayCommand, make_session, run_play
-from arena.players import Thinking, make_player
-from arena.replays import Replay, load_replay, replay_states, save_replay
+from arena.bots.players import Thinking, make_player
+from arena.io.replays import Replay, load_replay, replay_states, save_replay
 from arena.viewer.board import BOARD_RECT
 from arena.viewer.session import PlaySession
 from arena.viewer.window import PlayWindow, click_event, key_event
@@ -228,7 +228,7 @@ def test_play_command_and_session(tmp_path: Path) -> None:
     assert session.game.board_size == 7 and session.human_seat == 1 and session.opponent.name == "random"
     assert session.game.max_moves is None  # people play every legal move: no self-play move cap
     assert make_session(PlayCommand()).opponent.name == "minimax"
-    if importlib.util.find_spec("arena.alphazero") is not None:  # make_player reaches it for other names
+    if importlib.util.find_spec("arena.selfplay.alphazero") is not None:  # make_player reaches it for other names
         with pytest.raises(ValueError, match="unknown opponent"):
             make_session(PlayCommand(opponent="nobody"))
 

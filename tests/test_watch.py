@@ -12,9 +12,9 @@ import pygame
 import pytest
 import tyro
 
-from arena.players import Thinking
+from arena.bots.players import Thinking
 from arena.replay_cmd import WatchCommand, run_watch
-from arena.replays import Replay, save_replay
+from arena.io.replays import Replay, save_replay
 from arena.viewer.board import BOARD_RECT
 from arena.viewer.watch import SLIDER, ReplayFeed, WatchSession, WatchWindow, open_replay
 from envs.render import BLACK_STONE, WHITE_STONE

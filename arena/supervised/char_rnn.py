@@ -17,9 +17,9 @@ from typing import Annotated, Any
 import torch
 import tyro
 
-from arena import runs
-from arena.checkpoint import CheckpointError, config_from_dict
-from arena.datasets import stdlib_text
+from arena.io import runs
+from arena.io.checkpoint import CheckpointError, config_from_dict
+from arena.io.datasets import stdlib_text
 from arena.supervised.common import Bar, load_model
 from arena.supervised.runner import Script, run
 from nets.data import TextSplits, split_text

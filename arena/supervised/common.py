@@ -18,13 +18,13 @@ import numpy as np
 from torch import nn
 from tqdm import tqdm
 
-from arena import runs
-from arena.checkpoint import CheckpointError, load_checkpoint, load_weights
-from arena.datasets import ImageDataset, load_images
+from arena.io import runs
+from arena.io.checkpoint import CheckpointError, load_checkpoint, load_weights
+from arena.io.datasets import ImageDataset, load_images
 from nets.data import ImageSplits, split_indices
 from nets.train import EpochLog
 
-import matplotlib.pyplot as plt  # noqa: E402,I001  (after arena.runs chose the Agg backend)
+import matplotlib.pyplot as plt  # noqa: E402,I001  (after arena.io.runs chose the Agg backend)
 
 
 @dataclass(frozen=True)

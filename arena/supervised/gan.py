@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import numpy as np
 import tyro
 
-from arena import runs
+from arena.io import runs
 from arena.supervised.common import Bar, Progress
 from arena.supervised.runner import ImageScript, run
 from nets.data import ImageSplits
@@ -93,7 +93,7 @@ def _write_plots(plots: Path, history: list[dict[str, float]], figures: dict[str
 def _plot_mosaic(path: Path, images: np.ndarray, title: str, conditional: bool) -> None:
     """A 10x10 sample grid drawn as one image (a hundred subplots per epoch would be slow); for a
     cGAN the rows are labelled with their class."""
-    import matplotlib.pyplot as plt  # after arena.runs chose the Agg backend
+    import matplotlib.pyplot as plt  # after arena.io.runs chose the Agg backend
 
     n, H, W = images.shape
     fig, ax = plt.subplots(figsize=(5, 5.3))

@@ -15,12 +15,12 @@ from typing import Annotated, Any
 import numpy as np
 import tyro
 
-from arena import runs
+from arena.io import runs
 from arena.supervised.common import Bar
 from arena.supervised.runner import ImageScript, run
 from nets.supervised import SupervisedResult, gradients
 
-import matplotlib.pyplot as plt  # noqa: E402,I001  (after arena.runs chose the Agg backend)
+import matplotlib.pyplot as plt  # noqa: E402,I001  (after arena.io.runs chose the Agg backend)
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,13 @@ from typing import Annotated, Any
 import numpy as np
 import tyro
 
-from arena import runs
+from arena.io import runs
 from arena.supervised.common import Bar, image_grid_rows, load_model, plot_image_rows
 from arena.supervised.runner import ImageScript, run
 from nets.rbf import RBFNetwork
 from nets.supervised import SupervisedResult, rbf
 
-import matplotlib.pyplot as plt  # noqa: E402,I001  (after arena.runs chose the Agg backend)
+import matplotlib.pyplot as plt  # noqa: E402,I001  (after arena.io.runs chose the Agg backend)
 
 
 @dataclass(frozen=True)

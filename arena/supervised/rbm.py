@@ -21,7 +21,7 @@ import numpy as np
 import tyro
 from torch import nn
 
-from arena import runs
+from arena.io import runs
 from arena.supervised.common import Bar, image_grid_rows, load_model, plot_image_rows
 from arena.supervised.runner import ImageScript, run
 from nets.supervised import SupervisedResult, rbm

@@ -22,9 +22,9 @@ from typing import Annotated, Any, ClassVar
 import torch
 import tyro
 
-from arena import runs
-from arena.checkpoint import save_checkpoint
-from arena.datasets import ImageDataset
+from arena.io import runs
+from arena.io.checkpoint import save_checkpoint
+from arena.io.datasets import ImageDataset
 from arena.supervised.common import Bar, Common, Progress, image_splits
 from nets.data import ImageSplits
 from nets.supervised import SupervisedResult

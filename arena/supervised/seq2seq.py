@@ -20,8 +20,8 @@ import numpy as np
 import tyro
 from torch import nn
 
-from arena import runs
-from arena.checkpoint import config_from_dict
+from arena.io import runs
+from arena.io.checkpoint import config_from_dict
 from arena.supervised.common import Bar, load_model
 from arena.supervised.runner import Script, run
 from nets.supervised import SupervisedResult, seq2seq

@@ -17,13 +17,13 @@ from typing import Annotated, Any
 import numpy as np
 import tyro
 
-from arena import runs
+from arena.io import runs
 from arena.supervised.common import Bar, load_model, plot_image_rows
 from arena.supervised.runner import ImageScript, run
 from nets.shallow import Shallow
 from nets.supervised import SupervisedResult, shallow
 
-import matplotlib.pyplot as plt  # noqa: E402,I001  (after arena.runs chose the Agg backend)
+import matplotlib.pyplot as plt  # noqa: E402,I001  (after arena.io.runs chose the Agg backend)
 
 LABELS = {"perceptron": "perceptron", "widrow_hoff": "Widrow-Hoff", "logistic": "logistic (OvR)",
           "hinge": "linear SVM", "softmax": "softmax"}

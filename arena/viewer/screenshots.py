@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from arena.players import Player, Thinking, make_player
+from arena.bots.players import Player, Thinking, make_player
 
 OUT_DIR = Path("docs/screenshots")
 TICTACTOE_CLICKS = ("B2",)
@@ -41,7 +41,7 @@ def make_screenshots(out_dir: str | Path = OUT_DIR, simulations: int = 64) -> li
     """Draw both pictures into ``out_dir`` (Go against the shipped 9x9 network, or ``mcts``
     without one, searching ``simulations`` per move); returns their paths."""
     from envs.spec import GameSpec
-    from arena.players import shipped_network
+    from arena.bots.players import shipped_network
 
     go = GameSpec.of("go", size=9, komi=7.5).uncapped().make()
     network = shipped_network("go", 9)

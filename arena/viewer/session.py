@@ -22,8 +22,8 @@ from typing import Any
 
 import torch
 
-from arena.players import Player, Thinking
-from arena.replays import Replay, new_replay_path, save_replay
+from arena.bots.players import Player, Thinking
+from arena.io.replays import Replay, new_replay_path, save_replay
 from envs.core import IllegalActionError
 
 HUMAN = "human"
@@ -228,7 +228,7 @@ class PlaySession:
                 pass
 
     def replay(self) -> Replay:
-        """The game so far as a :class:`arena.replays.Replay`."""
+        """The game so far as a :class:`arena.io.replays.Replay`."""
         return Replay(self.game.name, self.config, self.player_names(), tuple(self.moves), self.result,
                       tuple(self.thinking))
 

@@ -23,8 +23,8 @@ from typing import Any
 
 import pygame
 
-from arena.players import Thinking
-from arena.replays import Replay, load_replay
+from arena.bots.players import Thinking
+from arena.io.replays import Replay, load_replay
 from arena.viewer.window import run_loop, save_surface
 from arena.viewer.board import (
     BAR, BAR_TOP, HEAT, INK, MESSAGE, WINDOW_SIZE, button_at, buttons_for, draw_board, draw_button, draw_text,

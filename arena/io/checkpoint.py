@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from agents import common
-from arena.files import write_atomic, write_text_atomic
+from arena.io.files import write_atomic, write_text_atomic
 
 T = TypeVar("T")
 FORMAT = "arena-checkpoint"

@@ -33,11 +33,11 @@ import torch
 
 from agents.alphazero import AlphaZeroConfig, ReplayBuffer, SelfPlay, make_network, make_optimizer, train_step
 from agents.mcts import MCTSConfig, network_evaluator, search
-from arena import checkpoint as ckpt
-from arena.elo import elo_difference
-from arena.match import MatchResult, make_bot, play_matches
-from arena.networks import SearchPlayer, load_network, search_bot, search_player  # noqa: F401 (re-exported)
-from arena.runs import append_metrics, new_run_dir, plot_curves, write_config, write_json
+from arena.io import checkpoint as ckpt
+from arena.bots.elo import elo_difference
+from arena.bots.match import MatchResult, make_bot, play_matches
+from arena.bots.networks import SearchPlayer, load_network, search_bot, search_player  # noqa: F401 (re-exported)
+from arena.io.runs import append_metrics, new_run_dir, plot_curves, write_config, write_json
 from envs.core import Game
 from nets.distributed import all_reduce_sum, data_parallel, process_rank, shard_size
 from nets.train import budget_cosine, set_learning_rate
@@ -63,7 +63,7 @@ class TrainOptions:
     gnugo_level: int = 1
     """GNU Go's strength level (1..10)."""
     bootstrap_games: int = 0
-    """Go: first learn from this many GNU Go self-play games (arena/bootstrap.py; needs
+    """Go: first learn from this many GNU Go self-play games (arena/selfplay/bootstrap.py; needs
     ``apt-get install gnugo``), then self-play; 0 (the default) is pure self-play, "zero"."""
     snapshot_every: float = 0.0
     """Training seconds between copies of the network kept in ``checkpoints/snapshots/`` (for a
@@ -241,10 +241,10 @@ def _bootstrap(game: Game, cfg: AlphaZeroConfig, opts: TrainOptions, net: torch.
                optimizer: torch.optim.Optimizer, buffer: ReplayBuffer, counters: Counters, generator: torch.Generator,
                rows: int, weight: float) -> None:
     """``--bootstrap gnugo``: GNU Go's games into the buffer and ``epochs`` passes of learning
-    on them (arena/bootstrap.py), before self-play; timed apart from the training clock."""
+    on them (arena/selfplay/bootstrap.py), before self-play; timed apart from the training clock."""
     from tqdm import tqdm
 
-    from arena.bootstrap import BootstrapConfig, gnugo_dataset
+    from arena.selfplay.bootstrap import BootstrapConfig, gnugo_dataset
     from arena.gnugo import gnugo_plays
 
     if not gnugo_plays(cfg.game):
@@ -332,7 +332,7 @@ class Learner(NamedTuple):
 
 def setup_learner(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path) -> Learner:
     """Seed, build the learner, and either restore it (``--resume``) or write ``config.json``
-    (shared by :func:`train` and arena/distributed.py). Data-parallel processes other than
+    (shared by :func:`train` and arena/selfplay/distributed.py). Data-parallel processes other than
     rank 0 draw their own random numbers (their own self-play games) and write nothing."""
     rank = process_rank()[0]
     seed = opts.seed + 1_000_003 * rank
@@ -529,7 +529,7 @@ def restore_run(run: Path, net: torch.nn.Module, optimizer: torch.optim.Optimize
 
 
 def write_replays(run: Path, game: Game, cfg: AlphaZeroConfig, finished: Any, counters: Counters, count: int) -> None:
-    from arena.replays import Replay, new_replay_path, save_replay
+    from arena.io.replays import Replay, new_replay_path, save_replay
 
     config = {k: v for k, v in game.spec.to_dict().items() if k not in ("game", "max_moves")}  # replays play uncapped
     results = getattr(finished, "results", None)  # Ray workers' results carry only the outcomes

@@ -1,7 +1,7 @@
 """Trained networks as players: load an AlphaZero checkpoint, and let its network guide the
 search for a person (B = 1, :class:`SearchPlayer`), a batched match (:func:`search_bot`), GTP
-and replays. The training orchestration (arena/alphazero.py) and the player registry
-(arena/players.py) both build on this module; it imports neither.
+and replays. The training orchestration (arena/selfplay/alphazero.py) and the player registry
+(arena/bots/players.py) both build on this module; it imports neither.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import torch
 
 from agents.alphazero import AlphaZeroConfig, make_network
 from agents.mcts import MCTSConfig, network_evaluator, rollout_evaluator, search
-from arena import checkpoint as ckpt
-from arena.match import Bot
-from arena.thinking import Thinking, thinking_from
+from arena.io import checkpoint as ckpt
+from arena.bots.match import Bot
+from arena.bots.thinking import Thinking, thinking_from
 from envs.core import Game
 from nets.conv import GlobalPoolingNet
 

@@ -21,7 +21,7 @@ matplotlib.use("Agg")  # files only; the viewer owns windows
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from arena.files import stamped_path, write_text_atomic  # noqa: E402
+from arena.io.files import stamped_path, write_text_atomic  # noqa: E402
 
 RUNS_ROOT = Path("runs")
 

@@ -38,10 +38,10 @@ import torch
 from torch import nn
 
 from agents.common import PastSelves
-from arena.checkpoint import CheckpointError, load_checkpoint, load_tensors, load_weights, save_checkpoint, save_tensors
-from arena.rl_setup import (AGENTS, GAMES, PG_AGENTS, RunSettings, build_learner, checked_env, make_env,  # noqa: F401
+from arena.io.checkpoint import CheckpointError, load_checkpoint, load_tensors, load_weights, save_checkpoint, save_tensors
+from arena.rl.setup import (AGENTS, GAMES, PG_AGENTS, RunSettings, build_learner, checked_env, make_env,  # noqa: F401
                             make_vector_env, resolve_device, resolve_settings, settings_from_dict, vector_mode)
-from arena.runs import append_metrics, new_run_dir, plot_curves, write_json
+from arena.io.runs import append_metrics, new_run_dir, plot_curves, write_json
 
 def evaluate(learner: Any, env: gymnasium.Env, episodes: int, seed: int, render: bool = False) -> np.ndarray:
     """Returns float ``[episodes]`` of the deterministic policy, episode i reset with ``seed + i``.

@@ -2,7 +2,7 @@
 
 A :class:`Player` picks one move in a single game (B=1) and may say what it was thinking:
 the viewer draws that as a heat map, the GTP engine and replays record it. Bots from
-:mod:`arena.match` (``random``, ``minimax``) become players through :class:`BotPlayer`;
+:mod:`arena.bots.match` (``random``, ``minimax``) become players through :class:`BotPlayer`;
 ``mcts`` and checkpoints are AlphaZero searches (see :func:`make_player`).
 """
 
@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from arena.match import Bot, make_bot
-from arena.networks import search_player
-from arena.thinking import Thinking, thinking_from  # noqa: F401 (players show Thinking; re-exported)
+from arena.bots.match import Bot, make_bot
+from arena.bots.networks import search_player
+from arena.bots.thinking import Thinking, thinking_from  # noqa: F401 (players show Thinking; re-exported)
 from envs.core import Game
 
 
@@ -30,7 +30,7 @@ class Player(Protocol):
 
 @dataclass
 class BotPlayer:
-    """A :data:`arena.match.Bot` seen as a player (it does not show its thinking)."""
+    """A :data:`arena.bots.match.Bot` seen as a player (it does not show its thinking)."""
 
     name: str
     bot: Bot
@@ -47,7 +47,7 @@ def make_player(spec: str, game: Game, simulations: int | None = None, seed: int
     AlphaZero training (its network guides the search).
 
     ``simulations`` sets the search budget (``None``: the agent's default play-time budget).
-    Raises ``ValueError`` (or :class:`arena.checkpoint.CheckpointError`) with a clear message
+    Raises ``ValueError`` (or :class:`arena.io.checkpoint.CheckpointError`) with a clear message
     for an unknown name or an unusable file.
     """
     if spec in ("random", "minimax"):
@@ -71,7 +71,7 @@ def make_player(spec: str, game: Game, simulations: int | None = None, seed: int
     )
 
 
-SHIPPED = Path(__file__).parent / "weights"
+SHIPPED = Path(__file__).parent.parent / "weights"
 """Networks that ship with the package (a run folder each: checkpoints/, metrics.jsonl, config.json)."""
 
 
@@ -100,8 +100,8 @@ class LearnerPlayer:
 
 def learner_player(game: Game, path: Path, device: str = "cpu") -> LearnerPlayer:
     """A :class:`LearnerPlayer` from an ``arena train <game> --agent dqn|ppo|...`` run or checkpoint."""
-    from arena.checkpoint import CheckpointError
-    from arena.rl import load_learner
+    from arena.io.checkpoint import CheckpointError
+    from arena.rl.loop import load_learner
 
     _, settings, learner, meta = load_learner(path, device=device)
     trained_on = settings.env_id.split("/")[-1].split("-")[0].lower()
@@ -112,7 +112,7 @@ def learner_player(game: Game, path: Path, device: str = "cpu") -> LearnerPlayer
 
 def _algorithm(path: Path) -> str | None:
     """The algorithm named by a checkpoint's (or a run folder's best checkpoint's) sidecar."""
-    from arena.checkpoint import CheckpointError, read_sidecar
+    from arena.io.checkpoint import CheckpointError, read_sidecar
 
     file = path / "checkpoints" / "best.safetensors" if path.is_dir() else path
     try:

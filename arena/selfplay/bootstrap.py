@@ -7,7 +7,7 @@ at once. Every position GNU Go moved in becomes a training sample like a self-pl
 observation, a one-hot policy on GNU Go's move, the final outcome for the mover, and, for games
 that ended by two passes, the final Tromp-Taylor owner of each point and the score margin
 (GNU Go runs with ``--capture-all-dead``, so its finished boards score honestly). The network
-trains on them for a few epochs before self-play takes over (arena/alphazero.py).
+trains on them for a few epochs before self-play takes over (arena/selfplay/alphazero.py).
 
 The run's counters say how many GNU Go games the network saw (``bootstrap_games``: 0 for a
 pure self-play, "zero", network), and so do its checkpoints' sidecars.

@@ -1,6 +1,6 @@
 """``arena train ... --workers N [--ray-address auto|ADDRESS]``: AlphaZero self-play on Ray.
 
-The same run as :func:`arena.alphazero.train` (same run folder, metrics, checkpoints and
+The same run as :func:`arena.selfplay.alphazero.train` (same run folder, metrics, checkpoints and
 ``--resume``), with its parts spread over a Ray cluster (``pip install arena[distributed]``):
 
 - **N self-play actors** (:class:`SelfPlayWorker`), each running batched self-play
@@ -33,9 +33,9 @@ from typing import Any, NamedTuple
 import torch
 
 from agents.alphazero import AlphaZeroConfig, Samples, SelfPlay, make_network, train_step
-from arena.alphazero import (Counters, TrainOptions, evaluate_network, finish_run, log_row, save_run, setup_learner, tensorboard_writer,
+from arena.selfplay.alphazero import (Counters, TrainOptions, evaluate_network, finish_run, log_row, save_run, setup_learner, tensorboard_writer,
                              write_replays)
-from arena.runs import write_config
+from arena.io.runs import write_config
 
 
 class WorkerResult(NamedTuple):
@@ -98,7 +98,7 @@ class SelfPlayWorker:
 
 
 class Evaluator:
-    """A Ray actor that runs :func:`arena.alphazero.evaluate_network` on weight snapshots (CPU)."""
+    """A Ray actor that runs :func:`arena.selfplay.alphazero.evaluate_network` on weight snapshots (CPU)."""
 
     def __init__(self, cfg: AlphaZeroConfig, opts: TrainOptions, threads: int) -> None:
         torch.set_num_threads(threads)
@@ -119,7 +119,7 @@ class Evaluator:
 def train_distributed(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, workers: int = 2,
                       ray_address: str | None = None, progress: Any = None, publish_every: int = 10,
                       task_seconds: float = 0.5, max_restarts: int = 10) -> dict[str, Any]:
-    """Train like :func:`arena.alphazero.train` with ``workers`` Ray self-play actors; returns
+    """Train like :func:`arena.selfplay.alphazero.train` with ``workers`` Ray self-play actors; returns
     the final metrics (those of ``train`` plus ``positions_worker_<i>``, ``worker_restarts``
     and ``worker_nodes``, the number of Ray nodes the workers last ran on).
 

@@ -1,7 +1,7 @@
 """What a model-free run is made of, before any training: its settings (the task's section of
 ``agents/hyperparams.toml`` over the ``"*"`` defaults, then command-line overrides), its device,
 its environments (:func:`make_env` for evaluation, :func:`make_vector_env` for training) and its
-learner. arena/rl.py runs the loop on them.
+learner. arena/rl/loop.py runs the loop on them.
 
 Atari (``ALE/...`` ids, ``pip install "arena[atari]"``) gets the standard DQN pipeline from
 Gymnasium's own wrappers: the emulator at ``frameskip=1`` with sticky actions
@@ -24,7 +24,7 @@ from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
 
 from agents.common import PastSelves
 
-HYPERPARAMS = Path(__file__).resolve().parent.parent / "agents" / "hyperparams.toml"
+HYPERPARAMS = Path(__file__).resolve().parents[2] / "agents" / "hyperparams.toml"
 PG_AGENTS = ("reinforce", "a2c", "ppo")
 AGENTS = ("dqn", *PG_AGENTS)
 GAMES: dict[str, str] = {"tictactoe": "arena/TicTacToe-v0", "go": "arena/Go-v0"}
