@@ -5,7 +5,7 @@ Three parts (``--part``; ``all`` is the first two, and the third when ``--networ
 
 - ``tictactoe``: the issue's goal, "perfect play in at most 60 s of training on 2 CPU cores with
   the default command". For each seed, ``arena.selfplay.alphazero.train`` runs the tic-tac-toe preset
-  (``arena.train.preset("tictactoe", 3)``, ``TrainOptions(seconds=60, seed=s)``) into a temporary
+  (``arena.commands.train.preset("tictactoe", 3)``, ``TrainOptions(seconds=60, seed=s)``) into a temporary
   run folder; the trained network (``checkpoints/latest.safetensors``) is then judged on all 4,520
   non-terminal positions against the exact solver, with its default play-time search
   (``optimal_search``) and as a raw policy argmax (``optimal_policy``), and plays 100 games against
@@ -24,7 +24,7 @@ Three parts (``--part``; ``all`` is the first two, and the third when ``--networ
   colour) against GNU Go at each of ``--levels`` (default 1) on the network's board, uncapped (komi
   from its config, 7.5 on 9x9; area scoring, positional superko), with its default play-time
   search (``--gnugo-simulations`` overrides the count). The games run at once
-  (``arena.gnugo.play_gnugo_batched``: one GNU Go process per game, up to ``--processes``, our moves
+  (``arena.go.gnugo.play_gnugo_batched``: one GNU Go process per game, up to ``--processes``, our moves
   for all games in one batched search). One line per (network, level): wins/draws/losses, the win
   rate (draws as half) with its 95% Wilson interval (``arena.bots.elo.wilson_interval``), wins by
   colour, mean game length, the network's training seconds and games (its sidecar's ``counters``,
@@ -66,7 +66,7 @@ import torch
 import tyro
 
 from agents.alphazero import AlphaZeroConfig, SelfPlay, make_network
-from arena.train import preset
+from arena.commands.train import preset
 
 GameId = Literal["go9", "tictactoe"]
 PEER_TICTACTOE = {
@@ -283,7 +283,7 @@ def gnugo_rows(cfg: Config, path: str, report: bool = True) -> list[dict[str, An
     import envs
     from arena.selfplay.alphazero import load_network, search_bot
     from arena.bots.elo import wilson_interval
-    from arena.gnugo import play_gnugo_batched
+    from arena.go.gnugo import play_gnugo_batched
 
     _, net, az = load_network(path, cfg.device)
     if az.game != "go":

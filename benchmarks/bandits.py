@@ -33,7 +33,7 @@ import torch
 import tyro
 
 from agents.bandits import UCB, EpsilonGreedy, run_testbed
-from arena.bandits import ALL_FIGURES, FIGURES
+from arena.commands.bandits import ALL_FIGURES, FIGURES
 from envs.bandits import BanditConfig
 
 PEER_SET = (EpsilonGreedy(0.0), EpsilonGreedy(0.01), EpsilonGreedy(0.1), UCB(2.0))

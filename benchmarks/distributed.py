@@ -44,13 +44,13 @@ import tyro
 
 from agents.alphazero import ReplayBuffer, SelfPlay, make_network, make_optimizer, train_step
 from arena.selfplay.alphazero import TrainOptions
-from arena.train import preset
+from arena.commands.train import preset
 
 
 @dataclass(frozen=True)
 class Config:
     game: Literal["tictactoe", "go"] = "tictactoe"
-    """Which preset (arena.train.preset)."""
+    """Which preset (arena.commands.train.preset)."""
     size: int = 9
     """Go board size."""
     games: int | None = None

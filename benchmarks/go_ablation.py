@@ -1,7 +1,7 @@
 """KataGo's efficiencies one at a time, at equal compute: each variant of the Go preset
 trains for the same training seconds on the same machine, then plays GNU Go, as JSON lines.
 
-Variants (``--variants``), each the 7x7/9x9 preset of ``arena train go`` (arena/train.py) with
+Variants (``--variants``), each the 7x7/9x9 preset of ``arena train go`` (arena/commands/train.py) with
 one part changed:
 
 - ``katago``: the preset itself (global pooling network, ownership and score targets, playout
@@ -16,7 +16,7 @@ one part changed:
 
 Each variant's network (its latest) plays ``--gnugo-games`` games against GNU Go at each of
 ``--levels`` (half with each colour, the default play-time search, batched through
-``arena.gnugo.play_gnugo_batched``); a row gives the win rate with its 95% Wilson interval, and
+``arena.go.gnugo.play_gnugo_batched``); a row gives the win rate with its 95% Wilson interval, and
 the training it had (games, positions, gradient steps). A last row per level summarizes.
 
     python benchmarks/go_ablation.py --size 7 --seconds 1200                       # every variant
@@ -41,7 +41,7 @@ from typing import Any, Literal
 import tyro
 
 from agents.alphazero import AlphaZeroConfig
-from arena.train import preset
+from arena.commands.train import preset
 
 Variant = Literal["katago", "no_aux", "no_tower_pooling", "no_playout_cap", "no_resign", "mixed", "alphazero"]
 VARIANTS: tuple[Variant, ...] = ("katago", "no_aux", "no_tower_pooling", "no_playout_cap", "no_resign", "mixed",

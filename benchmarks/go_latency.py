@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 import tyro
 
-from arena.gnugo import GtpClient, find_gnugo, gnugo_command
+from arena.go.gnugo import GtpClient, find_gnugo, gnugo_command
 from arena.bots.networks import search_player
 from arena.bots.players import shipped_network
 from envs.spec import GameSpec

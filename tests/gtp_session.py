@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-from arena.gtp import GtpCommand, GtpEngine
+from arena.commands.gtp import GtpCommand
+from arena.go.gtp import GtpEngine
 
 ANSWER = re.compile(r"([=?])([0-9]*) (.*)\n\n", re.DOTALL)
 

@@ -135,7 +135,7 @@ def test_alphazero_trains_a_registered_game_for_a_few_seconds(tmp_path: Path) ->
     from arena.selfplay.alphazero import load_network
     from arena.bots.players import make_player
     from arena.io.replays import load_replay, replay_states
-    from arena.train import Train, run_train
+    from arena.commands.train import Train, run_train
 
     run = tmp_path / "run"
     final = run_train(Train(game="tictactoe4", seconds=4.0, eval_every=2.0, eval_games=10, games=64,
@@ -182,7 +182,7 @@ def test_the_window_plays_a_registered_game(tmp_path: Path) -> None:
 
 def test_gtp_and_a_match_serve_a_registered_game() -> None:
     """GTP speaks the new game's coordinates; a match plays it between two bots."""
-    from arena.gtp import GtpEngine
+    from arena.go.gtp import GtpEngine
     from arena.bots.match import make_bot, play_match
     from arena.bots.players import make_player
 

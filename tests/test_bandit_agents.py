@@ -1,4 +1,4 @@
-"""Bandit algorithms (agents/bandits.py) and ``arena bandits`` (arena/bandits.py).
+"""Bandit algorithms (agents/bandits.py) and ``arena bandits`` (arena/commands/bandits.py).
 
 The update rules against hand-derived values, the samplers against their moments, and each
 algorithm's known behaviour on the 10-armed testbed (Sutton & Barto 2018, chapter 2) at
@@ -19,7 +19,7 @@ from agents.bandits import (
     UCB, EpsilonGreedy, GradientBandit, ThompsonBernoulli, ThompsonGaussian, gaussian_posterior,
     gradient_bandit_update, incremental_update, random_argmax, run_testbed, sample_beta, sample_gamma, ucb_scores,
 )
-from arena.bandits import ALL_FIGURES, FIGURES, BanditsCommand, result_key, run_bandits
+from arena.commands.bandits import ALL_FIGURES, FIGURES, BanditsCommand, result_key, run_bandits
 from envs.bandits import BanditConfig, BanditState, BanditTestbed
 
 RUNS, STEPS, LATE = 500, 1000, slice(-200, None)

@@ -7,7 +7,8 @@ import subprocess
 
 import pytest
 
-from arena.cli import Demo, main, run_demo
+from arena.cli import main
+from arena.commands.demo import Demo, run_demo
 
 
 def test_help_lists_subcommands(capsys: pytest.CaptureFixture[str]) -> None:

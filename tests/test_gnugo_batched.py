@@ -1,4 +1,4 @@
-"""Batched matches against GNU Go (arena.gnugo.play_gnugo_batched): records like play_gnugo's,
+"""Batched matches against GNU Go (arena.go.gnugo.play_gnugo_batched): records like play_gnugo's,
 one bot call per move round on exactly the games to move, the same games as the sequential
 match for a deterministic bot; the Wilson interval (arena.bots.elo.wilson_interval) on hand-derived
 values; and the benchmark's ``--part gnugo`` (benchmarks/alphazero.py). The GNU Go tests skip
@@ -17,7 +17,7 @@ import torch
 
 import envs
 from arena.bots.elo import Interval, wilson_interval
-from arena.gnugo import GnuGoResult, GtpEngineError, find_gnugo, play_gnugo, play_gnugo_batched
+from arena.go.gnugo import GnuGoResult, GtpEngineError, find_gnugo, play_gnugo, play_gnugo_batched
 from arena.bots.match import make_bot
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,9 +56,9 @@ def test_wilson_interval_is_symmetric_narrows_and_checks_its_input() -> None:
 
 
 def test_missing_gnugo_names_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    import arena.gnugo
+    import arena.go.gnugo
 
-    monkeypatch.setattr(arena.gnugo, "find_gnugo", lambda: None)
+    monkeypatch.setattr(arena.go.gnugo, "find_gnugo", lambda: None)
     with pytest.raises(GtpEngineError, match="apt-get install gnugo"):
         play_gnugo_batched(make_bot("random", envs.make_uncapped("go", size=5)), envs.make_uncapped("go", size=5), 2)
 
@@ -108,11 +108,11 @@ def test_the_bot_is_called_once_per_round_on_the_games_to_move() -> None:
 
 @needs_gnugo
 def test_every_engine_is_shut_down_when_the_bot_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    import arena.gnugo
+    import arena.go.gnugo
 
     started = []
 
-    class Recorded(arena.gnugo.GtpClient):
+    class Recorded(arena.go.gnugo.GtpClient):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             started.append(self)
@@ -120,7 +120,7 @@ def test_every_engine_is_shut_down_when_the_bot_fails(monkeypatch: pytest.Monkey
     def failing_bot(g, state):
         raise RuntimeError("the bot broke")
 
-    monkeypatch.setattr(arena.gnugo, "GtpClient", Recorded)
+    monkeypatch.setattr(arena.go.gnugo, "GtpClient", Recorded)
     game = envs.make_uncapped("go", size=5)
     with pytest.raises(RuntimeError, match="the bot broke"):
         play_gnugo_batched(failing_bot, game, games=3, level=1)

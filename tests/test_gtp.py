@@ -1,4 +1,4 @@
-"""The GTP engine (arena/gtp.py) on its game commands, in scripted sessions: board size,
+"""The GTP engine (arena/go/gtp.py) on its game commands, in scripted sessions: board size,
 komi and time settings, play with illegal moves and superko, games far past the self-play
 move cap, undo, out-of-turn moves, genmove, Tromp-Taylor final_score, and tic-tac-toe over
 the same protocol. The protocol itself (ids, preprocessing, malformed input, fuzzing,
@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from arena.gtp import GtpEngine
+from arena.go.gtp import GtpEngine
 from go_reference import GoReference, long_game, vertex
 from gtp_session import fails, new_engine, ok
 

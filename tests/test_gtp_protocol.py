@@ -1,6 +1,6 @@
-"""The GTP protocol of the engine (arena/gtp.py): administrative commands, ids and line
+"""The GTP protocol of the engine (arena/go/gtp.py): administrative commands, ids and line
 preprocessing, malformed lines and fuzzing (every line gets exactly one well-formed answer),
-run_gtp over text streams and a subprocess pipe, and the GTP client (arena/gnugo.py) against
+run_gtp over text streams and a subprocess pipe, and the GTP client (arena/go/gnugo.py) against
 our engine, in matches against GNU Go and with GNU Go as the referee of long random games
 (skipped where GNU Go is not installed). The game commands are in tests/test_gtp.py."""
 
@@ -14,8 +14,9 @@ import sys
 
 import pytest
 
-from arena.gnugo import GtpClient, GtpEngineError, find_gnugo, gnugo_command, play_gnugo
-from arena.gtp import GtpCommand, GtpError, format_response, parse_line, run_gtp
+from arena.go.gnugo import GtpClient, GtpEngineError, find_gnugo, gnugo_command, play_gnugo
+from arena.commands.gtp import GtpCommand, run_gtp
+from arena.go.gtp import GtpError, format_response, parse_line
 from go_reference import GoReference, parse_vertex, place_stone, vertex
 from gtp_session import ask, fails, new_engine, ok, well_formed
 
@@ -153,7 +154,7 @@ def test_run_gtp_over_text_streams_stops_at_quit():
 
 
 def test_run_gtp_over_a_subprocess_pipe_with_bad_bytes():
-    code = "from arena.gtp import GtpCommand, run_gtp; run_gtp(GtpCommand(size=5, agent='random'))"
+    code = "from arena.commands.gtp import GtpCommand, run_gtp; run_gtp(GtpCommand(size=5, agent='random'))"
     given = b"1 name\r\n\xff\xfe junk\nplay b C3\ngenmove w\nlist_stones b\n"  # no quit: end of input
     done = subprocess.run([sys.executable, "-c", code], input=given, capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr.decode()
@@ -164,7 +165,7 @@ def test_run_gtp_over_a_subprocess_pipe_with_bad_bytes():
 
 
 def test_gtp_client_against_our_engine():
-    code = "from arena.gtp import GtpCommand, run_gtp; run_gtp(GtpCommand(size=5, agent='random'))"
+    code = "from arena.commands.gtp import GtpCommand, run_gtp; run_gtp(GtpCommand(size=5, agent='random'))"
     with GtpClient([sys.executable, "-c", code], timeout=120) as client:
         assert client.send("name") == "Arena"
         assert client.send("showboard").startswith("\n   A B C D E")

@@ -218,7 +218,7 @@ def test_mixed_sizes_need_the_pooling_network():
         AlphaZeroConfig(game="go", mixed_sizes=(7,))
 
 
-needs_gnugo = pytest.mark.skipif(__import__("arena.gnugo", fromlist=["find_gnugo"]).find_gnugo() is None,
+needs_gnugo = pytest.mark.skipif(__import__("arena.go.gnugo", fromlist=["find_gnugo"]).find_gnugo() is None,
                                  reason="GNU Go is not installed (apt-get install gnugo)")
 
 
@@ -256,7 +256,7 @@ def test_bootstrap_run_says_it_saw_gnugo(tmp_path):
 
 def test_bootstrap_without_gnugo_names_the_package(monkeypatch):
     from arena.selfplay import bootstrap
-    from arena.gnugo import GtpEngineError
+    from arena.go.gnugo import GtpEngineError
 
     monkeypatch.setattr(bootstrap, "find_gnugo", lambda: None)
     with pytest.raises(GtpEngineError, match="apt-get install gnugo"):
@@ -290,7 +290,8 @@ def test_sigterm_stops_a_run_with_its_checkpoint_and_plot(tmp_path):
 
 
 def test_shipped_networks_are_the_default_opponents():
-    from arena.gtp import GtpCommand, GtpEngine
+    from arena.commands.gtp import GtpCommand
+    from arena.go.gtp import GtpEngine
     from arena.bots.players import make_player, shipped_network
 
     assert shipped_network("go", 5) is not None and shipped_network("go", 13) is None
@@ -320,7 +321,7 @@ def test_ablation_variants_change_one_part_each():
     import sys
     from pathlib import Path
 
-    from arena.train import preset
+    from arena.commands.train import preset
     from nets.conv import PolicyValueNet
 
     path = Path(__file__).parents[1] / "benchmarks" / "go_ablation.py"

@@ -139,6 +139,20 @@ def test_no_import_cycles() -> None:
     assert not found, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in found)
 
 
+def test_no_private_names_imported_across_modules() -> None:
+    """A ``_name`` belongs to its module: no ``from pkg.mod import _name`` in the four packages."""
+    offenders = [
+        f"{f.relative_to(ROOT)}:{node.lineno} imports {alias.name} from {node.module}"
+        for package in PACKAGES
+        for f in sorted((ROOT / package).rglob("*.py"))
+        for node in ast.walk(ast.parse(f.read_text(), filename=str(f)))
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] in PACKAGES
+        for alias in node.names
+        if alias.name.startswith("_") and not alias.name.startswith("__")
+    ]
+    assert not offenders, "private names imported:\n" + "\n".join(offenders)
+
+
 def test_the_cycle_check_finds_a_cycle() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert cycles(graph) == [["a", "b", "c"]] and cycles({"a": {"b"}, "b": set()}) == []

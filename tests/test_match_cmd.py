@@ -1,4 +1,4 @@
-"""``arena match a b`` (arena/match_cmd.py): the two-player match with W/D/L by colour, the
+"""``arena match a b`` (arena/commands/match.py): the two-player match with W/D/L by colour, the
 Elo difference with its interval, results.json and replays; GNU Go as player b."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import tyro
 
-from arena.gnugo import find_gnugo
-from arena.match_cmd import MatchCommand, gnugo_level, run_match
+from arena.go.gnugo import find_gnugo
+from arena.commands.match import MatchCommand, gnugo_level, run_match
 from arena.io.replays import load_replay, replay_states
 
 

@@ -11,7 +11,7 @@ import torch
 
 import arena.rl.loop as rl
 from arena.io.checkpoint import CheckpointError
-from arena.eval_cmd import EvalCommand, run_eval
+from arena.commands.eval import EvalCommand, run_eval
 
 TINY = {"hidden": [16], "learning_starts": 64, "train_frequency": 16, "gradient_steps": 2, "batch_size": 16,
         "buffer_size": 2_000, "exploration_steps": 500, "eval_every": 256, "eval_episodes": 2}

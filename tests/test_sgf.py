@@ -1,4 +1,4 @@
-"""SGF export/import of Go replays (arena/sgf.py, on sgfmill): round trips, what other tools
+"""SGF export/import of Go replays (arena/go/sgf.py, on sgfmill): round trips, what other tools
 read, games far longer than the self-play move cap, and hostile files, which must give a
 ValueError with a clear message and nothing else."""
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sgfmill import sgf
 
-from arena.replay_cmd import ReplayCommand, run_replay
+from arena.commands.replay import ReplayCommand, run_replay
 from arena.io.replays import Replay, load_replay, replay_states, save_replay
-from arena.sgf import replay_to_sgf, sgf_to_replay
+from arena.go.sgf import replay_to_sgf, sgf_to_replay
 from go_reference import long_game
 
 # 9x9: E5, D6, pass, A9, a capture sequence is not needed here; two passes end the game

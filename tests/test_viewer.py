@@ -16,7 +16,7 @@ import torch
 import tyro
 
 import envs
-from arena.play import PlayCommand, make_session, run_play
+from arena.commands.play import PlayCommand, make_session, run_play
 from arena.bots.players import Thinking, make_player
 from arena.io.replays import Replay, load_replay, replay_states, save_replay
 from arena.viewer.board import BOARD_RECT

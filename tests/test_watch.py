@@ -13,7 +13,7 @@ import pytest
 import tyro
 
 from arena.bots.players import Thinking
-from arena.replay_cmd import WatchCommand, run_watch
+from arena.commands.watch import WatchCommand, run_watch
 from arena.io.replays import Replay, save_replay
 from arena.viewer.board import BOARD_RECT
 from arena.viewer.watch import SLIDER, ReplayFeed, WatchSession, WatchWindow, open_replay

@@ -245,7 +245,7 @@ def _bootstrap(game: Game, cfg: AlphaZeroConfig, opts: TrainOptions, net: torch.
     from tqdm import tqdm
 
     from arena.selfplay.bootstrap import BootstrapConfig, gnugo_dataset
-    from arena.gnugo import gnugo_plays
+    from arena.go.gnugo import gnugo_plays
 
     if not gnugo_plays(cfg.game):
         raise ValueError(f"--bootstrap gnugo learns Go from GNU Go's games; {cfg.game} has no GNU Go")
@@ -402,7 +402,7 @@ def evaluate_network(game: Game, cfg: AlphaZeroConfig, opts: TrainOptions, net: 
     if game.spec.solver is not None:
         row["optimal_policy"] = judge_solved(game, net, None)
     elif opts.gnugo_games > 0:
-        from arena.gnugo import find_gnugo, gnugo_win_rate
+        from arena.go.gnugo import find_gnugo, gnugo_win_rate
 
         if find_gnugo() is not None:
             player = SearchPlayer("alphazero", network_evaluator(game, net), play)

@@ -1,7 +1,7 @@
 """``arena train go --bootstrap gnugo``: a first stage of supervised learning from GNU Go's
 games (as AlphaGo learned from human games before self-play), labelled as such.
 
-GNU Go plays itself over GTP (arena/gnugo.py) at varied levels, each game opening with a few
+GNU Go plays itself over GTP (arena/go/gnugo.py) at varied levels, each game opening with a few
 uniformly random moves (not learned from) so the games differ; several GNU Go processes run
 at once. Every position GNU Go moved in becomes a training sample like a self-play one: the
 observation, a one-hot policy on GNU Go's move, the final outcome for the mover, and, for games
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from agents.alphazero import Samples
-from arena.gnugo import GtpClient, GtpEngineError, find_gnugo, gnugo_command
+from arena.go.gnugo import GtpClient, GtpEngineError, find_gnugo, gnugo_command
 from envs.core import Game
 
 MISSING = "--bootstrap gnugo needs GNU Go: install it with `apt-get install gnugo` (or put gnugo on PATH)"

@@ -233,7 +233,7 @@ def _train_config(cmd: Train) -> tuple[AlphaZeroConfig, Any]:
         raise ValueError("--nproc (data-parallel learner) and --workers/--ray-address (Ray self-play) "
                          "do not combine: choose one")
     cfg, opts = build(cmd)
-    from arena.gnugo import gnugo_plays
+    from arena.go.gnugo import gnugo_plays
 
     if cmd.bootstrap != "none" and not gnugo_plays(cmd.game):
         raise ValueError(f"--bootstrap gnugo learns Go from GNU Go's games; {cmd.game} has no GNU Go")

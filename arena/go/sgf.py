@@ -27,6 +27,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from arena.go.coords import from_sgfmill, to_sgfmill
 from arena.io.replays import Replay
 
 MAX_BYTES = 10_000_000
@@ -60,8 +61,7 @@ def replay_to_sgf(replay: Replay) -> bytes:
         if not 0 <= action <= size * size:
             raise ValueError(f"move {i + 1} is action {action}, not a point or pass of a {size}x{size} board")
         node = record.extend_main_sequence()
-        point = None if action == size * size else (size - 1 - action // size, action % size)  # sgfmill: row 0 at the bottom
-        node.set_move("bw"[i % 2], point)
+        node.set_move("bw"[i % 2], to_sgfmill(action, size))
     return record.serialise()
 
 
@@ -166,7 +166,7 @@ def _moves(nodes: list[Any], size: int, source: str) -> list[int]:
         if colour != expected:
             raise ValueError(f"{source}: move {number} is {colour.upper()} but {expected.upper()} is to play "
                              "(moves must alternate, black first)")
-        moves.append(size * size if point is None else (size - 1 - point[0]) * size + point[1])
+        moves.append(from_sgfmill(point, size))
     return moves
 
 

@@ -37,7 +37,7 @@ from typing import Any
 
 import torch
 
-from arena.gtp import GtpError
+from arena.go.gtp import GtpError
 from arena.bots.match import MatchResult
 from envs.core import Game, put_rows, state_rows
 

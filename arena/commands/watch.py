@@ -1,14 +1,13 @@
-"""``arena watch`` and ``arena replay export|import``: looking at and converting saved games.
-
-The window (:mod:`arena.viewer.watch`) and sgfmill are imported only when a command runs,
-so reading these configs (``arena --help``) loads neither.
+"""``arena watch``: step through a saved game in a window, or follow a training run's self-play
+games as they are written. The window (:mod:`arena.viewer.watch`) is imported only when the
+command runs, so reading this config (``arena --help``) loads no pygame.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import tyro
 
@@ -28,21 +27,6 @@ class WatchCommand:
     """Seconds per move when autoplaying (+/- change it in the window)."""
 
 
-@dataclass(frozen=True)
-class ReplayCommand:
-    """Convert games: `export <replay.json> --sgf` writes SGF for Sabaki/GoGui/KGS;
-    `import <game.sgf>` writes an arena JSON replay (Go only; see arena/sgf.py for what is refused)."""
-
-    action: Annotated[Literal["export", "import"], tyro.conf.Positional]
-    """export: JSON replay -> SGF; import: SGF -> JSON replay."""
-    file: Annotated[Path, tyro.conf.Positional]
-    """The file to convert."""
-    sgf: bool = True
-    """Export as SGF (FF[4]), the only export format so far."""
-    out: Path | None = None
-    """Where to write (default: beside the input, with the .sgf / .json suffix)."""
-
-
 def replay_folder(path: Path) -> Path:
     """The folder whose replays to show: ``<run>/replays`` for a run folder, else ``path``."""
     return path / "replays" if (path / "replays").is_dir() or (path / "config.json").exists() else path
@@ -51,7 +35,7 @@ def replay_folder(path: Path) -> Path:
 def run_watch(cmd: WatchCommand) -> None:
     """Open the watch window until it is closed. Raises ``ValueError`` (before any window
     opens) for a missing path, an unusable replay, or a folder without replays (not --live)."""
-    from arena.play import check_display
+    from arena.commands.play import check_display
     from arena.viewer.watch import ReplayFeed, WatchSession, WatchWindow, run_game
 
     check_display()
@@ -82,18 +66,3 @@ def run_watch(cmd: WatchCommand) -> None:
         import pygame
 
         pygame.display.quit()
-
-
-def run_replay(cmd: ReplayCommand) -> Path:
-    """Convert ``cmd.file``; prints and returns the written path. Every problem with the
-    input is a ``ValueError`` with a clear message."""
-    from arena.sgf import export_sgf, import_sgf
-
-    if cmd.action == "export":
-        if not cmd.sgf:
-            raise ValueError("SGF is the only export format so far: drop --no-sgf")
-        written = export_sgf(cmd.file, cmd.out)
-    else:
-        written = import_sgf(cmd.file, cmd.out)
-    print(f"wrote {written}")
-    return written

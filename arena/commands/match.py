@@ -1,11 +1,11 @@
 """``arena match a b``: two players, colours alternating, with the same outputs as a tournament.
 
-The two-player case of :mod:`arena.tournament`: one batched :func:`arena.bots.match.play_match_record`
+The two-player case of :mod:`arena.bots.tournament`: one batched :func:`arena.bots.match.play_match_record`
 (``a`` moves first in the first half of the games), the W/D/L overall and by colour, the Elo
 difference ``a - b`` with its 95% interval (:func:`arena.bots.elo.fit_elo` anchored at ``b``, and
 :func:`arena.bots.elo.elo_intervals`), and every game as a replay. For Go, ``b`` may be GNU Go
 (``gnugo`` or ``gnugo:LEVEL``): those games are played one at a time over GTP by
-:func:`arena.gnugo.play_gnugo`. Writes ``config.json``, ``results.json`` and ``replays/`` into
+:func:`arena.go.gnugo.play_gnugo`. Writes ``config.json``, ``results.json`` and ``replays/`` into
 a run folder (``runs/match-<game>-<time>``).
 """
 
@@ -22,7 +22,7 @@ from envs import GameId
 
 from arena.bots.elo import PairResult, elo_intervals, fit_elo
 from arena.bots.match import ColourResults, MatchRecord, MatchResult
-from arena.tournament import CONFIDENCE, colour_json, display_names, format_colours, player_bot, write_replays
+from arena.bots.tournament import CONFIDENCE, colour_json, display_names, format_colours, player_bot, write_replays
 
 
 @dataclass(frozen=True)
@@ -82,10 +82,10 @@ def run_match(cmd: MatchCommand) -> MatchReport:
     """Build both players, play the match, print and write the results; returns them.
 
     Raises ``ValueError`` (or ``CheckpointError``) for an unusable player or setting, before
-    any game, and :class:`arena.gnugo.GtpEngineError` when GNU Go is wanted but missing.
+    any game, and :class:`arena.go.gnugo.GtpEngineError` when GNU Go is wanted but missing.
     """
     from envs.spec import GameSpec
-    from arena.gnugo import gnugo_plays
+    from arena.go.gnugo import gnugo_plays
     from arena.bots.players import make_player
     from arena.io.runs import new_run_dir, write_config, write_json
 
@@ -110,7 +110,7 @@ def run_match(cmd: MatchCommand) -> MatchReport:
         player_b = make_player(cmd.b, game, simulations=cmd.simulations, seed=cmd.seed + 1, device=cmd.device)
         record = play_match_record(game, (player_bot(player_a), player_bot(player_b)), cmd.games, cmd.device)
     else:
-        from arena.gnugo import play_gnugo
+        from arena.go.gnugo import play_gnugo
 
         record = gnugo_record(play_gnugo(player_a, game, cmd.games, level, seed=cmd.seed))
     pair = [PairResult(names[0], names[1], *record.result)]
@@ -142,7 +142,7 @@ def gnugo_level(spec: str) -> int | None:
 
 
 def gnugo_record(result: Any) -> MatchRecord:
-    """A :class:`arena.gnugo.GnuGoResult` as a :class:`MatchRecord` from our player's side
+    """A :class:`arena.go.gnugo.GnuGoResult` as a :class:`MatchRecord` from our player's side
     (GNU Go's ``0`` result reads ``draw``, as in other replays)."""
     games = result.records
     return MatchRecord(tuple(0 if g.our_colour == "black" else 1 for g in games), tuple(g.outcome for g in games),

@@ -1,4 +1,5 @@
-"""``arena gtp``: a GTP version 2 engine, so our Go agents play in GoGui/Sabaki and against GNU Go.
+"""The GTP version 2 engine behind ``arena gtp`` (arena/commands/gtp.py), so our Go agents play in
+GoGui/Sabaki and against GNU Go.
 
 Two halves, kept apart (STYLE.md rule 12, Minigo's engine/handler split):
 
@@ -29,14 +30,11 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple, TextIO
+from typing import Any, NamedTuple, Protocol
 
 import torch
 
-from envs import GameId
 from envs.core import Game, IllegalActionError
 from envs.spec import BOARD_OPTIONS, GameSpec
 
@@ -48,29 +46,6 @@ _ID = re.compile(r"[0-9]+", re.ASCII)
 _INT = re.compile(r"[+-]?[0-9]+", re.ASCII)
 _VERTEX = re.compile(r"[A-Za-z][0-9]{1,2}|pass", re.ASCII | re.IGNORECASE)
 _COLOURS = {"b": 0, "black": 0, "w": 1, "white": 1}
-
-
-@dataclass(frozen=True)
-class GtpCommand:
-    """Speak GTP version 2 on stdin/stdout (for GoGui, Sabaki, or a match against GNU Go)."""
-
-    game: GameId = "go"
-    """Which game: Go, or tic-tac-toe on a 3x3 board (columns A-C, rows 1-3)."""
-    size: int = 9
-    """Go board size at start (5..19; GTP's boardsize can change it)."""
-    komi: float = 7.5
-    """Go komi at start (GTP's komi can change it)."""
-    agent: Literal["shipped", "mcts", "random", "minimax"] = "shipped"
-    """Who answers genmove: shipped (the network shipped for the board size, arena/weights/go<N>;
-    mcts on sizes without one), mcts (tree search, random playouts), random, minimax (tic-tac-toe)."""
-    checkpoint: str | None = None
-    """An AlphaZero checkpoint (.safetensors) or training run folder; overrides --agent."""
-    simulations: int | None = None
-    """Search budget per move for mcts and checkpoints (default: the agent's own)."""
-    seed: int = 0
-    """Random seed of the agent."""
-    device: str = "cpu"
-    """torch device for a network."""
 
 
 class GtpError(Exception):
@@ -121,33 +96,24 @@ def format_response(command_id: str | None, ok: bool, text: str) -> str:
     return f"{'=' if ok else '?'}{command_id or ''} {body}\n\n"
 
 
-def run_gtp(cmd: GtpCommand, stdin: TextIO | None = None, stdout: TextIO | None = None) -> None:
-    """Answer GTP commands from ``stdin`` on ``stdout`` until ``quit`` or the end of input.
-
-    By default reads the process's stdin as UTF-8 (undecodable bytes replaced, only ``\\n``
-    ends a line) and flushes each answer, as a controller waits for it.
-    Raises ``ValueError`` (or ``CheckpointError``) before reading anything if the agent
-    cannot be built.
-    """
-    engine = GtpEngine.from_command(cmd)
-    if stdin is None:
-        import io
-
-        stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace", newline="\n")
-    out = sys.stdout if stdout is None else stdout
-    for line in stdin:
-        answer = engine.handle_line(line)
-        if answer is not None:
-            out.write(answer)
-            out.flush()
-        if engine.quit:
-            break
-
-
 # ----- the engine -----------------------------------------------------------------------
 
 
 PlayerFactory = Callable[[Any], Any]  # game -> a player (arena.bots.players.Player)
+
+
+class EngineChoice(Protocol):
+    """What :meth:`GtpEngine.from_command` reads: the fields of ``arena gtp``'s
+    :class:`arena.commands.gtp.GtpCommand` (documented there)."""
+
+    game: str
+    size: int
+    komi: float
+    agent: str
+    checkpoint: str | None
+    simulations: int | None
+    seed: int
+    device: str
 
 
 class GtpEngine:
@@ -169,7 +135,8 @@ class GtpEngine:
         self.quit = False
 
     @classmethod
-    def from_command(cls, cmd: GtpCommand) -> GtpEngine:
+    def from_command(cls, cmd: EngineChoice) -> GtpEngine:
+        """The engine ``arena gtp`` runs: the game and the agent that ``cmd`` chooses."""
         from arena.bots.players import make_player
 
         from arena.bots.players import shipped_network
