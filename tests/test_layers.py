@@ -1,6 +1,8 @@
 """The layers of DESIGN.md: envs and nets import neither each other nor anything above them;
 agents never imports arena. Checked two ways: an AST walk over every module (clear message
-naming the file and line), and import-linter's layers contract from pyproject.toml."""
+naming the file and line), and import-linter's contracts from pyproject.toml (the layers, and
+arena's rooms never importing arena/commands/ or arena/cli.py). Also: no import cycles, and no
+private name imported from another module."""
 
 from __future__ import annotations
 
