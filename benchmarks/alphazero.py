@@ -141,8 +141,8 @@ class Config:
 
 def tictactoe_run(cfg: Config, seed: int) -> dict[str, Any]:
     """Train the tic-tac-toe preset for ``cfg.seconds`` and judge the result."""
-    from arena.selfplay.alphazero import TrainOptions, judge_tictactoe, load_network, search_bot, train
     from arena.bots.match import make_bot, play_match
+    from arena.selfplay.alphazero import TrainOptions, judge_tictactoe, load_network, search_bot, train
 
     az, seconds, eval_every = preset("tictactoe", 3)[:3]
     opts = TrainOptions(seconds=cfg.seconds or seconds, eval_every=eval_every, seed=seed, device=cfg.device)
@@ -281,9 +281,9 @@ def gnugo_rows(cfg: Config, path: str, report: bool = True) -> list[dict[str, An
     """Judge the network at ``path`` against GNU Go at every level of ``cfg.levels``: one
     row per level, emitted (unless ``report`` is False) and returned, for the plot."""
     import envs
-    from arena.selfplay.alphazero import load_network, search_bot
     from arena.bots.elo import wilson_interval
     from arena.go.gnugo import play_gnugo_batched
+    from arena.selfplay.alphazero import load_network, search_bot
 
     _, net, az = load_network(path, cfg.device)
     if az.game != "go":

@@ -43,8 +43,8 @@ import torch
 import tyro
 
 from agents.alphazero import ReplayBuffer, SelfPlay, make_network, make_optimizer, train_step
-from arena.selfplay.alphazero import TrainOptions
 from arena.commands.train import preset
+from arena.selfplay.alphazero import TrainOptions
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,9 @@ from pathlib import Path
 import torch
 import tyro
 
-from arena.go.gnugo import GtpClient, find_gnugo, gnugo_command
 from arena.bots.networks import search_player
 from arena.bots.players import shipped_network
+from arena.go.gnugo import GtpClient, find_gnugo, gnugo_command
 from envs.spec import GameSpec
 
 

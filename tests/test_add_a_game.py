@@ -132,10 +132,10 @@ def test_the_rules_play_a_line_of_four() -> None:
 def test_alphazero_trains_a_registered_game_for_a_few_seconds(tmp_path: Path) -> None:
     """``arena train tictactoe4``'s path (the small-game preset, shortened): self-play, learning,
     evaluation against random, a checkpoint and replays; the trained network then plays."""
-    from arena.selfplay.alphazero import load_network
     from arena.bots.players import make_player
-    from arena.io.replays import load_replay, replay_states
     from arena.commands.train import Train, run_train
+    from arena.io.replays import load_replay, replay_states
+    from arena.selfplay.alphazero import load_network
 
     run = tmp_path / "run"
     final = run_train(Train(game="tictactoe4", seconds=4.0, eval_every=2.0, eval_games=10, games=64,
@@ -182,9 +182,9 @@ def test_the_window_plays_a_registered_game(tmp_path: Path) -> None:
 
 def test_gtp_and_a_match_serve_a_registered_game() -> None:
     """GTP speaks the new game's coordinates; a match plays it between two bots."""
-    from arena.go.gtp import GtpEngine
     from arena.bots.match import make_bot, play_match
     from arena.bots.players import make_player
+    from arena.go.gtp import GtpEngine
 
     engine = GtpEngine("tictactoe4", 4, 0.0, lambda game: make_player("random", game))
     assert engine.handle_line("boardsize 4") == "= \n\n" and engine.handle_line("boardsize 9").startswith("?")

@@ -17,11 +17,11 @@ import torch
 import envs
 from agents.alphazero import (AlphaZeroConfig, ReplayBuffer, Samples, SelfPlay, make_network, random_symmetries)
 from agents.mcts import MCTSConfig
-from arena.io import checkpoint as ckpt
-from arena.selfplay.alphazero import TrainOptions, judge_solved, load_network, train
 from arena.bots.match import make_bot, play_match
 from arena.bots.players import make_player
 from arena.commands.train import preset
+from arena.io import checkpoint as ckpt
+from arena.selfplay.alphazero import TrainOptions, judge_solved, load_network, train
 
 TINY = AlphaZeroConfig(games=32, search=MCTSConfig(simulations=8), play_simulations=16, min_buffer=64, batch_size=64)
 

@@ -17,8 +17,8 @@ import torch
 
 import envs
 from arena.bots.elo import Interval, wilson_interval
-from arena.go.gnugo import GnuGoResult, GtpEngineError, find_gnugo, play_gnugo, play_gnugo_batched
 from arena.bots.match import make_bot
+from arena.go.gnugo import GnuGoResult, GtpEngineError, find_gnugo, play_gnugo, play_gnugo_batched
 
 ROOT = Path(__file__).resolve().parents[1]
 needs_gnugo = pytest.mark.skipif(find_gnugo() is None, reason="GNU Go is not installed (apt-get install gnugo)")

@@ -14,8 +14,8 @@ import sys
 
 import pytest
 
-from arena.go.gnugo import GtpClient, GtpEngineError, find_gnugo, gnugo_command, play_gnugo
 from arena.commands.gtp import GtpCommand, run_gtp
+from arena.go.gnugo import GtpClient, GtpEngineError, find_gnugo, gnugo_command, play_gnugo
 from arena.go.gtp import GtpError, format_response, parse_line
 from go_reference import GoReference, parse_vertex, place_stone, vertex
 from gtp_session import ask, fails, new_engine, ok, well_formed

@@ -255,8 +255,8 @@ def test_bootstrap_run_says_it_saw_gnugo(tmp_path):
 
 
 def test_bootstrap_without_gnugo_names_the_package(monkeypatch):
-    from arena.selfplay import bootstrap
     from arena.go.gnugo import GtpEngineError
+    from arena.selfplay import bootstrap
 
     monkeypatch.setattr(bootstrap, "find_gnugo", lambda: None)
     with pytest.raises(GtpEngineError, match="apt-get install gnugo"):
@@ -290,9 +290,9 @@ def test_sigterm_stops_a_run_with_its_checkpoint_and_plot(tmp_path):
 
 
 def test_shipped_networks_are_the_default_opponents():
+    from arena.bots.players import make_player, shipped_network
     from arena.commands.gtp import GtpCommand
     from arena.go.gtp import GtpEngine
-    from arena.bots.players import make_player, shipped_network
 
     assert shipped_network("go", 5) is not None and shipped_network("go", 13) is None
     assert "go5" in make_player("shipped", envs.make("go", size=5)).name

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import tyro
 
-from arena.go.gnugo import find_gnugo
 from arena.commands.match import MatchCommand, gnugo_level, run_match
+from arena.go.gnugo import find_gnugo
 from arena.io.replays import load_replay, replay_states
 
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 import arena.rl.loop as rl
-from arena.io.checkpoint import CheckpointError
 from arena.commands.eval import EvalCommand, run_eval
+from arena.io.checkpoint import CheckpointError
 
 TINY = {"hidden": [16], "learning_starts": 64, "train_frequency": 16, "gradient_steps": 2, "batch_size": 16,
         "buffer_size": 2_000, "exploration_steps": 500, "eval_every": 256, "eval_episodes": 2}
@@ -180,8 +180,8 @@ def test_self_play_against_past_copies(tmp_path):
 def test_model_free_agent_is_a_player(tmp_path):
     """A DQN/PPO run on tic-tac-toe takes a seat in arena's matches (legal moves only)."""
     import envs
-    from arena.io.checkpoint import CheckpointError
     from arena.bots.players import make_player
+    from arena.io.checkpoint import CheckpointError
 
     rl.train_rl("tictactoe", "ppo", 1024, 0, "cpu", tmp_path / "run", False, {"num_envs": 2, "n_steps": 64},
                 progress=False)

@@ -10,8 +10,8 @@ import pytest
 from sgfmill import sgf
 
 from arena.commands.replay import ReplayCommand, run_replay
-from arena.io.replays import Replay, load_replay, replay_states, save_replay
 from arena.go.sgf import replay_to_sgf, sgf_to_replay
+from arena.io.replays import Replay, load_replay, replay_states, save_replay
 from go_reference import long_game
 
 # 9x9: E5, D6, pass, A9, a capture sequence is not needed here; two passes end the game

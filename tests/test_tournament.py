@@ -15,9 +15,9 @@ import tyro
 import envs
 from arena.bots.elo import PairResult, elo_difference, elo_intervals, expected_score, fit_elo
 from arena.bots.match import MatchResult, minimax_bot, play_match, play_match_record, random_bot
-from arena.io.replays import Replay, load_replay, replay_states
 from arena.bots.tournament import display_names
 from arena.commands.tournament import TournamentCommand, run_tournament
+from arena.io.replays import Replay, load_replay, replay_states
 
 
 def test_two_players_75_percent_is_191_elo() -> None:

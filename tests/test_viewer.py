@@ -16,8 +16,8 @@ import torch
 import tyro
 
 import envs
-from arena.commands.play import PlayCommand, make_session, run_play
 from arena.bots.players import Thinking, make_player
+from arena.commands.play import PlayCommand, make_session, run_play
 from arena.io.replays import Replay, load_replay, replay_states, save_replay
 from arena.viewer.board import BOARD_RECT
 from arena.viewer.session import PlaySession

@@ -15,9 +15,9 @@ import torch
 
 from agents.alphazero import AlphaZeroConfig, make_network
 from agents.mcts import MCTSConfig, network_evaluator, rollout_evaluator, search
-from arena.io import checkpoint as ckpt
 from arena.bots.match import Bot
 from arena.bots.thinking import Thinking, thinking_from
+from arena.io import checkpoint as ckpt
 from envs.core import Game
 from nets.conv import GlobalPoolingNet
 

@@ -85,8 +85,8 @@ def run_match(cmd: MatchCommand) -> MatchReport:
     any game, and :class:`arena.go.gnugo.GtpEngineError` when GNU Go is wanted but missing.
     """
     from envs.spec import GameSpec
-    from arena.go.gnugo import gnugo_plays
     from arena.bots.players import make_player
+    from arena.go.gnugo import gnugo_plays
     from arena.io.runs import new_run_dir, write_config, write_json
 
     if cmd.games < 2:

@@ -37,8 +37,8 @@ from typing import Any
 
 import torch
 
-from arena.go.gtp import GtpError
 from arena.bots.match import MatchResult
+from arena.go.gtp import GtpError
 from envs.core import Game, put_rows, state_rows
 
 SEARCH_PATHS = "/usr/games:/usr/local/games"  # Debian/Ubuntu put gnugo here, often off PATH

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from arena.io.files import stamped_path, write_text_atomic
 from arena.bots.thinking import Thinking
+from arena.io.files import stamped_path, write_text_atomic
 from envs.spec import GameSpec
 
 FORMAT = "arena-replay"

@@ -33,9 +33,9 @@ import torch
 
 from agents.alphazero import AlphaZeroConfig, ReplayBuffer, SelfPlay, make_network, make_optimizer, train_step
 from agents.mcts import MCTSConfig, network_evaluator, search
-from arena.io import checkpoint as ckpt
 from arena.bots.elo import elo_difference
 from arena.bots.match import MatchResult, make_bot, play_matches
+from arena.io import checkpoint as ckpt
 from arena.bots.networks import SearchPlayer, load_network, search_bot, search_player  # noqa: F401 (re-exported)
 from arena.io.runs import append_metrics, new_run_dir, plot_curves, write_config, write_json
 from envs.core import Game
@@ -244,8 +244,8 @@ def _bootstrap(game: Game, cfg: AlphaZeroConfig, opts: TrainOptions, net: torch.
     on them (arena/selfplay/bootstrap.py), before self-play; timed apart from the training clock."""
     from tqdm import tqdm
 
-    from arena.selfplay.bootstrap import BootstrapConfig, gnugo_dataset
     from arena.go.gnugo import gnugo_plays
+    from arena.selfplay.bootstrap import BootstrapConfig, gnugo_dataset
 
     if not gnugo_plays(cfg.game):
         raise ValueError(f"--bootstrap gnugo learns Go from GNU Go's games; {cfg.game} has no GNU Go")
