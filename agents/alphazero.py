@@ -8,7 +8,8 @@ evaluates and writes files; nothing here prints or touches disk):
    player to move), plays the chosen moves, and when games end turns their records into
    training samples with the final outcome from each position's mover's point of view; the
    finished games restart at once so the batch stays full.
-2. :class:`ReplayBuffer` is a fixed-size ring of samples in tensors.
+2. :class:`PositionBuffer` is a fixed-size ring of samples (positions and their targets) in tensors
+   (the model-free learners' transitions live in agents/replay.py's ReplayBuffer).
 3. :func:`train_step` samples a batch, applies a random board symmetry per sample (the 8 of
    the square), and :func:`learn` takes one optimizer step on policy cross-entropy + value
    MSE (weight decay by AdamW); data-parallel processes each learn on a shard of the batch.
@@ -365,7 +366,7 @@ class _Searched(NamedTuple):
     value: torch.Tensor
 
 
-class ReplayBuffer:
+class PositionBuffer:
     """A ring of the last ``capacity`` samples (tensors on ``device``), every target of
     :class:`Samples` included."""
 
@@ -460,7 +461,7 @@ def _symmetry_table(board_size: int, num_actions: int, device: torch.device) -> 
                         for s in range(core.NUM_SYMMETRIES)])
 
 
-def train_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer, buffer: ReplayBuffer, cfg: AlphaZeroConfig,
+def train_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer, buffer: PositionBuffer, cfg: AlphaZeroConfig,
                board_size: int, generator: torch.Generator, rows: int | None = None, weight: float = 1.0) -> Losses:
     """One gradient step on a batch of ``cfg.batch_size`` positions sampled from ``buffer``
     (under data parallelism: this process's ``rows`` of the global batch, see :func:`learn`)."""

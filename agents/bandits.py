@@ -24,7 +24,7 @@ import torch
 from envs.bandits import BanditConfig, BanditTestbed
 
 
-class Learner(Protocol):
+class BanditLearner(Protocol):
     """The estimates of R runs, and how they choose and learn."""
 
     def select(self, generator: torch.Generator) -> torch.Tensor:

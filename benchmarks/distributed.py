@@ -42,7 +42,7 @@ from typing import Literal
 import torch
 import tyro
 
-from agents.alphazero import ReplayBuffer, SelfPlay, make_network, make_optimizer, train_step
+from agents.alphazero import PositionBuffer, SelfPlay, make_network, make_optimizer, train_step
 from arena.commands.train import preset
 from arena.selfplay.alphazero import TrainOptions
 
@@ -140,7 +140,7 @@ def _learner_rate(az, steps: int) -> float:
     game = az.make_game()
     net = make_network(game, az).eval()
     opt = make_optimizer(net, az)
-    buffer = ReplayBuffer(az.buffer_size, game.observation_shape, game.num_actions, torch.device("cpu"))
+    buffer = PositionBuffer(az.buffer_size, game.observation_shape, game.num_actions, torch.device("cpu"))
     sp, g = SelfPlay(game, az, torch.device("cpu"), torch.Generator().manual_seed(0)), torch.Generator().manual_seed(0)
     while buffer.size < az.batch_size * 4:
         buffer.add(sp.step(net).samples)

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import envs
-from agents.alphazero import (AlphaZeroConfig, ReplayBuffer, Samples, SelfPlay, make_network, random_symmetries)
+from agents.alphazero import (AlphaZeroConfig, PositionBuffer, Samples, SelfPlay, make_network, random_symmetries)
 from agents.mcts import MCTSConfig
 from arena.bots.match import make_bot, play_match
 from arena.bots.players import make_player
@@ -69,13 +69,13 @@ def test_random_opening_moves_are_not_recorded():
 
 
 def test_replay_buffer_is_a_ring_and_round_trips():
-    buf = ReplayBuffer(5, (1, 1, 1), 2, torch.device("cpu"))
+    buf = PositionBuffer(5, (1, 1, 1), 2, torch.device("cpu"))
     for start in (0, 3, 6):
         v = torch.arange(start, start + 3, dtype=torch.float)
         buf.add(Samples(torch.zeros(3, 1, 1, 1, dtype=torch.uint8), torch.full((3, 2), 0.5), v))
     saved = buf.tensors()
     assert saved["value"].tolist() == [4, 5, 6, 7, 8]  # the 5 newest, oldest first
-    other = ReplayBuffer(5, (1, 1, 1), 2, torch.device("cpu"))
+    other = PositionBuffer(5, (1, 1, 1), 2, torch.device("cpu"))
     other.load(saved)
     assert other.tensors()["value"].tolist() == [4, 5, 6, 7, 8]
 
@@ -164,7 +164,7 @@ def test_kill_and_resume_keeps_steps_and_buffer(tmp_path):
     net = make_network(game, cfg)
     from arena.selfplay.alphazero import restore_run
     from agents.alphazero import make_optimizer
-    buf = ReplayBuffer(cfg.buffer_size, game.observation_shape, game.num_actions, torch.device("cpu"))
+    buf = PositionBuffer(cfg.buffer_size, game.observation_shape, game.num_actions, torch.device("cpu"))
     counters = restore_run(run, net, make_optimizer(net, cfg), buf)
     assert counters.step == saved["step"] and torch.equal(buf.tensors()["value"], buffer["value"])
 

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 import envs
-from agents.alphazero import (AlphaZeroConfig, ReplayBuffer, Samples, SelfPlay, aux_loss_terms, loss_terms,
+from agents.alphazero import (AlphaZeroConfig, PositionBuffer, Samples, SelfPlay, aux_loss_terms, loss_terms,
                               make_network, random_symmetries)
 from agents.mcts import MCTSConfig
 from nets.conv import GlobalPoolingNet, PolicyValueAux, ResNetConfig, ResNetTower
@@ -139,13 +139,13 @@ def test_resignation_ends_games_and_played_out_games_measure_false_resigns():
 
 
 def test_buffer_keeps_every_target_and_loads_old_checkpoints():
-    buf = ReplayBuffer(8, (9, 5, 5), 26, torch.device("cpu"))
+    buf = PositionBuffer(8, (9, 5, 5), 26, torch.device("cpu"))
     obs = torch.zeros(3, 9, 5, 5, dtype=torch.uint8)
     buf.add(Samples(obs, torch.full((3, 26), 1 / 26), torch.ones(3), torch.ones(3, 25, dtype=torch.int8),
                     torch.full((3,), 0.2), torch.zeros(3), torch.ones(3)))
     saved = buf.tensors()
     assert set(saved) == set(Samples._fields) and saved["score"].tolist() == pytest.approx([0.2] * 3)
-    old = ReplayBuffer(8, (9, 5, 5), 26, torch.device("cpu"))
+    old = PositionBuffer(8, (9, 5, 5), 26, torch.device("cpu"))
     old.load({k: saved[k] for k in ("obs", "policy", "value")})  # a buffer saved before the aux targets
     restored = old.tensors()
     assert bool((restored["policy_weight"] == 1).all()) and bool((restored["aux_weight"] == 0).all())

@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from agents.alphazero import AlphaZeroConfig, ReplayBuffer, SelfPlay, make_network, make_optimizer, train_step
+from agents.alphazero import AlphaZeroConfig, PositionBuffer, SelfPlay, make_network, make_optimizer, train_step
 from agents.mcts import MCTSConfig, network_evaluator, search
 from arena.bots.elo import elo_difference
 from arena.bots.match import MatchResult, make_bot, play_matches
@@ -238,7 +238,7 @@ class _StopRequest:
 
 
 def _bootstrap(game: Game, cfg: AlphaZeroConfig, opts: TrainOptions, net: torch.nn.Module,
-               optimizer: torch.optim.Optimizer, buffer: ReplayBuffer, counters: Counters, generator: torch.Generator,
+               optimizer: torch.optim.Optimizer, buffer: PositionBuffer, counters: Counters, generator: torch.Generator,
                rows: int, weight: float) -> None:
     """``--bootstrap gnugo``: GNU Go's games into the buffer and ``epochs`` passes of learning
     on them (arena/selfplay/bootstrap.py), before self-play; timed apart from the training clock."""
@@ -268,7 +268,7 @@ class Board:
     steps its positions still owe (``replay_ratio``) and its last finished games."""
 
     game: Game
-    buffer: ReplayBuffer
+    buffer: PositionBuffer
     selfplay: SelfPlay
     sample_debt: float = 0.0
     finished: Any = None
@@ -280,7 +280,7 @@ def extra_boards(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, device: to
     on ``--resume`` when saved."""
     boards = []
     for game in cfg.extra_games():
-        buffer = ReplayBuffer(cfg.buffer_size, game.observation_shape, game.num_actions, device)
+        buffer = PositionBuffer(cfg.buffer_size, game.observation_shape, game.num_actions, device)
         path = _extra_buffer_path(run, game)
         if opts.resume and path.exists():
             buffer.load(ckpt.load_tensors(path))
@@ -316,7 +316,7 @@ def lr_factor(cfg: AlphaZeroConfig, opts: TrainOptions, counters: Counters) -> f
     return budget_cosine(done)
 
 
-class Learner(NamedTuple):
+class TrainingState(NamedTuple):
     """What the learner holds: rules, device, random numbers, network, optimizer, replay
     buffer, counters and the best network so far."""
 
@@ -325,12 +325,12 @@ class Learner(NamedTuple):
     generator: torch.Generator
     net: torch.nn.Module
     optimizer: torch.optim.Optimizer
-    buffer: ReplayBuffer
+    buffer: PositionBuffer
     counters: Counters
     best: torch.nn.Module
 
 
-def setup_learner(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path) -> Learner:
+def setup_learner(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path) -> TrainingState:
     """Seed, build the learner, and either restore it (``--resume``) or write ``config.json``
     (shared by :func:`train` and arena/selfplay/distributed.py). Data-parallel processes other than
     rank 0 draw their own random numbers (their own self-play games) and write nothing."""
@@ -343,7 +343,7 @@ def setup_learner(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path) -> Learne
     generator = torch.Generator(device).manual_seed(seed)
     net = make_network(game, cfg).to(device).eval()
     optimizer = make_optimizer(net, cfg)
-    buffer = ReplayBuffer(cfg.buffer_size, game.observation_shape, game.num_actions, device)
+    buffer = PositionBuffer(cfg.buffer_size, game.observation_shape, game.num_actions, device)
     counters = Counters()
     if opts.resume:
         counters = restore_run(run, net, optimizer, buffer)
@@ -352,7 +352,7 @@ def setup_learner(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path) -> Learne
     best = copy.deepcopy(net)
     if opts.resume and (run / "checkpoints" / "best.safetensors").exists():
         ckpt.load_weights(best, ckpt.load_checkpoint(run / "checkpoints" / "best.safetensors")[0])
-    return Learner(game, device, generator, net, optimizer, buffer, counters, best)
+    return TrainingState(game, device, generator, net, optimizer, buffer, counters, best)
 
 
 def log_row(run: Path, writer: Any, row: dict[str, Any], counters: Counters) -> None:
@@ -479,7 +479,7 @@ def _final_metrics(game: Game, cfg: AlphaZeroConfig, net: torch.nn.Module, rows:
 
 
 def save_run(run: Path, cfg: AlphaZeroConfig, net: torch.nn.Module, optimizer: torch.optim.Optimizer,
-          buffer: ReplayBuffer, counters: Counters, best: torch.nn.Module, row: dict[str, Any]) -> None:
+          buffer: PositionBuffer, counters: Counters, best: torch.nn.Module, row: dict[str, Any]) -> None:
     """Best network, optimizer state, replay buffer, then the latest network with the counters
     in its sidecar. Each file is written atomically, so none is ever half written; a kill
     between two of these writes resumes with the previous latest network and counters beside a
@@ -509,7 +509,7 @@ def _snapshot(run: Path, cfg: AlphaZeroConfig, net: torch.nn.Module, counters: C
     ckpt.save_checkpoint(run / "checkpoints" / "snapshots" / name, net, meta)
 
 
-def restore_run(run: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer, buffer: ReplayBuffer) -> Counters:
+def restore_run(run: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer, buffer: PositionBuffer) -> Counters:
     latest = run / "checkpoints" / "latest.safetensors"
     if not latest.exists():
         raise ckpt.CheckpointError(f"--resume: no checkpoint in {run / 'checkpoints'} (start without --resume)")
