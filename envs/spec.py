@@ -69,7 +69,7 @@ class GameSpec:
     @property
     def rules(self) -> Callable[..., Any]:
         """The registered constructor (the game's class: its facts, e.g. ``board_sizes``,
-        ``solver``, are readable without building it)."""
+        ``has_pass``, are readable without building it)."""
         return REGISTRY[self.id]
 
     @property

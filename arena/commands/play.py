@@ -29,8 +29,8 @@ class PlayCommand:
     """Go komi (points given to white)."""
     opponent: str | None = None
     """random, minimax (tic-tac-toe), mcts, or a checkpoint (.safetensors) or training run folder
-    (default: your newest `arena train` run of this game in runs/, else minimax for tic-tac-toe
-    and random for Go)."""
+    (default: your newest `arena train` run of this game in runs/, else the network shipped for
+    this board (Go 5x5, 9x9), else minimax for a solved game (tic-tac-toe) and random for the rest)."""
     color: Literal["black", "white", "random"] = "black"
     """Your colour: black moves first (X in tic-tac-toe)."""
     simulations: int | None = None
