@@ -295,11 +295,27 @@ def test_shipped_networks_are_the_default_opponents():
     from arena.go.gtp import GtpEngine
 
     assert shipped_network("go", 5) is not None and shipped_network("go", 13) is None
+    assert shipped_network("go", 7) is not None and shipped_network("go", 9) is not None
+    assert "go7" in make_player("shipped", envs.make("go", size=7)).name
     assert "go5" in make_player("shipped", envs.make("go", size=5)).name
     with pytest.raises(ValueError, match="no network ships"):
         make_player("shipped", envs.make("go", size=13))
     assert "go5" in GtpEngine.from_command(GtpCommand(size=5)).player.name
     assert GtpEngine.from_command(GtpCommand(size=13)).player.name == "mcts"  # no 13x13 network: search
+
+
+@pytest.mark.parametrize("size", [7, 9])
+def test_the_shipped_network_loads_and_beats_random(size):
+    from arena.bots.match import make_bot, play_matches
+    from arena.bots.networks import load_network, search_bot
+    from arena.bots.players import shipped_network
+
+    torch.set_num_threads(1)
+    game, net, cfg = load_network(shipped_network("go", size))
+    assert game.board_size == size
+    play = dataclasses.replace(cfg.play_search(), simulations=8)
+    (record,) = play_matches(game, [(search_bot(game, net, play), make_bot("random", game, seed=5))], games=4)
+    assert record.result.wins == 4  # 2 as black, 2 as white
 
 
 def test_a_pooling_network_plays_other_board_sizes(tmp_path):
