@@ -1,15 +1,13 @@
-"""What every model-free learner (DQN, REINFORCE, A2C, PPO) offers the arena's training loop.
+"""What the model-free learners (DQN in ``agents/dqn.py``; REINFORCE, A2C and PPO in
+``agents/pg.py``) share, and where they meet ``arena/rl/loop.py``'s training loop:
 
-``arena/rl/loop.py`` owns the loop a person sees (vector envs, evaluation on a separate env,
-metrics, TensorBoard, checkpoints, ``--resume``); an algorithm file (``agents/dqn.py``,
-``agents/pg.py``) owns only the learning. They meet at :class:`Learner`. This module also holds
-what every learner shares: :class:`PastSelves`, the pool of past copies a learner plays against in
-self-play on our games, and :func:`optimizer_tensors` with its inverse (and :func:`strip_prefix`),
-the named-tensor form of an optimizer's state that every ``state_tensors`` uses.
-
-The algorithms' own pieces live beside their learners: the replay memory in ``agents/replay.py``,
-DQN's schedules and targets in ``agents/dqn_math.py``, rollouts and GAE in ``agents/rollout.py``,
-the policy-gradient losses in ``agents/pg_losses.py``.
+- :class:`Learner`: the protocol the loop drives (``learn``, ``act``, ``state_tensors``,
+  ``load_state_tensors``, ``networks``).
+- :class:`PastSelves`: the pool of past copies of a learner that it plays against in self-play
+  on our games.
+- :func:`optimizer_tensors`, :func:`load_optimizer_tensors` and :func:`strip_prefix`: an
+  optimizer's state as named tensors and back, for the learners' ``state_tensors`` (and
+  ``arena/io/checkpoint.py``'s optimizer files).
 """
 
 from __future__ import annotations

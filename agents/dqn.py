@@ -4,10 +4,12 @@ updates, a linear epsilon schedule and optional proportional prioritized replay.
 
 Reads top to bottom: :class:`DQNConfig`; :class:`QNetwork` (an MLP trunk from ``nets``, after
 the Nature DQN conv tower for uint8 image stacks such as Atari frames, and a dueling or linear
-head); then :class:`DQNLearner`, whose ``learn(envs)`` plays
-``train_frequency`` vector steps epsilon-greedily and takes ``gradient_steps`` updates. The pure
-math it calls (``linear_schedule``, ``n_step_returns``, ``td_target``, ``masked_argmax``,
-``polyak_update``) lives in :mod:`agents.dqn_math`.
+head); two pure functions of plumbing (:func:`real_next_obs`, :func:`td_batches`); then
+:class:`DQNLearner`, whose ``learn(envs)`` is one iteration in CleanRL's order: act
+epsilon-greedily, step the envs, store the transitions (:class:`agents.replay.ReplayBuffer`
+reads their n-step windows and keeps the priorities); then sample, TD target, gradient step,
+priorities, target sync. Its math (schedules, exploration, n-step returns, targets, loss, target
+updates) is in :mod:`agents.dqn_math`.
 
 Action masks: when the env gives ``info["action_mask"]`` (our board games) exploration draws
 among legal actions, acting is a masked argmax, and the bootstrap ``max`` runs over the legal
@@ -19,18 +21,17 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from collections.abc import Iterator
 from typing import Any, Literal, NamedTuple
 
 import gymnasium
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from agents.common import load_optimizer_tensors, optimizer_tensors, strip_prefix
-from agents.dqn_math import linear_schedule, masked_argmax, n_step_returns, polyak_update, td_target
-from agents.replay import ReplayBuffer
+from agents.dqn_math import (epsilon_greedy, linear_schedule, masked_argmax, n_step_returns, polyak_update,
+                             td_loss, td_target)
+from agents.replay import ReplayBatch, ReplayBuffer
 from nets.conv import NatureTower
 from nets.heads import DuelingQHead
 from nets.mlp import MLP, MLPConfig, layer_chain, run_chain
@@ -147,11 +148,30 @@ def is_image_space(space: gymnasium.spaces.Box) -> bool:
     return len(space.shape) == 3 and space.dtype == np.uint8
 
 
-# ----- the learner --------------------------------------------------------------------------
+class NextState(NamedTuple):
+    """What each transition of a vector step leads to (see :func:`real_next_obs`)."""
+
+    obs: np.ndarray  # [N, *obs_shape]
+    action_mask: np.ndarray | None  # bool [N, A] legal actions there, or None
 
 
-class _Batch(NamedTuple):
-    """One gradient step's replay batch on the learner's device (the n-step sums already taken)."""
+def real_next_obs(obs: np.ndarray, mask: np.ndarray | None, ended: np.ndarray, info: dict[str, Any]) -> NextState:
+    """The next observation (and action mask) of each transition of a same-step-autoreset vector
+    step: where an episode ended (``ended`` bool ``[N]``), ``obs`` is already the next episode's
+    first one and the transition's own is in ``info["final_obs"]``. Copies, never mutates."""
+    if not ended.any():
+        return NextState(obs, mask)
+    next_obs = obs.copy()
+    for i in np.flatnonzero(ended):
+        next_obs[i] = info["final_obs"][i]
+    if mask is not None:
+        mask = mask.copy()
+        mask[ended] = info["final_info"]["action_mask"][ended].astype(bool)
+    return NextState(next_obs, mask)
+
+
+class TDBatch(NamedTuple):
+    """One gradient step's replay batch on the learner's device, the n-step sums already taken."""
 
     obs: torch.Tensor  # [B, *obs_shape], the replay's dtype (uint8 for Atari; the network casts)
     actions: torch.Tensor  # long [B]
@@ -161,6 +181,28 @@ class _Batch(NamedTuple):
     next_mask: torch.Tensor | None  # bool [B, A] legal actions there, or None
     weights: torch.Tensor | None  # importance weights (prioritized replay only)
     indices: np.ndarray  # flat buffer indices, for the priority update
+
+
+def td_batches(sample: ReplayBatch, gamma: float, batch_size: int, device: torch.device,
+               weighted: bool) -> list[TDBatch]:
+    """A replay sample of ``k * batch_size`` n-step windows as ``k`` :class:`TDBatch` on ``device``.
+
+    The n-step sums are taken in numpy first, so only each window's bootstrap observation
+    travels, and each array goes to the device once for all k batches. ``weighted``: keep the
+    importance weights (prioritized replay; uniform replay's are all 1).
+    """
+    nstep = n_step_returns(sample.rewards, sample.terminated, sample.truncated, sample.valid, gamma)
+    rows = np.arange(len(nstep.last))
+    arrays = [sample.obs, sample.actions, nstep.returns, nstep.discount, sample.next_obs[rows, nstep.last],
+              None if sample.next_mask is None else sample.next_mask[rows, nstep.last],
+              sample.weights if weighted else None]
+    k = len(rows) // batch_size
+    parts = [[None] * k if x is None else torch.as_tensor(x, device=device).split(batch_size) for x in arrays]
+    return [TDBatch(*(part[i] for part in parts), indices=sample.indices[i * batch_size:(i + 1) * batch_size])
+            for i in range(k)]
+
+
+# ----- the learner --------------------------------------------------------------------------
 
 
 class DQNLearner:
@@ -186,18 +228,19 @@ class DQNLearner:
         self.q_target.requires_grad_(False)
         # one flat tensor for the weights and one for the gradients: Adam and clipping touch one
         # tensor each instead of ~12 (a third of the cost on small networks; nets/train.py)
-        self._flat = flatten_parameters(self.q)
-        self.optimizer = torch.optim.Adam([self._flat], lr=config.lr, fused=True)
+        self.flat_parameters = flatten_parameters(self.q)
+        self.optimizer = torch.optim.Adam([self.flat_parameters], lr=config.lr, fused=True)
         self.obs_shape = tuple(observation_space.shape)
         self.obs_dtype = np.dtype(observation_space.dtype)  # what the replay stores (uint8 for Atari)
         self.seed = seed
-        self.rng = np.random.default_rng(seed)
-        self.buffer: ReplayBuffer | None = None  # built on the first step, once we know if the env has masks
+        self.rng = np.random.default_rng(seed)  # exploration
+        self.buffer: ReplayBuffer | None = None  # built on the first reset, once we know if the env has masks
         self.env_steps = 0
         self.gradient_steps = 0
-        self._obs: np.ndarray | None = None
-        self._mask: np.ndarray | None = None
-        self._episode_return = np.zeros(num_envs)
+        # where the vector env stands between learn calls (obs None: the next call resets it)
+        self.obs: np.ndarray | None = None  # [N, *obs_shape]
+        self.action_mask: np.ndarray | None = None  # bool [N, A], or None for tasks without masks
+        self.episode_return = np.zeros(num_envs)  # of each env's running episode
 
     @property
     def epsilon(self) -> float:
@@ -206,23 +249,82 @@ class DQNLearner:
         return linear_schedule(c.eps_start, c.eps_end, c.exploration_steps, self.env_steps)
 
     def learn(self, envs: Any) -> dict[str, Any]:
-        """Play ``train_frequency`` vector steps, then ``gradient_steps`` updates (after ``learning_starts``)."""
+        """One iteration, in CleanRL's order: ``train_frequency`` vector steps (act epsilon-greedily,
+        step the envs, store the transitions), then, when due, ``gradient_steps`` updates (sample,
+        TD target, gradient step, priorities, target sync). The first call, and the first after a
+        load, resets ``envs`` (same-step autoreset, as ``arena/rl/loop.py`` builds it). Returns
+        ``env_steps``, ``episode_returns``, ``epsilon`` and, when it learned, the mean ``loss`` and
+        ``q_mean`` (Q of the taken actions)."""
         c = self.config
-        if self._obs is None:
-            self._start(envs)
-        finished: list[float] = []
+        if self.obs is None:
+            mode = envs.metadata.get("autoreset_mode")
+            if mode is not None and str(getattr(mode, "value", mode)) != "SameStep":
+                raise ValueError(f"DQN needs a vector env with same-step autoreset, this one uses {mode}")
+            # a resumed run (env_steps > 0) must not replay the episodes it started with
+            self.obs, info = envs.reset(seed=self.seed + self.env_steps)
+            self.action_mask = _mask(info)
+            if self.buffer is None:
+                self.buffer = self.new_replay_buffer(masks=self.action_mask is not None)
+            self.episode_return[:] = 0
+
+        finished: list[float] = []  # returns of the episodes that end in this call
         for _ in range(c.train_frequency):
-            finished += self._env_step(envs)
-        updates = []  # (loss, mean Q) per gradient step, kept as tensors: one host sync per call
-        # the second test only matters after a resume without the replay (checkpoint_replay False)
-        refilled = len(self.buffer) >= max(c.batch_size, min(c.learning_starts, self.buffer.rows * self.num_envs))
-        if self.env_steps >= c.learning_starts and refilled:
-            updates = [self._update(batch) for batch in self._batches(c.gradient_steps)]
+            greedy = self.act(self.obs, self.action_mask)  # masked argmax of the online network
+            actions = epsilon_greedy(greedy, self.epsilon, self.num_actions, self.rng, self.action_mask)
+            obs, reward, terminated, truncated, info = envs.step(actions)
+            mask = _mask(info)
+            ended = terminated | truncated
+            next_obs, next_mask = real_next_obs(obs, mask, ended, info)  # the transitions' own s'
+            self.buffer.add(self.obs, actions, reward, terminated, truncated, next_obs, next_mask)
+            self.episode_return += reward
+            finished += self.episode_return[ended].tolist()
+            self.episode_return[ended] = 0
+            self.obs, self.action_mask = obs, mask
+            self.env_steps += self.num_envs
+
+        # due after learning_starts env steps, and once as many transitions are stored again after
+        # a resume without the replay (checkpoint_replay False)
+        due = self.env_steps >= c.learning_starts and len(self.buffer) >= max(
+            c.batch_size, min(c.learning_starts, self.buffer.rows * self.num_envs))
+        # uniform replay draws all the burst's batches in one sampling (the buffer does not change in
+        # a burst); prioritized replay one per step, as each step moves the priorities it draws by
+        draws, per_draw = (c.gradient_steps, 1) if c.prioritized else (min(1, c.gradient_steps), c.gradient_steps)
+        beta = linear_schedule(c.priority_beta_start, 1.0, c.priority_beta_steps, self.env_steps)
+        updates = []  # [loss, mean Q] per gradient step, kept as tensors: one host sync per call
+        for _ in range(draws if due else 0):
+            sample = self.buffer.sample(c.batch_size * per_draw, beta)
+            for batch in td_batches(sample, c.gamma, c.batch_size, self.device, weighted=c.prioritized):
+                # TD target G + discount * Q_target(s', a*), a* the legal argmax of Q (double) or Q_target
+                with torch.no_grad():
+                    next_q_target = self.q_target(batch.next_obs)
+                if c.double:  # one online forward for s and s' (fewer small ops; s' gets no gradient)
+                    q, next_q_online = self.q(torch.cat([batch.obs, batch.next_obs])).split(len(batch.obs))
+                    next_q_online = next_q_online.detach()
+                else:
+                    q, next_q_online = self.q(batch.obs), next_q_target
+                target = td_target(batch.returns, batch.discount, next_q_online, next_q_target, batch.next_mask,
+                                   c.double)
+                q_taken = q.gather(1, batch.actions[:, None]).squeeze(1)
+                loss = td_loss(q_taken, target, c.loss, batch.weights)
+                # gradient step on the one flat parameter (zero_, not set_to_none: nets/train.py)
+                self.flat_parameters.grad.zero_()
+                loss.backward()
+                nn.utils.clip_grad_norm_([self.flat_parameters], c.max_grad_norm)
+                self.optimizer.step()
+                if c.prioritized:  # the batch's new priorities, from its TD errors
+                    self.buffer.update_priorities(batch.indices, (q_taken - target).detach().cpu().numpy())
+                # target sync: Polyak after every step (tau < 1), else a copy every target_update_every
+                self.gradient_steps += 1
+                if c.tau < 1.0:
+                    polyak_update(self.q_target, self.q, c.tau)
+                elif self.gradient_steps % c.target_update_every == 0:
+                    polyak_update(self.q_target, self.q, 1.0)
+                updates.append(torch.stack([loss.detach(), q_taken.detach().mean()]))
         stats: dict[str, Any] = {"env_steps": c.train_frequency * self.num_envs, "episode_returns": finished,
                                  "epsilon": self.epsilon}
         if updates:
-            loss, q_mean = torch.stack(updates).mean(0).tolist()
-            stats.update(loss=loss, q_mean=q_mean)
+            loss_mean, q_mean = torch.stack(updates).mean(0).tolist()
+            stats.update(loss=loss_mean, q_mean=q_mean)
         return stats
 
     @torch.inference_mode()
@@ -233,12 +335,7 @@ class DQNLearner:
         greedy = masked_argmax(q, mask).cpu().numpy()
         if deterministic:
             return greedy
-        n = len(greedy)
-        noise = self.rng.random((n, self.num_actions))
-        if action_mask is not None:
-            noise = np.where(np.asarray(action_mask, bool), noise, -1.0)  # uniform over legal actions
-        explore = self.rng.random(n) < self.epsilon
-        return np.where(explore, noise.argmax(1), greedy).astype(np.int64)
+        return epsilon_greedy(greedy, self.epsilon, self.num_actions, self.rng, action_mask)
 
     def networks(self) -> dict[str, nn.Module]:
         """The online Q network (what a checkpoint holds for playing)."""
@@ -262,108 +359,20 @@ class DQNLearner:
         self.q_target.load_state_dict(strip_prefix(tensors, "q_target."))
         load_optimizer_tensors(self.optimizer, tensors, "optimizer.")
         if "replay.counters" in tensors:
-            masks = "replay.next_mask" in tensors
-            self.buffer = self._new_buffer(masks)
+            self.buffer = self.new_replay_buffer(masks="replay.next_mask" in tensors)
             self.buffer.load_state_tensors(tensors, "replay.")
         else:  # saved without it (checkpoint_replay False): refill from scratch
             self.buffer = None
         self.env_steps, self.gradient_steps = (int(v) for v in tensors["counters"])
         self.rng = np.random.default_rng([self.seed, self.env_steps])  # a fresh stream after a resume
-        self._obs = None
+        self.obs = None
 
-    # -- private -----------------------------------------------------------------------------
-
-    def _start(self, envs: Any) -> None:
-        mode = envs.metadata.get("autoreset_mode")
-        if mode is not None and str(getattr(mode, "value", mode)) != "SameStep":
-            raise ValueError(f"DQN needs a vector env with same-step autoreset, this one uses {mode}")
-        # a resumed run (env_steps > 0) must not replay the episodes it started with
-        self._obs, info = envs.reset(seed=self.seed + self.env_steps)
-        self._mask = _mask(info)
-        if self.buffer is None:
-            self.buffer = self._new_buffer(self._mask is not None)
-        self._episode_return[:] = 0
-
-    def _new_buffer(self, masks: bool) -> ReplayBuffer:
+    def new_replay_buffer(self, masks: bool) -> ReplayBuffer:
+        """An empty replay for this learner's envs and config (``masks``: store legal-action masks)."""
         c = self.config
         return ReplayBuffer(c.buffer_size, self.num_envs, self.obs_shape, self.num_actions, masks=masks,
                             n_step=c.n_step, prioritized=c.prioritized, alpha=c.priority_alpha, seed=self.seed,
                             obs_dtype=self.obs_dtype)
-
-    def _env_step(self, envs: Any) -> list[float]:
-        """One epsilon-greedy vector step stored in the buffer; returns the returns of episodes that ended."""
-        actions = self.act(self._obs, self._mask, deterministic=False)
-        obs, reward, terminated, truncated, info = envs.step(actions)
-        ended = terminated | truncated
-        mask = _mask(info)
-        next_obs, next_mask, done_returns = obs, mask, []
-        self._episode_return += reward
-        if ended.any():  # same-step autoreset: obs is already the new episode's first observation
-            next_obs = obs.copy()
-            for i in np.flatnonzero(ended):
-                next_obs[i] = info["final_obs"][i]
-            if mask is not None:
-                next_mask = mask.copy()
-                next_mask[ended] = info["final_info"]["action_mask"][ended].astype(bool)
-            done_returns = self._episode_return[ended].tolist()
-            self._episode_return[ended] = 0
-        self.buffer.add(self._obs, actions, reward, terminated, truncated, next_obs, next_mask)
-        self._obs, self._mask = obs, mask
-        self.env_steps += self.num_envs
-        return done_returns
-
-    def _batches(self, count: int) -> Iterator[_Batch]:
-        """The ``count`` replay batches of one burst of gradient steps, n-step sums done, on the device.
-
-        Uniform replay draws the whole burst at once (the buffer does not change inside a burst):
-        one sampling, one n-step computation and one transfer per burst instead of per step.
-        Prioritized replay draws one batch at a time, as each step changes the priorities.
-        """
-        c = self.config
-        per_draw = 1 if c.prioritized else count
-        for _ in range(count // per_draw):
-            beta = linear_schedule(c.priority_beta_start, 1.0, c.priority_beta_steps, self.env_steps)
-            batch = self.buffer.sample(c.batch_size * per_draw, beta)
-            nstep = n_step_returns(batch.rewards, batch.terminated, batch.truncated, batch.valid, c.gamma)
-            rows = np.arange(len(nstep.last))
-            arrays = [batch.obs, batch.actions, nstep.returns, nstep.discount, batch.next_obs[rows, nstep.last],
-                      None if batch.next_mask is None else batch.next_mask[rows, nstep.last],
-                      batch.weights if c.prioritized else None]
-            parts = [[None] * per_draw if x is None else torch.as_tensor(x, device=self.device).split(c.batch_size)
-                     for x in arrays]
-            for i in range(per_draw):
-                yield _Batch(*(part[i] for part in parts), indices=batch.indices[i * c.batch_size:(i + 1) * c.batch_size])
-
-    def _update(self, batch: _Batch) -> torch.Tensor:
-        """One gradient step on a replay batch; returns ``[loss, mean Q of the taken actions]``."""
-        c = self.config
-        obs, next_obs = batch.obs, batch.next_obs
-        with torch.no_grad():
-            next_q_target = self.q_target(next_obs)
-        if c.double:  # one online forward for s and s' (fewer small ops; the s' half gets no gradient)
-            q, next_q_online = self.q(torch.cat([obs, next_obs])).split(len(obs))
-            next_q_online = next_q_online.detach()
-        else:
-            q, next_q_online = self.q(obs), next_q_target
-        target = td_target(batch.returns, batch.discount, next_q_online, next_q_target, batch.next_mask, c.double)
-        q_taken = q.gather(1, batch.actions[:, None]).squeeze(1)
-        td = q_taken - target
-        per_sample = F.smooth_l1_loss(q_taken, target, reduction="none") if c.loss == "huber" else td.pow(2)
-        if c.prioritized:  # importance-sampling weights; uniform replay's are all 1
-            per_sample = batch.weights * per_sample
-        loss = per_sample.mean()
-        self._flat.grad.zero_()
-        loss.backward()
-        nn.utils.clip_grad_norm_([self._flat], c.max_grad_norm)
-        self.optimizer.step()
-        if c.prioritized:
-            self.buffer.update_priorities(batch.indices, td.detach().cpu().numpy())
-        self.gradient_steps += 1
-        if c.tau < 1.0:
-            polyak_update(self.q_target, self.q, c.tau)
-        elif self.gradient_steps % c.target_update_every == 0:
-            polyak_update(self.q_target, self.q, 1.0)
-        return torch.stack([loss.detach(), q_taken.detach().mean()])
 
 
 def make_learner(name: str, config_overrides: dict[str, Any], observation_space: gymnasium.Space,

@@ -1,17 +1,19 @@
 """The math of DQN (:mod:`agents.dqn`) as pure functions: arrays in, arrays out.
 
-The epsilon and beta schedule, n-step returns cut at episode ends, the masked argmax over
-legal actions, the (double) TD target and the Polyak/hard target update. Apart from the
+The epsilon and beta schedule, epsilon-greedy exploration, n-step returns cut at episode ends,
+the masked argmax over legal actions, the (double) TD target, the TD loss and the Polyak/hard
+target update, in the order one iteration of ``DQNLearner.learn`` calls them. Apart from the
 learner, so ``tests/test_dqn.py`` checks each against hand-computed values with no env,
 replay buffer or optimizer.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from numpy.typing import ArrayLike
 from torch import nn
 
@@ -21,6 +23,22 @@ def linear_schedule(start: float, end: float, duration: int, t: int) -> float:
     if duration <= 0:
         return end
     return start + (end - start) * min(1.0, max(0, t) / duration)
+
+
+def epsilon_greedy(greedy: np.ndarray, epsilon: float, num_actions: int, rng: np.random.Generator,
+                   action_mask: ArrayLike | None = None) -> np.ndarray:
+    """``greedy`` int ``[N]``, each row replaced with probability ``epsilon`` by a uniformly drawn
+    action (a legal one when ``action_mask`` bool ``[N, A]`` is given): int64 ``[N]``.
+
+    Consumes ``rng``: ``random((N, A))`` for the random actions, then ``random(N)`` for the coin
+    flips, always both (seeded runs and their resumes depend on this order).
+    """
+    n = len(greedy)
+    noise = rng.random((n, num_actions))
+    if action_mask is not None:
+        noise = np.where(np.asarray(action_mask, bool), noise, -1.0)  # uniform over legal actions
+    explore = rng.random(n) < epsilon
+    return np.where(explore, noise.argmax(1), greedy).astype(np.int64)
 
 
 class NStepReturn(NamedTuple):
@@ -84,6 +102,17 @@ def td_target(returns: torch.Tensor, discount: torch.Tensor, next_q_online: torc
     best = masked_argmax(chooser, next_mask)
     value = next_q_target.gather(1, best[:, None]).squeeze(1)
     return (returns + discount * value).detach()
+
+
+def td_loss(q_taken: torch.Tensor, target: torch.Tensor, kind: Literal["huber", "mse"],
+            weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean TD loss over ``[B]``: Huber (smooth L1 with threshold 1, the Nature DQN's clipped error)
+    or squared error of ``q_taken - target``, each sample times its importance weight when
+    ``weights`` ``[B]`` is given (prioritized replay). Gradients flow into ``q_taken``."""
+    per_sample = F.smooth_l1_loss(q_taken, target, reduction="none") if kind == "huber" else (q_taken - target).pow(2)
+    if weights is not None:
+        per_sample = weights * per_sample
+    return per_sample.mean()
 
 
 @torch.no_grad()

@@ -58,7 +58,7 @@ import numpy as np
 import torch
 import tyro
 
-from arena.rl.loop import loop as rl
+from arena.rl import loop as rl
 
 SB3_CLASSES = {"dqn": "DQN", "ppo": "PPO", "a2c": "A2C"}
 """Our agent name -> the SB3 class it is measured against."""

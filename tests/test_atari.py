@@ -67,7 +67,7 @@ def test_conv_q_network_and_uint8_replay() -> None:
     learner = DQNLearner(DQNConfig(hidden=(16,), buffer_size=64, batch_size=8), space,
                          gymnasium.spaces.Discrete(6), num_envs=1)
     assert learner.q.tower is not None
-    assert learner._new_buffer(False).obs.dtype == np.uint8
+    assert learner.new_replay_buffer(masks=False).obs.dtype == np.uint8
     board = gymnasium.spaces.Box(0.0, 1.0, (3, 3, 3), np.float32)  # our games' float planes stay an MLP
     assert DQNLearner(DQNConfig(hidden=(16,)), board, gymnasium.spaces.Discrete(9), 1).q.tower is None
 

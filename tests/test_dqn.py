@@ -8,9 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from agents.dqn import DQNConfig, QNetwork, default_config, make_learner
-from agents.dqn_math import linear_schedule, masked_argmax, n_step_returns, polyak_update, td_target
-from agents.replay import ReplayBuffer, SumTree
+from agents.dqn import DQNConfig, QNetwork, default_config, make_learner, real_next_obs, td_batches
+from agents.dqn_math import (epsilon_greedy, linear_schedule, masked_argmax, n_step_returns, polyak_update,
+                             td_loss, td_target)
+from agents.replay import ReplayBatch, ReplayBuffer, SumTree
 
 SAME_STEP = {"autoreset_mode": gymnasium.vector.AutoresetMode.SAME_STEP}
 
@@ -69,6 +70,51 @@ def test_td_target_double_and_vanilla() -> None:
     assert td_target(returns, discount, online, target, mask, double=True).item() == pytest.approx(4.5)
     # terminal: discount 0 -> just the return
     assert td_target(returns, torch.tensor([0.0]), online, target, None, True).item() == pytest.approx(1.0)
+
+
+def test_td_loss_huber_mse_and_weights() -> None:
+    q, target = torch.tensor([1.0, 0.0, 4.0]), torch.tensor([1.5, 3.0, 4.0])
+    # Huber: 0.5 * 0.5^2 = 0.125 inside the unit band, |3| - 0.5 = 2.5 beyond it, 0
+    assert td_loss(q, target, "huber").item() == pytest.approx((0.125 + 2.5 + 0.0) / 3)
+    assert td_loss(q, target, "mse").item() == pytest.approx((0.25 + 9.0) / 3)
+    weights = torch.tensor([2.0, 0.0, 1.0])  # importance weights scale each sample's loss
+    assert td_loss(q, target, "huber", weights).item() == pytest.approx(0.25 / 3)
+
+
+def test_epsilon_greedy_extremes_masks_and_draw_order() -> None:
+    greedy = np.array([0, 1, 2, 0])
+    mask = np.array([[False, True, False]] * 4)
+    assert epsilon_greedy(greedy, 0.0, 3, np.random.default_rng(0)).tolist() == [0, 1, 2, 0]
+    assert epsilon_greedy(greedy, 1.0, 3, np.random.default_rng(0), mask).tolist() == [1, 1, 1, 1]
+    rng, twin = np.random.default_rng(5), np.random.default_rng(5)
+    out = epsilon_greedy(greedy, 0.5, 3, rng)
+    noise, coins = twin.random((4, 3)), twin.random(4)  # the draws, in the order resumed runs rely on
+    assert out.tolist() == np.where(coins < 0.5, noise.argmax(1), greedy).tolist() and out.dtype == np.int64
+
+
+def test_real_next_obs_takes_final_observations_of_ended_episodes() -> None:
+    obs, mask = np.array([[1.0], [2.0]]), np.array([[True, True], [True, True]])
+    info = {"final_obs": np.array([None, np.array([9.0])], dtype=object),
+            "final_info": {"action_mask": np.array([[False, False], [False, True]])}}
+    same = real_next_obs(obs, mask, np.array([False, False]), info)
+    assert same.obs is obs and same.action_mask is mask
+    out = real_next_obs(obs, mask, np.array([False, True]), info)
+    assert out.obs.tolist() == [[1.0], [9.0]] and out.action_mask.tolist() == [[True, True], [False, True]]
+    assert obs.tolist() == [[1.0], [2.0]] and mask.all()  # the inputs are not changed
+
+
+def test_td_batches_split_a_sample_and_bootstrap_at_the_window_end() -> None:
+    f, t = False, True
+    sample = ReplayBatch(obs=np.arange(4, dtype=np.float32)[:, None], actions=np.array([0, 1, 0, 1]),
+                         rewards=np.ones((4, 2), np.float32), terminated=np.array([[f, f], [t, f], [f, f], [f, f]]),
+                         truncated=np.zeros((4, 2), bool), valid=np.ones((4, 2), bool),
+                         next_obs=np.arange(8, dtype=np.float32).reshape(4, 2, 1), next_mask=None,
+                         weights=np.full(4, 0.5, np.float32), indices=np.array([7, 3, 5, 1]))
+    first, second = td_batches(sample, 0.5, 2, torch.device("cpu"), weighted=False)
+    assert first.returns.tolist() == [1.5, 1.0] and first.discount.tolist() == [0.25, 0.0]
+    assert first.next_obs[:, 0].tolist() == [1.0, 2.0]  # window end of row 0, first step of row 1
+    assert second.indices.tolist() == [5, 1] and second.weights is None and second.next_mask is None
+    assert td_batches(sample, 0.5, 4, torch.device("cpu"), weighted=True)[0].weights.tolist() == [0.5] * 4
 
 
 def test_polyak_update() -> None:
@@ -178,6 +224,15 @@ def test_state_tensors_round_trip() -> None:
     assert np.array_equal(a.act(obs), b.act(obs))
     assert (b.env_steps, b.gradient_steps) == (a.env_steps, a.gradient_steps) == (128, 8)
     assert len(b.buffer) == len(a.buffer)
+
+
+def test_zero_gradient_steps_only_plays() -> None:
+    """gradient_steps 0 (allowed by the config) fills the replay and never learns (it used to divide by zero)."""
+    vec = gymnasium.make_vec("CartPole-v1", num_envs=1, vectorization_mode="sync", vector_kwargs=SAME_STEP)
+    cfg = {"hidden": (8,), "learning_starts": 8, "train_frequency": 8, "gradient_steps": 0, "batch_size": 4}
+    learner = make_learner("dqn", cfg, vec.single_observation_space, vec.single_action_space, 1)
+    assert all("loss" not in learner.learn(vec) for _ in range(3))
+    assert learner.gradient_steps == 0 and len(learner.buffer) == 24
 
 
 def test_checkpoint_without_replay_refills_before_learning() -> None:
