@@ -142,7 +142,7 @@ class Config:
 def tictactoe_run(cfg: Config, seed: int) -> dict[str, Any]:
     """Train the tic-tac-toe preset for ``cfg.seconds`` and judge the result."""
     from arena.bots.match import make_bot, play_match
-    from arena.selfplay.alphazero import TrainOptions, judge_tictactoe, load_network, search_bot, train
+    from arena.selfplay.alphazero import TrainOptions, judge_solved, load_network, search_bot, train
 
     az, seconds, eval_every = preset("tictactoe", 3)[:3]
     opts = TrainOptions(seconds=cfg.seconds or seconds, eval_every=eval_every, seed=seed, device=cfg.device)
@@ -154,8 +154,8 @@ def tictactoe_run(cfg: Config, seed: int) -> dict[str, Any]:
         game, net, play_cfg = load_network(run / "checkpoints/latest.safetensors", cfg.device)
     search_cfg = play_cfg.play_search()
     t0 = time.perf_counter()
-    optimal_search = judge_tictactoe(game, net, search_cfg)
-    optimal_policy = judge_tictactoe(game, net, None)
+    optimal_search = judge_solved(game, net, search_cfg)
+    optimal_policy = judge_solved(game, net, None)
     me, minimax = search_bot(game, net, search_cfg), make_bot("minimax", game, seed)
     result = play_match(game, (me, minimax), cfg.match_games, cfg.device)
     return {

@@ -16,13 +16,13 @@ pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(),
 def test_alphazero_trains_on_cuda_and_loads_on_cpu(tmp_path: Path) -> None:
     from agents.alphazero import AlphaZeroConfig
     from agents.mcts import MCTSConfig
-    from arena.selfplay.alphazero import TrainOptions, judge_tictactoe, load_network, train
+    from arena.selfplay.alphazero import TrainOptions, judge_solved, load_network, train
 
     cfg = AlphaZeroConfig(games=64, search=MCTSConfig(simulations=8), play_simulations=8, min_buffer=128)
     final = train(cfg, TrainOptions(seconds=8, eval_every=4, eval_games=10, device="cuda"), tmp_path)
     assert final["step"] > 0 and final["positions"] > 0
     game, net, _ = load_network(tmp_path, "cpu")
-    assert 0.0 <= judge_tictactoe(game, net, None) <= 1.0
+    assert 0.0 <= judge_solved(game, net, None) <= 1.0
     assert next(net.parameters()).device.type == "cpu"
 
 
