@@ -225,7 +225,9 @@ def test_a_failing_opponent_shows_a_message(tmp_path: Path) -> None:
 def test_play_command_and_session(tmp_path: Path) -> None:
     cmd = tyro.cli(PlayCommand, args=["go", "--size", "7", "--color", "white", "--replay-dir", str(tmp_path)])
     session = make_session(cmd)
-    assert session.game.board_size == 7 and session.human_seat == 1 and session.opponent.name == "random"
+    # 7x7 has a shipped network (arena/weights/go7); a size without one meets random
+    assert session.game.board_size == 7 and session.human_seat == 1 and session.opponent.name == "alphazero(go7)"
+    assert make_session(tyro.cli(PlayCommand, args=["go", "--size", "13"])).opponent.name == "random"
     assert session.game.max_moves is None  # people play every legal move: no self-play move cap
     assert make_session(PlayCommand()).opponent.name == "minimax"
     if importlib.util.find_spec("arena.selfplay.alphazero") is not None:  # make_player reaches it for other names
