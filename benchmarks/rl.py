@@ -59,6 +59,7 @@ import torch
 import tyro
 
 from arena.rl import loop as rl
+from arena.rl.setup import agent_module
 
 SB3_CLASSES = {"dqn": "DQN", "ppo": "PPO", "a2c": "A2C"}
 """Our agent name -> the SB3 class it is measured against."""
@@ -143,7 +144,7 @@ def run_sb3(agent: str, task: str, steps: int | None, seed: int, episodes: int,
         kwargs = dict(ZOO[task][agent])
         num_envs = kwargs.pop("n_envs")
     else:
-        full = {**_dataclass_dict(rl.agent_module(agent).default_config(agent)), **config}
+        full = {**_dataclass_dict(agent_module(agent).default_config(agent)), **config}
         kwargs = sb3_kwargs(agent, full, settings.steps, settings.num_envs, cls)
         num_envs = settings.num_envs
     vec = make_vec_env(task, n_envs=num_envs, seed=seed)
