@@ -177,7 +177,8 @@ def run_loop(learner: LoopLearner, run: Path, resumed: bool,
                 if ready is not None:
                     next_eval = budget.next_eval(at.clock)
                     rows += ready
-            _record(learner, run, history, writer, rows)
+            if rows:
+                _record(learner, run, history, writer, rows)
             if progress is not None:
                 progress(learner.counters, rows[-1] if rows else None)
     finally:
