@@ -1,10 +1,12 @@
 """Model-free RL runs: ``arena train <task> --agent dqn|reinforce|a2c|ppo`` and ``arena eval``.
 
-:func:`train_rl` is the one training loop a person sees for every :class:`agents.common.Learner`:
-a Gymnasium vector env (:func:`make_vector_env`) feeds ``learner.learn``; every
-``eval_every`` env steps the greedy policy plays ``eval_episodes`` episodes on a separate env,
-and the run folder gets a metrics line, TensorBoard scalars, the learning-curve plot and
-checkpoints. Defaults per task and agent come from ``agents/hyperparams.toml``.
+:func:`train_rl` builds a run and hands it to the one run loop (arena/run_loop.py) as a
+:class:`ModelFreeLearner`: each iteration is one ``learn`` of the :class:`agents.common.Learner`
+on a Gymnasium vector env (:func:`make_vector_env`); the budget's clock is env steps. The run is
+evaluated before training and every ``eval_every`` env steps (the greedy policy plays
+``eval_episodes`` episodes on a separate env), and each evaluation gets a metrics line,
+TensorBoard scalars, the learning-curve plot and checkpoints. Defaults per task and agent come
+from ``agents/hyperparams.toml``.
 
 The run folder::
 
@@ -15,12 +17,13 @@ The run folder::
     plots/learning_curve.png    eval and training returns against env steps
     checkpoints/latest.*        the networks (safetensors + JSON sidecar: algorithm, task, config, step)
     checkpoints/best.*          the networks at the best evaluation so far
-    checkpoints/trainer.safetensors   the learner's full state and the loop's counters, for --resume
+    checkpoints/trainer.safetensors   the learner's full state and the run's counters, for --resume
 
 ``--resume`` restores what ``learner.state_tensors()`` holds (for DQN: networks, target network,
-optimizer, replay buffer, step counters) and the loop's counters (env steps, wall time, episodes,
+optimizer, replay buffer, step counters) and the run's counters (env steps, wall time, episodes,
 best evaluation); metrics lines written after that checkpoint are dropped. Episodes in progress
 when the run stopped start afresh, and the random streams are re-seeded from (seed, step).
+Ctrl-C or SIGTERM stops the run after the current update with a last evaluation and checkpoint.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +42,11 @@ from torch import nn
 
 from agents.common import PastSelves
 from arena.io.checkpoint import CheckpointError, load_checkpoint, load_tensors, load_weights, save_checkpoint, save_tensors
+from arena.io.runs import new_run_dir, write_json
 from arena.rl.setup import (AGENTS, GAMES, PG_AGENTS, RunSettings, build_learner, checked_env, make_env,  # noqa: F401
                             make_vector_env, resolve_device, resolve_settings, settings_from_dict, vector_mode)
-from arena.io.runs import append_metrics, new_run_dir, plot_curves, write_json
+from arena.run_loop import Budget, Iteration, Position, Report, run_loop
+
 
 def evaluate(learner: Any, env: gymnasium.Env, episodes: int, seed: int, render: bool = False) -> np.ndarray:
     """Returns float ``[episodes]`` of the deterministic policy, episode i reset with ``seed + i``.
@@ -82,43 +87,114 @@ def train_rl(task: str, agent: str, steps: int | None = None, seed: int = 0, dev
             raise ValueError(f"{run_dir} already holds a run: continue it with --resume, or choose another --run-dir")
     eval_env = checked_env(settings)
     run = Path(run_dir) if resume else new_run_dir(f"{agent}-{task.replace('/', '_')}", run_dir)
-    learner = build_learner(settings, config, eval_env)
+    agent_learner = build_learner(settings, config, eval_env)
     pool = None
     if settings.env_kwargs.get("opponent") == "self":
-        pool = PastSelves(learner, build_learner(settings, config, eval_env), seed=settings.seed)
+        pool = PastSelves(agent_learner, build_learner(settings, config, eval_env), seed=settings.seed)
     envs = make_vector_env(settings, pool)
-    write_json(run / "config.json", {**dataclasses.asdict(settings), "config": dataclasses.asdict(learner.config)})
-    loop = _restore(run, learner) if resume else _LoopState()
-    history = _read_history(run, loop.step)
-    writer = _tensorboard(run, loop.step)
-    bar = _progress_bar(settings, loop.step, progress)
-    recent: list[float] = []
-    start = time.perf_counter() - loop.wall_time
+    write_json(run / "config.json", {**dataclasses.asdict(settings), "config": dataclasses.asdict(agent_learner.config)})
+    learner = ModelFreeLearner(settings, agent_learner, envs, eval_env, run, pool)
+    if resume:
+        learner.restore()
+    bar, callback = _progress_bar(settings, learner.counters.step) if progress else (None, None)
     try:
-        if loop.step == 0:
-            _evaluate_and_save(run, settings, learner, eval_env, loop, history, writer, recent, {}, start)
-        while loop.step < settings.steps:
-            stats = learner.learn(envs)
-            if pool is not None:
-                pool.after_update()
-            loop.step += int(stats["env_steps"])
-            loop.episodes += len(stats["episode_returns"])
-            recent = (recent + [float(r) for r in stats["episode_returns"]])[-100:]
-            _log_train(writer, stats, loop.step)
-            if loop.step >= loop.next_eval(settings) or loop.step >= settings.steps:
-                _evaluate_and_save(run, settings, learner, eval_env, loop, history, writer, recent, stats, start)
-            if bar is not None:
-                bar.set_postfix(ret=f"{np.mean(recent[-20:]):.1f}" if recent else "-",
-                                eval=f"{history[-1]['eval_return_mean']:.1f}" if history else "-", refresh=False)
-                bar.update(min(loop.step, settings.steps) - bar.n)
+        return run_loop(learner, run, resume, callback)
     finally:
         if bar is not None:
             bar.close()
-        writer.close()
         envs.close()
         eval_env.close()
-    last = history[-1] if history else {"step": loop.step}
-    return {**last, "run_dir": str(run), "best_eval_return": loop.best}
+
+
+@dataclass
+class RunCounters:
+    """A model-free run's counters (mutable; all but ``recent`` saved with every checkpoint)."""
+
+    step: int = 0
+    """Env steps so far (the budget's clock)."""
+    wall_time: float = 0.0
+    """Seconds since the run began, across resumes (at the last evaluation)."""
+    episodes: int = 0
+    best: float = float("-inf")
+    """The best evaluation return so far (the ``best`` checkpoint's)."""
+    last_eval: int = 0
+    recent: list[float] = field(default_factory=list)
+    """Returns of the last 100 training episodes (this session's)."""
+
+
+class ModelFreeLearner:
+    """A model-free agent (:class:`agents.common.Learner`) as the run loop drives it
+    (arena/run_loop.py): its training vector env, evaluation env and self-play pool, the
+    counters of the run (env steps are the budget's clock), and its checkpoint files."""
+
+    def __init__(self, settings: RunSettings, learner: Any, envs: gymnasium.vector.VectorEnv, eval_env: gymnasium.Env,
+                 run: Path, pool: PastSelves | None = None) -> None:
+        self.settings, self.learner, self.envs, self.eval_env, self.run, self.pool = (
+            settings, learner, envs, eval_env, run, pool)
+        self.budget = Budget(total=settings.steps, eval_every=settings.eval_every, clock_key="step", aligned=True,
+                             eval_at_start=True)
+        self.report = Report({"return": ["eval_return_mean", "train_return_mean"]}, x="step",
+                             title=f"{settings.agent} on {settings.task}",
+                             tensorboard_keys=("eval_return_mean", "eval_return_std"), tensorboard_prefix="eval/")
+        self.counters = RunCounters()
+        self._stats: dict[str, Any] = {}
+        self._start = time.perf_counter()
+
+    def restore(self) -> None:
+        """``--resume``: the learner's state and the counters from ``checkpoints/trainer.safetensors``."""
+        self.counters = _restore(self.run, self.learner)
+        self._start = time.perf_counter() - self.counters.wall_time
+
+    def position(self) -> Position:
+        return Position(self.counters.step, 0)
+
+    def learn(self) -> Iteration:
+        """One ``learner.learn(envs)`` (a rollout, or a few DQN steps and their updates)."""
+        stats = self.learner.learn(self.envs)
+        if self.pool is not None:
+            self.pool.after_update()
+        counters = self.counters
+        counters.step += int(stats["env_steps"])
+        counters.episodes += len(stats["episode_returns"])
+        counters.recent = (counters.recent + [float(r) for r in stats["episode_returns"]])[-100:]
+        self._stats = stats
+        scalars: dict[str, float | list[float]] = {"train/episode_return": [float(r) for r in stats["episode_returns"]]}
+        scalars.update({f"train/{k}": float(v) for k, v in stats.items()
+                        if k not in ("env_steps", "episode_returns") and isinstance(v, (int, float))})
+        return Iteration(scalars)
+
+    def evaluate(self, final: bool) -> list[dict[str, Any]]:
+        """``eval_episodes`` greedy episodes on the evaluation env: one metrics row."""
+        counters, settings = self.counters, self.settings
+        returns = evaluate(self.learner, self.eval_env, settings.eval_episodes, settings.seed + 10_000)
+        counters.wall_time = time.perf_counter() - self._start
+        counters.last_eval = counters.step
+        row: dict[str, Any] = {"step": counters.step, "wall_time": round(counters.wall_time, 3),
+                               "eval_return_mean": float(returns.mean()), "eval_return_std": float(returns.std()),
+                               "train_return_mean": float(np.mean(counters.recent)) if counters.recent else None,
+                               "episodes": counters.episodes}
+        row.update({k: float(v) for k, v in self._stats.items() if isinstance(v, (int, float)) and k != "env_steps"})
+        return [row]
+
+    def save(self, run: Path, row: dict[str, Any]) -> None:
+        """``best`` (when this evaluation is the best so far) and ``latest`` networks, then the
+        learner's full state with the counters (``trainer.safetensors``, for --resume)."""
+        counters, settings = self.counters, self.settings
+        meta = {"algorithm": settings.agent, "task": settings.task, "settings": dataclasses.asdict(settings),
+                "config": dataclasses.asdict(self.learner.config), "step": counters.step, "metrics": row}
+        networks = nn.ModuleDict(self.learner.networks())
+        if row["eval_return_mean"] > counters.best:
+            counters.best = row["eval_return_mean"]
+            save_checkpoint(run / "checkpoints" / "best.safetensors", networks, meta)
+        save_checkpoint(run / "checkpoints" / "latest.safetensors", networks, meta)
+        state = {f"learner.{k}": v for k, v in self.learner.state_tensors().items()}
+        state["loop.counters"] = torch.tensor([counters.step, counters.episodes, counters.last_eval], dtype=torch.int64)
+        state["loop.times"] = torch.tensor([counters.wall_time, counters.best], dtype=torch.float64)
+        save_tensors(run / "checkpoints" / "trainer.safetensors", state)
+
+    def finish(self, history: list[dict[str, Any]]) -> dict[str, Any]:
+        last = history[-1] if history else {"step": self.counters.step}
+        return {**last, "run_dir": str(self.run), "best_eval_return": self.counters.best}
 
 
 def run_rl_from_cli(task: str, agent: str, steps: int | None, seed: int, device: str, run_dir: str | Path | None,
@@ -173,57 +249,7 @@ def load_learner(path: str | Path, checkpoint: str = "best", device: str = "cpu"
 # ----- private helpers ----------------------------------------------------------------------
 
 
-@dataclass
-class _LoopState:
-    """The loop's counters (mutable; saved with every checkpoint)."""
-
-    step: int = 0
-    wall_time: float = 0.0
-    episodes: int = 0
-    best: float = float("-inf")
-    last_eval: int = 0
-
-    def next_eval(self, settings: RunSettings) -> int:
-        """The env step of the next evaluation after the last one (multiples of eval_every)."""
-        return (self.last_eval // settings.eval_every + 1) * settings.eval_every
-
-
-def _evaluate_and_save(run: Path, settings: RunSettings, learner: Any, env: gymnasium.Env, loop: _LoopState,
-                       history: list[dict[str, Any]], writer: Any, recent: list[float], stats: dict[str, Any],
-                       start: float) -> None:
-    """Evaluate, append the metrics line, log, plot, then write the checkpoints (in this order, so a
-    kill leaves at most a metrics line newer than the checkpoint, which resume drops)."""
-    returns = evaluate(learner, env, settings.eval_episodes, settings.seed + 10_000)
-    loop.wall_time = time.perf_counter() - start
-    loop.last_eval = loop.step
-    row: dict[str, Any] = {"step": loop.step, "wall_time": round(loop.wall_time, 3),
-                           "eval_return_mean": float(returns.mean()), "eval_return_std": float(returns.std()),
-                           "train_return_mean": float(np.mean(recent)) if recent else None,
-                           "episodes": loop.episodes}
-    row.update({k: float(v) for k, v in stats.items() if isinstance(v, (int, float)) and k != "env_steps"})
-    history.append(row)
-    append_metrics(run, row)
-    for key in ("eval_return_mean", "eval_return_std"):
-        writer.add_scalar(f"eval/{key}", row[key], loop.step)
-    writer.flush()
-    (run / "plots").mkdir(exist_ok=True)
-    plot_curves(run / "plots" / "learning_curve.png", history,
-                {"return": ["eval_return_mean", "train_return_mean"]}, x="step",
-                title=f"{settings.agent} on {settings.task}")
-    meta = {"algorithm": settings.agent, "task": settings.task, "settings": dataclasses.asdict(settings),
-            "config": dataclasses.asdict(learner.config), "step": loop.step, "metrics": row}
-    networks = nn.ModuleDict(learner.networks())
-    if row["eval_return_mean"] > loop.best:
-        loop.best = row["eval_return_mean"]
-        save_checkpoint(run / "checkpoints" / "best.safetensors", networks, meta)
-    save_checkpoint(run / "checkpoints" / "latest.safetensors", networks, meta)
-    state = {f"learner.{k}": v for k, v in learner.state_tensors().items()}
-    state["loop.counters"] = torch.tensor([loop.step, loop.episodes, loop.last_eval], dtype=torch.int64)
-    state["loop.times"] = torch.tensor([loop.wall_time, loop.best], dtype=torch.float64)
-    save_tensors(run / "checkpoints" / "trainer.safetensors", state)
-
-
-def _restore(run: Path, learner: Any) -> _LoopState:
+def _restore(run: Path, learner: Any) -> RunCounters:
     """Load ``checkpoints/trainer.safetensors`` into ``learner``; the loop counters it held."""
     path = run / "checkpoints" / "trainer.safetensors"
     if not path.exists():
@@ -237,7 +263,7 @@ def _restore(run: Path, learner: Any) -> _LoopState:
         raise CheckpointError(f"--resume: {path} does not fit this learner ({type(e).__name__}: {e})") from None
     step, episodes, last_eval = (int(v) for v in tensors["loop.counters"])
     wall_time, best = (float(v) for v in tensors["loop.times"])
-    return _LoopState(step=step, wall_time=wall_time, episodes=episodes, best=best, last_eval=last_eval)
+    return RunCounters(step=step, wall_time=wall_time, episodes=episodes, best=best, last_eval=last_eval)
 
 
 def _saved_settings(run: Path, steps: int | None) -> tuple[RunSettings, dict[str, Any]]:
@@ -252,21 +278,6 @@ def _saved_settings(run: Path, steps: int | None) -> tuple[RunSettings, dict[str
     return settings, saved["config"]
 
 
-def _read_history(run: Path, step: int) -> list[dict[str, Any]]:
-    """Metrics lines up to ``step``; newer ones (written after the last checkpoint) are dropped."""
-    path = run / "metrics.jsonl"
-    if step == 0 or not path.exists():
-        path.unlink(missing_ok=True)
-        return []
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    kept = [r for r in rows if r["step"] <= step]
-    if len(kept) != len(rows):
-        tmp = path.with_name(".metrics.jsonl.tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
-        tmp.replace(path)
-    return kept
-
-
 def _checkpoint_file(path: Path, which: str) -> Path:
     """A run folder's ``checkpoints/<which>.safetensors`` (``latest`` if there is no ``best``), or ``path``."""
     if not path.is_dir():
@@ -278,24 +289,21 @@ def _checkpoint_file(path: Path, which: str) -> Path:
     raise CheckpointError(f"{path} holds no checkpoints/{which}.safetensors: is it an RL run folder?")
 
 
-def _tensorboard(run: Path, step: int) -> Any:
-    from torch.utils.tensorboard import SummaryWriter
-
-    return SummaryWriter(str(run / "tb"), purge_step=step if step > 0 else None)
-
-
-def _log_train(writer: Any, stats: dict[str, Any], step: int) -> None:
-    for r in stats["episode_returns"]:
-        writer.add_scalar("train/episode_return", float(r), step)
-    for key, value in stats.items():
-        if key not in ("env_steps", "episode_returns") and isinstance(value, (int, float)):
-            writer.add_scalar(f"train/{key}", float(value), step)
-
-
-def _progress_bar(settings: RunSettings, step: int, enabled: bool) -> Any:
-    if not enabled:
-        return None
+def _progress_bar(settings: RunSettings, step: int) -> tuple[Any, Any]:
+    """A tqdm bar over the env steps and its ``progress(counters, row)`` callback (the last 20
+    training returns and the last evaluation's mean as its postfix)."""
     from tqdm import tqdm
 
-    return tqdm(total=settings.steps, initial=min(step, settings.steps), unit="step",
-                desc=f"{settings.agent} {settings.task}", dynamic_ncols=True)
+    bar = tqdm(total=settings.steps, initial=min(step, settings.steps), unit="step",
+               desc=f"{settings.agent} {settings.task}", dynamic_ncols=True)
+    last: dict[str, float] = {}
+
+    def progress(counters: RunCounters, row: dict[str, Any] | None) -> None:
+        if row is not None:
+            last["eval"] = row["eval_return_mean"]
+        recent = counters.recent
+        bar.set_postfix(ret=f"{np.mean(recent[-20:]):.1f}" if recent else "-",
+                        eval=f"{last['eval']:.1f}" if last else "-", refresh=False)
+        bar.update(min(counters.step, settings.steps) - bar.n)
+
+    return bar, progress

@@ -1,20 +1,26 @@
 """``arena train tictactoe|go``: AlphaZero self-play orchestrated, evaluated and saved.
 
-The loop (:func:`train`) reads top to bottom: self-play one move in all B games, put the
-finished games into the replay buffer, take as many gradient steps as the replay ratio asks,
-and every ``eval_every`` seconds evaluate (against random, the previous network, minimax for
-tic-tac-toe), log a row to ``metrics.jsonl`` and TensorBoard, and checkpoint. The training
-clock (``--seconds``) counts self-play and learning only; evaluation time is reported
-apart, so the budget means the same with or without evaluation.
+:func:`train` hands a :class:`SelfPlayLearner` to the one run loop (arena/run_loop.py). Each
+iteration reads top to bottom (:meth:`SelfPlayLearner.learn`): self-play one move in all B
+games, put the finished games into the replay buffer, take as many gradient steps as the replay
+ratio asks. Every ``eval_every`` training seconds the loop has it evaluated (against random, the
+previous network, minimax for tic-tac-toe), logs the row to ``metrics.jsonl``, TensorBoard and the
+learning curve, and has it checkpointed. The training clock (``--seconds``) counts self-play
+and learning only; evaluation time is reported apart, so the budget means the same with or
+without evaluation. arena/selfplay/distributed.py drives the same loop with Ray self-play workers.
 
 Run folder::
 
     config.json  metrics.jsonl  metrics.json  tb/  plots/learning_curve.png  replays/*.json
-    checkpoints/latest.{safetensors,json}  checkpoints/best.{...}  checkpoints/trainer.safetensors
+    checkpoints/latest.{safetensors,json}  checkpoints/best.{...}  checkpoints/optimizer.safetensors
+    checkpoints/buffer.safetensors (+ buffer-<n>x<n>.safetensors per --mixed-sizes board)
+    checkpoints/snapshots/seconds-<t>.safetensors (with snapshot_every)
 
 ``--resume`` continues from ``checkpoints/``: the network, the optimizer, the replay buffer
-and the counters (steps, games, positions, training seconds, Elo) come back; games that were
-in progress when the run stopped are started afresh.
+and the counters (steps, games, positions, training seconds, Elo) come back (the counters from
+``latest.json``; runs saved before the optimizer and buffer had files of their own keep them in
+``trainer.safetensors``, which is read as well); metrics lines newer than the checkpoint are
+dropped, and games that were in progress when the run stopped are started afresh.
 """
 
 from __future__ import annotations
@@ -35,9 +41,10 @@ from agents.alphazero import AlphaZeroConfig, PositionBuffer, SelfPlay, make_net
 from agents.mcts import MCTSConfig, network_evaluator, search
 from arena.bots.elo import elo_difference
 from arena.bots.match import MatchResult, make_bot, play_matches
-from arena.io import checkpoint as ckpt
 from arena.bots.networks import SearchPlayer, load_network, search_bot, search_player  # noqa: F401 (re-exported)
-from arena.io.runs import append_metrics, new_run_dir, plot_curves, write_config, write_json
+from arena.io import checkpoint as ckpt
+from arena.io.runs import new_run_dir, write_config, write_json
+from arena.run_loop import NOTHING, Budget, Iteration, Position, Report, run_loop
 from envs.core import Game
 from nets.distributed import all_reduce_sum, data_parallel, process_rank, shard_size
 from nets.train import budget_cosine, set_learning_rate
@@ -115,8 +122,10 @@ class Counters:
 def train(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, progress: Any = None) -> dict[str, Any]:
     """Train until ``opts.seconds`` of training have passed; returns the final metrics.
 
-    ``progress`` (optional) is called as ``progress(counters, row_or_None)`` after every
-    self-play step, for a progress bar.
+    The run loop (arena/run_loop.py) drives a :class:`SelfPlayLearner`: its evaluations,
+    metrics, TensorBoard, plot, checkpoints and the stop on Ctrl-C/SIGTERM. ``progress``
+    (optional) is called as ``progress(counters, row_or_None)`` after every self-play step, for
+    a progress bar.
 
     Under torchrun (``arena train ... --nproc N``) every process runs this loop: its own
     self-play games and replay buffer, and a shard of each global batch of ``cfg.batch_size``
@@ -126,115 +135,118 @@ def train(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, progress: Any = N
     """
     if opts.threads is not None:
         torch.set_num_threads(opts.threads)
-    learner = setup_learner(cfg, opts, run)
-    game, device, generator, net, optimizer, buffer, counters, best = learner
-    rank, world = process_rank()
-    lead = rank == 0
-    trainee = data_parallel(net, device, opts.sync_batch_norm)  # ``net`` itself in a single process
-    rows = shard_size(cfg.batch_size, rank, world)
-    weight = rows * world / cfg.batch_size
-    if opts.bootstrap_games > 0 and counters.step == 0 and world == 1:
-        _bootstrap(game, cfg, opts, trainee, optimizer, buffer, counters, generator, rows, weight)
-    boards = [Board(game, buffer, SelfPlay(game, cfg, device, generator))] + extra_boards(cfg, opts, run, device, generator)
-    next_eval = counters.train_seconds + opts.eval_every
-    next_snapshot = (counters.train_seconds // opts.snapshot_every + 1) * opts.snapshot_every if opts.snapshot_every else 0.0
-    history: list[dict[str, Any]] = []
-    losses = None
-    writer = tensorboard_writer(run) if lead else None
-    wall_start = time.perf_counter() - counters.train_seconds
-    done = False
-    stop = _StopRequest.install()  # Ctrl-C / SIGTERM: finish the move, evaluate, save, then return
-    while not done:
+    return run_loop(SelfPlayLearner(cfg, opts, run), run, opts.resume, progress)
+
+
+def selfplay_budget(opts: TrainOptions) -> Budget:
+    """An AlphaZero run's budget: training seconds (``--seconds``), optionally gradient steps
+    (``max_steps``), an evaluation every ``eval_every`` training seconds."""
+    return Budget(total=opts.seconds, eval_every=opts.eval_every, clock_key="train_seconds", max_steps=opts.max_steps)
+
+
+def selfplay_report(game: Game) -> Report:
+    """An AlphaZero run's learning curve (win rates, Elo, losses against training seconds) and
+    TensorBoard scalars (every number of a row, at its gradient step)."""
+    wins = ["win_random", "win_best"] + (["draw_minimax", "optimal_policy"] if game.spec.solver is not None else [])
+    # Panels skip what a run does not log (ownership/score losses, resignations: Go's KataGo parts).
+    return Report({"rate": wins + ["resigned_share"], "elo": ["elo"],
+                   "loss": ["policy_loss", "value_loss", "ownership_loss", "score_loss"]},
+                  x="train_seconds", title=f"AlphaZero {game.name}")
+
+
+class SelfPlayLearner:
+    """AlphaZero in this process (or in each of ``--nproc N``) as the run loop drives it.
+
+    Built from the run's config (restored from ``run`` with ``--resume``, after a GNU Go head
+    start with ``--bootstrap gnugo``). One :meth:`learn` is one self-play move in all games of
+    each board size and the gradient steps their new positions owe at the replay ratio; the
+    budget's clock (``counters.train_seconds``) counts exactly that time, so evaluation,
+    checkpoints and replays are timed apart (``eval_seconds``).
+    """
+
+    def __init__(self, cfg: AlphaZeroConfig, opts: TrainOptions, run: Path) -> None:
+        self.cfg, self.opts, self.run = cfg, opts, run
+        self.state = setup_learner(cfg, opts, run)
+        game, device, generator, net, optimizer, buffer, counters, best = self.state
+        self.game, self.net, self.best, self.counters = game, net, best, counters
+        rank, self.world = process_rank()
+        self.trainee = data_parallel(net, device, opts.sync_batch_norm)  # ``net`` itself in a single process
+        self.rows = shard_size(cfg.batch_size, rank, self.world)
+        self.weight = self.rows * self.world / cfg.batch_size
+        if opts.bootstrap_games > 0 and counters.step == 0 and self.world == 1:
+            _bootstrap(game, cfg, opts, self.trainee, optimizer, buffer, counters, generator, self.rows, self.weight)
+        self.boards = [Board(game, buffer, SelfPlay(game, cfg, device, generator))] + extra_boards(
+            cfg, opts, run, device, generator)
+        every = opts.snapshot_every
+        self.next_snapshot = (counters.train_seconds // every + 1) * every if every else 0.0
+        self.budget, self.report = selfplay_budget(opts), selfplay_report(game)
+        self.losses: Any = None
+        self.wall_start = time.perf_counter() - counters.train_seconds
+        self.eval_tick = 0.0
+
+    def position(self) -> Position:
+        return Position(self.counters.train_seconds, self.counters.step)
+
+    def learn(self) -> Iteration:
+        """A self-play move in every board's games, then the gradient steps the replay ratio
+        asks for their new positions (once every process's buffer holds ``min_buffer``)."""
+        cfg, counters, optimizer = self.cfg, self.counters, self.state.optimizer
         tick = time.perf_counter()
-        for board in boards:  # one board size unless cfg.mixed_sizes: a move in each size's games
+        for board in self.boards:  # one board size unless cfg.mixed_sizes: a move in each size's games
             move_tick = time.perf_counter()
-            board.finished = board.selfplay.step(net)
+            board.finished = board.selfplay.step(self.net)
             board.buffer.add(board.finished.samples)
             _count_resignations(counters, board.finished)
             games, positions, short = all_reduce_sum([len(board.finished.lengths), len(board.finished.samples.value),
-                                                      board.buffer.size < -(-cfg.min_buffer // world)])
+                                                      board.buffer.size < -(-cfg.min_buffer // self.world)])
             counters.games += int(games)
             counters.positions += int(positions)
             learn_tick = time.perf_counter()
             counters.selfplay_seconds += learn_tick - move_tick
             if short == 0:
                 board.sample_debt += positions * cfg.replay_ratio / cfg.batch_size
-                set_learning_rate(optimizer, cfg.lr * lr_factor(cfg, opts, counters))
+                set_learning_rate(optimizer, cfg.lr * lr_factor(cfg, self.opts, counters))
                 while board.sample_debt >= 1:
-                    losses = train_step(trainee, optimizer, board.buffer, cfg, board.game.board_size, generator,
-                                        rows, weight)
+                    self.losses = train_step(self.trainee, optimizer, board.buffer, cfg, board.game.board_size,
+                                             self.state.generator, self.rows, self.weight)
                     counters.step += 1
                     board.sample_debt -= 1
             counters.learn_seconds += time.perf_counter() - learn_tick
         counters.train_seconds += time.perf_counter() - tick
-        done = (counters.train_seconds >= opts.seconds or stop.requested
-                or (opts.max_steps is not None and counters.step >= opts.max_steps))
-        if world > 1:  # rank 0's clock decides for everyone
-            done = all_reduce_sum([float(done and lead)])[0] > 0
-        row = None
-        if lead and (counters.train_seconds >= next_eval or done):
-            eval_tick = time.perf_counter()
-            next_eval = counters.train_seconds + opts.eval_every
-            row = evaluate_network(game, cfg, opts, net, best, counters)
-            row.update(wall_time=round(time.perf_counter() - wall_start, 2))
-            if losses is not None:
-                row.update(policy_loss=losses.policy, value_loss=losses.value)
-                if cfg.ownership_weight or cfg.score_weight:
-                    row.update(ownership_loss=losses.ownership, score_loss=losses.score)
-            if cfg.resign_threshold > 0:
-                row.update(_resign_rates(counters))
-            history.append(row)
-            log_row(run, writer, row, counters)
-            save_run(run, cfg, net, optimizer, buffer, counters, best, row)
-            for board in boards[1:]:
-                ckpt.save_tensors(_extra_buffer_path(run, board.game), board.buffer.tensors())
-            if opts.snapshot_every > 0 and counters.train_seconds >= next_snapshot:
-                next_snapshot = (counters.train_seconds // opts.snapshot_every + 1) * opts.snapshot_every
-                _snapshot(run, cfg, net, counters, row)
-            write_replays(run, game, cfg, boards[0].finished, counters, opts.replays_per_eval)
-            counters.eval_seconds += time.perf_counter() - eval_tick
-        if progress is not None:
-            progress(counters, row)
-    stop.uninstall()
-    return finish_run(run, writer, game, cfg, net, history, counters) if lead else dataclasses.asdict(counters)
+        return NOTHING
 
+    def evaluate(self, final: bool) -> list[dict[str, Any]]:
+        """The matches of :func:`evaluate_network` (Elo, promotion of the best network), with
+        the wall time, the last losses and the resignation rates: one metrics row."""
+        self.eval_tick = time.perf_counter()
+        cfg, counters, losses = self.cfg, self.counters, self.losses
+        row = evaluate_network(self.game, cfg, self.opts, self.net, self.best, counters)
+        row.update(wall_time=round(time.perf_counter() - self.wall_start, 2))
+        if losses is not None:
+            row.update(policy_loss=losses.policy, value_loss=losses.value)
+            if cfg.ownership_weight or cfg.score_weight:
+                row.update(ownership_loss=losses.ownership, score_loss=losses.score)
+        if cfg.resign_threshold > 0:
+            row.update(_resign_rates(counters))
+        return [row]
 
-class _StopRequest:
-    """The first SIGINT (Ctrl-C) or SIGTERM asks the loop to stop after the current move, with
-    a last evaluation, checkpoint and plot, so nothing is lost (``--resume`` continues it); a
-    second SIGINT interrupts at once. Only the main thread can take signals: elsewhere (Ray
-    actors, threads) this never requests anything."""
+    def save(self, run: Path, row: dict[str, Any]) -> None:
+        """:func:`save_run`, the other boards' buffers, a snapshot when one is due and a few
+        self-play replays; the evaluation's time (from :meth:`evaluate` on) goes to ``eval_seconds``."""
+        cfg, counters, opts = self.cfg, self.counters, self.opts
+        save_run(run, cfg, self.net, self.state.optimizer, self.state.buffer, counters, self.best, row)
+        for board in self.boards[1:]:
+            ckpt.save_tensors(_extra_buffer_path(run, board.game), board.buffer.tensors())
+        if opts.snapshot_every > 0 and counters.train_seconds >= self.next_snapshot:
+            self.next_snapshot = (counters.train_seconds // opts.snapshot_every + 1) * opts.snapshot_every
+            _snapshot(run, cfg, self.net, counters, row)
+        if self.boards[0].finished is not None:
+            write_replays(run, self.game, cfg, self.boards[0].finished, counters, opts.replays_per_eval)
+        counters.eval_seconds += time.perf_counter() - self.eval_tick
 
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: dict[int, Any] = {}
-
-    @classmethod
-    def install(cls) -> _StopRequest:
-        import signal
-        import threading
-
-        stop = cls()
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                stop._previous[sig] = signal.signal(sig, stop._handle)
-        return stop
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        import signal
-        import sys
-
-        if self.requested and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.requested = True
-        print("\nstopping: finishing this move, then a last evaluation and checkpoint (Ctrl-C again to abort)",
-              file=sys.stderr)
-
-    def uninstall(self) -> None:
-        import signal
-
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
+    def finish(self, history: list[dict[str, Any]]) -> dict[str, Any]:
+        """``metrics.json``: the last row, the counters and (a solved game) the search's judgement."""
+        return finish_run(self.run, self.game, self.cfg, self.net, history, self.counters)
 
 
 def _bootstrap(game: Game, cfg: AlphaZeroConfig, opts: TrainOptions, net: torch.nn.Module,
@@ -355,24 +367,12 @@ def setup_learner(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path) -> Traini
     return TrainingState(game, device, generator, net, optimizer, buffer, counters, best)
 
 
-def log_row(run: Path, writer: Any, row: dict[str, Any], counters: Counters) -> None:
-    """One evaluation row to ``metrics.jsonl`` and TensorBoard."""
-    append_metrics(run, row)
-    if writer is not None:
-        for key, value in row.items():
-            if isinstance(value, (int, float)) and key != "step":
-                writer.add_scalar(key, value, counters.step)
-        writer.flush()
-
-
-def finish_run(run: Path, writer: Any, game: Game, cfg: AlphaZeroConfig, net: torch.nn.Module,
-            rows: list[dict[str, Any]], counters: Counters) -> dict[str, Any]:
-    """Close TensorBoard, write ``metrics.json`` and the learning curve; the final metrics."""
-    if writer is not None:
-        writer.close()
+def finish_run(run: Path, game: Game, cfg: AlphaZeroConfig, net: torch.nn.Module, rows: list[dict[str, Any]],
+               counters: Counters) -> dict[str, Any]:
+    """Write ``metrics.json``; the final metrics (the last row, the counters and, for a solved
+    game, the judgement of the agent's search)."""
     final = _final_metrics(game, cfg, net, rows, counters)
     write_json(run / "metrics.json", final)
-    _plot(run, rows, game)
     return final
 
 
@@ -538,27 +538,6 @@ def write_replays(run: Path, game: Game, cfg: AlphaZeroConfig, finished: Any, co
             "draw" if outcome[0] == outcome[1] else ("first player wins" if outcome[0] > 0 else "second player wins"))
         replay = Replay(game.name, config, (f"self-play step {counters.step}",) * 2, tuple(moves), result)
         save_replay(replay, new_replay_path(game.name, run / "replays"))
-
-
-def _plot(run: Path, rows: list[dict[str, Any]], game: Game) -> None:
-    if not rows:
-        return
-    (run / "plots").mkdir(exist_ok=True)
-    wins = ["win_random", "win_best"] + (["draw_minimax", "optimal_policy"] if game.spec.solver is not None else [])
-    # Panels skip what a run does not log (ownership/score losses, resignations: Go's KataGo parts).
-    plot_curves(run / "plots" / "learning_curve.png", rows,
-                {"rate": wins + ["resigned_share"], "elo": ["elo"],
-                 "loss": ["policy_loss", "value_loss", "ownership_loss", "score_loss"]},
-                x="train_seconds", title=f"AlphaZero {game.name}")
-
-
-def tensorboard_writer(run: Path) -> Any:
-    """A TensorBoard writer for ``run/tb`` (None when tensorboard is not installed)."""
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        return None
-    return SummaryWriter(str(run / "tb"))
 
 
 def new_run(cfg: AlphaZeroConfig, run_dir: str | Path | None) -> Path:

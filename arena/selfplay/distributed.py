@@ -1,19 +1,21 @@
 """``arena train ... --workers N [--ray-address auto|ADDRESS]``: AlphaZero self-play on Ray.
 
-The same run as :func:`arena.selfplay.alphazero.train` (same run folder, metrics, checkpoints and
-``--resume``), with its parts spread over a Ray cluster (``pip install arena[distributed]``):
+The same run as :func:`arena.selfplay.alphazero.train` (the same run loop, arena/run_loop.py, so
+the same run folder, metrics, checkpoints, ``--resume`` and stop on Ctrl-C/SIGTERM), with its
+parts spread over a Ray cluster (``pip install arena[distributed]``):
 
 - **N self-play actors** (:class:`SelfPlayWorker`), each running batched self-play
   (:class:`agents.alphazero.SelfPlay`, B games in lockstep) on its own device: the CPU, or the
   GPU Ray gives it. A task plays about ``task_seconds`` of moves and returns the finished games.
-- **One learner**, in this (driver) process: the replay buffer, :func:`train_step` at the run's
-  replay ratio, metrics and checkpoints. Each worker has one task in flight and gets its next
+- **One learner** (:class:`RayLearner`), in this (driver) process: the replay buffer,
+  :func:`train_step` at the run's replay ratio, metrics and checkpoints. Each worker has one task in flight and gets its next
   one as soon as its result is taken, so a learner slower than self-play holds the workers
   back and the replay ratio stays what the config says.
 - **Weights** go out through Ray's object store (``ray.put``) every ``publish_every`` gradient
   steps; a worker fetches them at its next task when the version changed.
 - **Evaluation** runs in its own actor (:class:`Evaluator`) on a snapshot of the network
-  while training goes on; when its row comes back it is logged and a checkpoint is written.
+  while training goes on; when its row comes back (from a later ``learn``) the loop logs it and
+  a checkpoint is written.
 - **Failures**: a worker that dies is restarted by Ray (``max_restarts``) and given a new task;
   the run goes on. If the learner dies, Ray ends the actors it owns, and the run folder keeps
   the last checkpoint (every file is written atomically); ``--resume`` continues it.
@@ -33,9 +35,10 @@ from typing import Any, NamedTuple
 import torch
 
 from agents.alphazero import AlphaZeroConfig, Samples, SelfPlay, make_network, train_step
-from arena.selfplay.alphazero import (Counters, TrainOptions, evaluate_network, finish_run, log_row, save_run, setup_learner, tensorboard_writer,
-                             write_replays)
 from arena.io.runs import write_config
+from arena.run_loop import NOTHING, Iteration, Position, run_loop
+from arena.selfplay.alphazero import (Counters, TrainingState, TrainOptions, evaluate_network, finish_run, save_run,
+                                      selfplay_budget, selfplay_report, setup_learner, write_replays)
 
 
 class WorkerResult(NamedTuple):
@@ -139,7 +142,7 @@ def train_distributed(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, worke
     if workers < 1:
         raise ValueError(f"--workers must be >= 1, got {workers}")
     run.mkdir(parents=True, exist_ok=True)
-    learner = setup_learner(cfg, opts, run)
+    state = setup_learner(cfg, opts, run)
     if not opts.resume:  # config.json as train() writes it, plus how the run was spread
         write_config(run, {"alphazero": dataclasses.asdict(cfg), "options": dataclasses.asdict(opts),
                            "distributed": {"workers": workers, "ray_address": ray_address,
@@ -150,8 +153,8 @@ def train_distributed(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, worke
         actors = _start_workers(cfg, opts, run, workers, max_restarts)
         evaluator = ray.remote(num_cpus=0, max_restarts=max_restarts)(Evaluator).remote(cfg, opts, 1)
         actors.append(evaluator)
-        return _learn(cfg, opts, run, learner, actors[:-1], evaluator, progress, publish_every, task_seconds,
-                      max_restarts)
+        learner = RayLearner(cfg, opts, run, state, actors[:-1], evaluator, publish_every, task_seconds, max_restarts)
+        return run_loop(learner, run, opts.resume, progress)
     finally:
         for actor in actors:
             ray.kill(actor)
@@ -159,100 +162,150 @@ def train_distributed(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, worke
             ray.shutdown()
 
 
-def _learn(cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, learner: Any, workers: list[Any], evaluator: Any,
-           progress: Any, publish_every: int, task_seconds: float, max_restarts: int) -> dict[str, Any]:
-    """The learner's loop: take self-play results as they come, train, publish, evaluate."""
-    import ray
-    from ray.exceptions import RayActorError
+class RayLearner:
+    """The learner's side of a Ray run, as the run loop (arena/run_loop.py) drives it.
 
-    game, device, generator, net, optimizer, buffer, counters, best = learner
-    n = len(workers)
-    positions, failures, nodes = [0] * n, [0] * n, [""] * n
-    version, published_step, weights = 0, counters.step, ray.put(_cpu_state(net))
-    pending = {workers[i].play.remote(version, [weights], task_seconds): i for i in range(n)}
-    evaluation: tuple[Any, dict[str, torch.Tensor]] | None = None
-    sample_debt, next_eval, losses, last = 0.0, counters.train_seconds + opts.eval_every, None, None
-    rows: list[dict[str, Any]] = []
-    writer = tensorboard_writer(run)
-    ray.get([w.pid.remote() for w in workers])  # the clock starts once every worker is up
-    clock_start, train_start = time.perf_counter(), counters.train_seconds
-    wall_start = clock_start - counters.train_seconds
+    One :meth:`learn` takes the self-play results that came in (waiting up to a second for
+    one), gives each worker its next task at once, trains on the new positions at the run's
+    replay ratio and publishes the weights every ``publish_every`` steps. :meth:`evaluate` sends
+    a snapshot of the network to the evaluator actor; its row comes back from a later
+    :meth:`learn`, and is then logged and checkpointed. The budget's clock is the learner's
+    wall time from the moment every worker is up.
+    """
 
-    def finish_evaluation(ref: Any, snapshot: dict[str, torch.Tensor]) -> dict[str, Any]:
-        row, after = ray.get(ref)
-        counters.elo, counters.best_elo, counters.evaluations = after["elo"], after["best_elo"], after["evaluations"]
-        if row["promoted"]:
-            best.load_state_dict(snapshot)
-        row.update(wall_time=round(time.perf_counter() - wall_start, 2), worker_restarts=sum(failures),
-                   worker_nodes=len(set(nodes) - {""}),
-                   **{f"positions_worker_{i}": p for i, p in enumerate(positions)})
-        if losses is not None:
-            row.update(policy_loss=losses.policy, value_loss=losses.value)
-        rows.append(row)
-        log_row(run, writer, row, counters)
-        save_run(run, cfg, net, optimizer, buffer, counters, best, row)
-        if last is not None:
-            write_replays(run, game, cfg, last, counters, opts.replays_per_eval)
-        return row
+    def __init__(self, cfg: AlphaZeroConfig, opts: TrainOptions, run: Path, state: TrainingState, workers: list[Any],
+                 evaluator: Any, publish_every: int, task_seconds: float, max_restarts: int) -> None:
+        import ray
 
-    def submit_evaluation() -> tuple[Any, dict[str, torch.Tensor]]:
-        snapshot = _cpu_state(net)
-        return evaluator.evaluate.remote(snapshot, _cpu_state(best), dataclasses.asdict(counters)), snapshot
+        self.cfg, self.opts, self.run, self.state = cfg, opts, run, state
+        self.workers, self.evaluator = workers, evaluator
+        self.publish_every, self.task_seconds, self.max_restarts = publish_every, task_seconds, max_restarts
+        self.game, self.net, self.best, self.counters = state.game, state.net, state.best, state.counters
+        self.budget, self.report = selfplay_budget(opts), selfplay_report(state.game)
+        n = len(workers)
+        self.positions, self.failures, self.nodes = [0] * n, [0] * n, [""] * n
+        self.version, self.published_step, self.weights = 0, self.counters.step, ray.put(_cpu_state(self.net))
+        self.pending = {workers[i].play.remote(self.version, [self.weights], task_seconds): i for i in range(n)}
+        self.evaluation: tuple[Any, dict[str, torch.Tensor]] | None = None
+        self.sample_debt, self.losses, self.last = 0.0, None, None
+        ray.get([w.pid.remote() for w in workers])  # the clock starts once every worker is up
+        self.clock_start, self.train_start = time.perf_counter(), self.counters.train_seconds
+        self.wall_start = self.clock_start - self.counters.train_seconds
 
-    done = False
-    while not done:
-        row = None
-        ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+    def position(self) -> Position:
+        return Position(self.counters.train_seconds, self.counters.step)
+
+    def learn(self) -> Iteration:
+        """The results that are ready (up to a second's wait), their gradient steps, the
+        weights published when due; and the evaluation's row if it came back."""
+        import ray
+        from ray.exceptions import RayActorError
+
+        ready, _ = ray.wait(list(self.pending), num_returns=1, timeout=1.0)
         for ref in ready:
-            i = pending.pop(ref)
+            i = self.pending.pop(ref)
             try:
                 result = ray.get(ref)
             except RayActorError:  # the worker died: Ray restarts it; its game batch starts afresh
-                failures[i] += 1
-                if failures[i] <= max_restarts:
-                    pending[workers[i].play.remote(version, [weights], task_seconds)] = i
-                elif not pending:
-                    raise RuntimeError(f"every self-play worker died more than {max_restarts} times") from None
+                self.failures[i] += 1
+                if self.failures[i] <= self.max_restarts:
+                    self._submit(i)
+                elif not self.pending:
+                    raise RuntimeError(f"every self-play worker died more than {self.max_restarts} times") from None
                 continue
-            pending[workers[i].play.remote(version, [weights], task_seconds)] = i
-            buffer.add(Samples(*(t.to(device) for t in result.samples)))
-            counters.games += result.games
-            counters.positions += len(result.samples.value)
-            positions[i] += len(result.samples.value)
-            nodes[i] = result.node
-            last = result
-            if buffer.size >= cfg.min_buffer:
-                sample_debt += len(result.samples.value) * cfg.replay_ratio / cfg.batch_size
-                while sample_debt >= 1 and (opts.max_steps is None or counters.step < opts.max_steps):
-                    losses = train_step(net, optimizer, buffer, cfg, game.board_size, generator)
-                    counters.step += 1
-                    sample_debt -= 1
-            if counters.step - published_step >= publish_every:
-                version, published_step, weights = version + 1, counters.step, ray.put(_cpu_state(net))
-        counters.train_seconds = train_start + time.perf_counter() - clock_start
-        done = counters.train_seconds >= opts.seconds or (opts.max_steps is not None and counters.step >= opts.max_steps)
-        if evaluation is not None and ray.wait([evaluation[0]], timeout=0)[0]:
+            self._submit(i)
+            self._take(i, result)
+        counters = self.counters
+        counters.train_seconds = self.train_start + time.perf_counter() - self.clock_start
+        rows = []
+        if self.evaluation is not None and ray.wait([self.evaluation[0]], timeout=0)[0]:
             try:
-                row = finish_evaluation(*evaluation)
+                rows.append(self._finish_evaluation(*self.evaluation))
             except RayActorError:
                 pass  # the evaluator died (Ray restarts it): the next one is submitted at once
-            evaluation = None
-        if evaluation is None and counters.train_seconds >= next_eval and not done:
-            next_eval = counters.train_seconds + opts.eval_every
-            evaluation = submit_evaluation()
-        if progress is not None:
-            progress(counters, row)
-    for worker in workers:  # free their cores for the last evaluation
-        ray.kill(worker)
-    if evaluation is not None:
-        try:
-            finish_evaluation(*evaluation)
-        except RayActorError:
-            pass
-    row = finish_evaluation(*submit_evaluation())
-    if progress is not None:
-        progress(counters, row)
-    return finish_run(run, writer, game, cfg, net, rows, counters)
+            self.evaluation = None
+        return Iteration(rows=rows) if rows else NOTHING
+
+    def evaluate(self, final: bool) -> list[dict[str, Any]] | None:
+        """Send a snapshot to the evaluator (None while one is still out). ``final``: stop the
+        workers (their cores go to the evaluation), finish the one in flight, then evaluate
+        the last network and wait for it (outside the training clock)."""
+        from ray.exceptions import RayActorError
+
+        if not final:
+            if self.evaluation is not None:
+                return None
+            self.evaluation = self._submit_evaluation()
+            return []
+        import ray
+
+        for worker in self.workers:
+            ray.kill(worker)
+        rows = []
+        if self.evaluation is not None:
+            try:
+                rows.append(self._finish_evaluation(*self.evaluation))
+            except RayActorError:
+                pass
+            self.evaluation = None
+        rows.append(self._finish_evaluation(*self._submit_evaluation()))
+        return rows
+
+    def save(self, run: Path, row: dict[str, Any]) -> None:
+        """:func:`save_run` and a few replays of the last games that came in."""
+        save_run(run, self.cfg, self.net, self.state.optimizer, self.state.buffer, self.counters, self.best, row)
+        if self.last is not None:
+            write_replays(run, self.game, self.cfg, self.last, self.counters, self.opts.replays_per_eval)
+
+    def finish(self, history: list[dict[str, Any]]) -> dict[str, Any]:
+        return finish_run(self.run, self.game, self.cfg, self.net, history, self.counters)
+
+    def _submit(self, i: int) -> None:
+        self.pending[self.workers[i].play.remote(self.version, [self.weights], self.task_seconds)] = i
+
+    def _take(self, i: int, result: WorkerResult) -> None:
+        """Worker ``i``'s games into the buffer, the gradient steps they owe, and the weights
+        published every ``publish_every`` steps."""
+        import ray
+
+        cfg, counters, state = self.cfg, self.counters, self.state
+        state.buffer.add(Samples(*(t.to(state.device) for t in result.samples)))
+        counters.games += result.games
+        counters.positions += len(result.samples.value)
+        self.positions[i] += len(result.samples.value)
+        self.nodes[i] = result.node
+        self.last = result
+        if state.buffer.size >= cfg.min_buffer:
+            self.sample_debt += len(result.samples.value) * cfg.replay_ratio / cfg.batch_size
+            while self.sample_debt >= 1 and (self.opts.max_steps is None or counters.step < self.opts.max_steps):
+                self.losses = train_step(self.net, state.optimizer, state.buffer, cfg, self.game.board_size,
+                                         state.generator)
+                counters.step += 1
+                self.sample_debt -= 1
+        if counters.step - self.published_step >= self.publish_every:
+            self.version, self.published_step = self.version + 1, counters.step
+            self.weights = ray.put(_cpu_state(self.net))
+
+    def _submit_evaluation(self) -> tuple[Any, dict[str, torch.Tensor]]:
+        snapshot = _cpu_state(self.net)
+        ref = self.evaluator.evaluate.remote(snapshot, _cpu_state(self.best), dataclasses.asdict(self.counters))
+        return ref, snapshot
+
+    def _finish_evaluation(self, ref: Any, snapshot: dict[str, torch.Tensor]) -> dict[str, Any]:
+        """The evaluator's row, with the Elo it computed and the network it promoted taken in."""
+        import ray
+
+        row, after = ray.get(ref)
+        counters = self.counters
+        counters.elo, counters.best_elo, counters.evaluations = after["elo"], after["best_elo"], after["evaluations"]
+        if row["promoted"]:
+            self.best.load_state_dict(snapshot)
+        row.update(wall_time=round(time.perf_counter() - self.wall_start, 2), worker_restarts=sum(self.failures),
+                   worker_nodes=len(set(self.nodes) - {""}),
+                   **{f"positions_worker_{i}": p for i, p in enumerate(self.positions)})
+        if self.losses is not None:
+            row.update(policy_loss=self.losses.policy, value_loss=self.losses.value)
+        return row
 
 
 def _connect(address: str | None, workers: int) -> bool:
