@@ -309,6 +309,8 @@ def gnugo_rows(cfg: Config, path: str, report: bool = True) -> list[dict[str, An
             "at_least_half": 2 * result.wins >= result.games,
             **{f"wins_{c}": outcomes.count(1) for c, outcomes in by_colour.items()},
             **{f"games_{c}": len(outcomes) for c, outcomes in by_colour.items()},
+            **{f"mean_margin_{c}": _mean([r.score if c == "black" else -r.score for r in result.records
+                                          if r.our_colour == c]) for c in ("black", "white")},
             "mean_moves": round(sum(len(r.moves) for r in result.records) / max(result.games, 1), 1),
             "resignations": sum(r.ended_by == "resignation" for r in result.records),
             "train_seconds": seconds, "train_hours": None if seconds is None else round(seconds / 3600, 4),
@@ -320,6 +322,11 @@ def gnugo_rows(cfg: Config, path: str, report: bool = True) -> list[dict[str, An
             emit(row)
         rows.append(row)
     return rows
+
+
+def _mean(values: list[float]) -> float | None:
+    """The mean rounded to 0.1 point (None for no values): our final margin per colour."""
+    return round(sum(values) / len(values), 1) if values else None
 
 
 def training_counters(path: Path) -> dict[str, Any]:
