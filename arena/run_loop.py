@@ -145,7 +145,9 @@ class LoopLearner(Protocol):
 def run_loop(learner: LoopLearner, run: Path, resumed: bool,
              progress: Callable[[Any, dict[str, Any] | None], None] | None = None) -> dict[str, Any]:
     """Drive ``learner`` until its budget is spent or a stop is asked for; returns
-    ``learner.finish`` (rank 0) or the learner's counters (other data-parallel ranks).
+    ``learner.finish`` (rank 0) or the learner's counters (other data-parallel ranks), with
+    ``stopped``: whether this process's Ctrl-C/SIGTERM ended the run before its budget (callers
+    that run several trainings, such as benchmarks/go_ablation.py, end there too).
 
     ``resumed``: the learner was restored from ``run``'s checkpoint, so ``metrics.jsonl`` keeps
     its rows up to that checkpoint (else it starts afresh).
@@ -185,7 +187,8 @@ def run_loop(learner: LoopLearner, run: Path, resumed: bool,
         stop.uninstall()
         if writer is not None:
             writer.close()
-    return learner.finish(history) if lead else dataclasses.asdict(learner.counters)
+    final = learner.finish(history) if lead else dataclasses.asdict(learner.counters)
+    return {**final, "stopped": stop.requested}
 
 
 class StopRequest:

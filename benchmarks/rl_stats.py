@@ -28,6 +28,7 @@ import contextlib
 import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from rliable import library as rly
@@ -127,6 +128,14 @@ def _check_scores(name: str, x: np.ndarray) -> np.ndarray:
     return a
 
 
+def _checked_scores(scores: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every algorithm's [runs, tasks] array as float64, checked; at least one algorithm."""
+    data = {name: _check_scores(name, x) for name, x in scores.items()}
+    if not data:
+        raise ValueError("no algorithms given")
+    return data
+
+
 def _aggregate_func(x: np.ndarray) -> np.ndarray:
     return np.array([metrics.aggregate_iqm(x), metrics.aggregate_median(x), metrics.aggregate_mean(x)])
 
@@ -141,9 +150,7 @@ def aggregate(scores: Mapping[str, np.ndarray], reps: int = 2000, seed: int = 0,
     (rliable's definitions). Returns, JSON-ready,
     {algorithm: {"iqm" | "median" | "mean": {"estimate": float, "low": float, "high": float}}}.
     """
-    data = {name: _check_scores(name, x) for name, x in scores.items()}
-    if not data:
-        raise ValueError("no algorithms to aggregate")
+    data = _checked_scores(scores)
     with _seeded_global_rng(seed):
         points, intervals = rly.get_interval_estimates(
             data, _aggregate_func, reps=reps, confidence_interval_size=confidence)
@@ -189,9 +196,7 @@ def performance_profiles(scores: Mapping[str, np.ndarray], taus: np.ndarray | No
     Returns (taus, profiles {algorithm: [len(taus)]}, bands {algorithm: [2, len(taus)]}).
     Default taus: 51 points from min(0, lowest score) to max(1, highest score).
     """
-    data = {name: _check_scores(name, x) for name, x in scores.items()}
-    if not data:
-        raise ValueError("no algorithms to profile")
+    data = _checked_scores(scores)
     if taus is None:
         lo = min(0.0, min(float(x.min()) for x in data.values()))
         hi = max(1.0, max(float(x.max()) for x in data.values()))
@@ -214,10 +219,19 @@ def _pyplot_and_plot_utils():  # type: ignore[no-untyped-def]
     return plt, plot_utils
 
 
+def _save(fig: Any, path: str | Path) -> Path:
+    """The figure as a PNG at ``path`` (its folder made), through arena's one figure writer."""
+    from arena.io.runs import save_figure
+
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return save_figure(fig, out)
+
+
 def plot_aggregates(result: Mapping[str, Mapping[str, Mapping[str, float]]], path: str | Path) -> Path:
     """Write `aggregate`'s result as rliable's interval-estimate plot (one panel per metric,
     one bar per algorithm: the bar is the interval, the tick the estimate) to a PNG at `path`."""
-    plt, plot_utils = _pyplot_and_plot_utils()
+    _, plot_utils = _pyplot_and_plot_utils()
     algorithms = list(result)
     if not algorithms:
         raise ValueError("nothing to plot")
@@ -228,11 +242,7 @@ def plot_aggregates(result: Mapping[str, Mapping[str, Mapping[str, float]]], pat
     fig, _ = plot_utils.plot_interval_estimates(
         points, intervals, metric_names=[_METRIC_TITLES.get(m, m) for m in names], algorithms=algorithms,
         xlabel="Normalized score", row_height=max(0.37, 1.6 / len(algorithms)))
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return out
+    return _save(fig, path)
 
 
 def plot_performance_profiles(scores: Mapping[str, np.ndarray], path: str | Path, taus: np.ndarray | None = None,
@@ -246,8 +256,4 @@ def plot_performance_profiles(scores: Mapping[str, np.ndarray], path: str | Path
                                          xlabel=r"Normalized score ($\tau$)",
                                          ylabel=r"Fraction of runs with score $> \tau$")
     ax.legend(loc="upper right")
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return out
+    return _save(fig, path)

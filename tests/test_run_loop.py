@@ -63,6 +63,7 @@ def test_aligned_schedule_evaluates_at_start_multiples_and_end(tmp_path: Path) -
     stub = Stub(Budget(total=10, eval_every=4, clock_key="step", aligned=True, eval_at_start=True), tick=3)
     final = run_loop(stub, tmp_path, resumed=False)
     assert final["rows"] == [0, 6, 9, 12] == _rows(tmp_path)  # 6: first >= 4; 9: first >= 8; 12: the end
+    assert final["stopped"] is False  # ended by its budget
     assert (tmp_path / "plots" / "learning_curve.png").stat().st_size > 0
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
 
@@ -97,7 +98,8 @@ def test_a_stop_request_ends_with_a_last_evaluation(tmp_path: Path) -> None:
     stub = Stub(Budget(total=1e9, eval_every=1e9, clock_key="step"))
     before = signal.getsignal(signal.SIGTERM)
     stub.on_learn = lambda: stub.clock == 3 and signal.raise_signal(signal.SIGTERM)
-    assert run_loop(stub, tmp_path, resumed=False)["rows"] == [3]
+    final = run_loop(stub, tmp_path, resumed=False)
+    assert final["rows"] == [3] and final["stopped"] is True
     assert signal.getsignal(signal.SIGTERM) is before  # the handlers as they were
 
 
