@@ -102,14 +102,18 @@ def run_variant(cfg: Config, variant: Variant, folder: Path) -> list[dict[str, A
         # equal compute, and the stop was meant for the whole benchmark, not for this variant.
         raise SystemExit(f"stopped after {final['train_seconds']:.0f} of {cfg.seconds:.0f} s of {variant}; "
                          f"its run folder is {run}; the remaining variants were not run")
+    trained = dict(variant=variant, budget_seconds=cfg.seconds, train_wall_seconds=round(wall, 1),
+                   games_trained=final["games"], positions=final["positions"], steps=final["step"],
+                   resigned_share=round(final.get("resigned", 0) / max(final["games"], 1), 4),
+                   false_resigns=f"{final.get('resign_wrong', 0)}/{final.get('resign_checks', 0)}")
+    # The training row comes first, so a run judged elsewhere (``--levels`` with no level, then
+    # ``arena tournament go --players <keep>/*``) still records what each variant trained on.
+    print(json.dumps({"part": "go_ablation_train", **trained}), flush=True)
     bench = _bench_alphazero()
     judge = bench.Config(part="gnugo", levels=cfg.levels, gnugo_games=cfg.gnugo_games, seed=cfg.seed)
     rows = []
     for row in bench.gnugo_rows(judge, str(run / "checkpoints" / "latest.safetensors"), report=False):
-        row.update(part="go_ablation", variant=variant, budget_seconds=cfg.seconds, train_wall_seconds=round(wall, 1),
-                   games_trained=final["games"], positions=final["positions"], steps=final["step"],
-                   resigned_share=round(final.get("resigned", 0) / max(final["games"], 1), 4),
-                   false_resigns=f"{final.get('resign_wrong', 0)}/{final.get('resign_checks', 0)}")
+        row.update(part="go_ablation", **trained)
         print(json.dumps(row), flush=True)
         rows.append(row)
     return rows

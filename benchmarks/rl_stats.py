@@ -228,7 +228,8 @@ def _save(fig: Any, path: str | Path) -> Path:
     return save_figure(fig, out)
 
 
-def plot_aggregates(result: Mapping[str, Mapping[str, Mapping[str, float]]], path: str | Path) -> Path:
+def plot_aggregates(result: Mapping[str, Mapping[str, Mapping[str, float]]], path: str | Path,
+                    xlabel: str = "Normalized score") -> Path:
     """Write `aggregate`'s result as rliable's interval-estimate plot (one panel per metric,
     one bar per algorithm: the bar is the interval, the tick the estimate) to a PNG at `path`."""
     _, plot_utils = _pyplot_and_plot_utils()
@@ -241,7 +242,8 @@ def plot_aggregates(result: Mapping[str, Mapping[str, Mapping[str, float]]], pat
                  for a in algorithms}
     fig, _ = plot_utils.plot_interval_estimates(
         points, intervals, metric_names=[_METRIC_TITLES.get(m, m) for m in names], algorithms=algorithms,
-        xlabel="Normalized score", row_height=max(0.37, 1.6 / len(algorithms)))
+        xlabel=xlabel, row_height=max(0.37, 1.6 / len(algorithms)))
+    fig.tight_layout()  # rliable's figure clips its x label otherwise
     return _save(fig, path)
 
 
