@@ -35,7 +35,7 @@ from agents.replay import ReplayBatch, ReplayBuffer
 from nets.conv import NatureTower
 from nets.heads import DuelingQHead
 from nets.mlp import MLP, MLPConfig, layer_chain, run_chain
-from nets.train import flatten_parameters
+from nets.train import flatten_parameters, set_learning_rate
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,12 @@ class DQNConfig:
     """Final exploration rate."""
     exploration_steps: int = 10_000
     """Env steps over which epsilon decays linearly from ``eps_start`` to ``eps_end``."""
+    lr_anneal_steps: int = 0
+    """Env steps over which the learning rate falls linearly from ``lr`` to ``lr * lr_end_fraction``
+    (0: constant). Late in a run a constant rate keeps rewriting a policy that is already good, and
+    once the replay holds only good episodes that can unlearn it (CartPole seeds falling from 500)."""
+    lr_end_fraction: float = 0.0
+    """The learning rate at ``lr_anneal_steps`` and after, as a fraction of ``lr``."""
     max_grad_norm: float = 10.0
     """Gradient clipping by global norm."""
     loss: Literal["huber", "mse"] = "huber"
@@ -96,7 +102,8 @@ class DQNConfig:
                   "batch_size": self.batch_size >= 1, "buffer_size": self.buffer_size >= self.batch_size,
                   "train_frequency": self.train_frequency >= 1, "gradient_steps": self.gradient_steps >= 0,
                   "target_update_every": self.target_update_every >= 1, "tau": 0 < self.tau <= 1,
-                  "eps_end": 0 <= self.eps_end <= self.eps_start <= 1, "loss": self.loss in ("huber", "mse")}
+                  "eps_end": 0 <= self.eps_end <= self.eps_start <= 1, "loss": self.loss in ("huber", "mse"),
+                  "lr_anneal_steps": self.lr_anneal_steps >= 0, "lr_end_fraction": 0 <= self.lr_end_fraction <= 1}
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise ValueError(f"invalid DQNConfig field(s) {bad}: {self}")
@@ -290,6 +297,9 @@ class DQNLearner:
         # a burst); prioritized replay one per step, as each step moves the priorities it draws by
         draws, per_draw = (c.gradient_steps, 1) if c.prioritized else (min(1, c.gradient_steps), c.gradient_steps)
         beta = linear_schedule(c.priority_beta_start, 1.0, c.priority_beta_steps, self.env_steps)
+        if c.lr_anneal_steps > 0:
+            set_learning_rate(self.optimizer, linear_schedule(c.lr, c.lr * c.lr_end_fraction, c.lr_anneal_steps,
+                                                              self.env_steps))
         updates = []  # [loss, mean Q] per gradient step, kept as tensors: one host sync per call
         for _ in range(draws if due else 0):
             sample = self.buffer.sample(c.batch_size * per_draw, beta)

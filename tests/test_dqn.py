@@ -235,6 +235,28 @@ def test_zero_gradient_steps_only_plays() -> None:
     assert learner.gradient_steps == 0 and len(learner.buffer) == 24
 
 
+def test_learning_rate_anneals_to_its_end_fraction() -> None:
+    """lr_anneal_steps: the optimizer's rate falls linearly with the env steps at each burst and
+    stays at lr * lr_end_fraction after; 0 keeps it constant."""
+    vec = gymnasium.make_vec("CartPole-v1", num_envs=1, vectorization_mode="sync", vector_kwargs=SAME_STEP)
+    cfg = {"hidden": (8,), "learning_starts": 8, "train_frequency": 8, "gradient_steps": 1, "batch_size": 4,
+           "lr": 1e-2, "lr_anneal_steps": 32, "lr_end_fraction": 0.1}
+    learner = make_learner("dqn", cfg, vec.single_observation_space, vec.single_action_space, 1)
+    rates = []
+    for _ in range(6):
+        learner.learn(vec)
+        rates.append(learner.optimizer.param_groups[0]["lr"])
+    # env steps 8, 16, 24, 32, 40, 48 -> 1e-2 + (1e-3 - 1e-2) * min(1, steps / 32)
+    assert rates == pytest.approx([1e-2 - 9e-3 * min(1.0, 8 * (k + 1) / 32) for k in range(6)])
+    constant = make_learner("dqn", {**cfg, "lr_anneal_steps": 0}, vec.single_observation_space,
+                            vec.single_action_space, 1)
+    for _ in range(3):
+        constant.learn(vec)
+    assert constant.optimizer.param_groups[0]["lr"] == pytest.approx(1e-2)
+    with pytest.raises(ValueError, match="lr_end_fraction"):
+        DQNConfig(lr_end_fraction=1.5)
+
+
 def test_checkpoint_without_replay_refills_before_learning() -> None:
     """checkpoint_replay False leaves the buffer out of the state; a learner loaded from it plays
     learning_starts fresh transitions before its next gradient step."""
