@@ -69,7 +69,7 @@ import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import gymnasium
 import numpy as np
@@ -159,8 +159,9 @@ class Config:
     """Also run SB3 (``--no-sb3`` to measure ours alone)."""
     bootstrap_reps: int = 2000
     """Bootstrap resamples behind each interval of the report."""
-    set: tuple[str, ...] = ()
-    """``KEY=VALUE`` overrides of our table's settings for every run (values as TOML: ``lr=5e-4``,
+    set: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
+    """``KEY=VALUE`` overrides of our table's settings for every run, one per ``--set`` (``--set lr=5e-4
+    --set exploration_steps=5000``; values as TOML: ``lr=5e-4``,
     ``hidden=[128,128]``, ``normalize_advantages=true``; ``steps`` changes SB3's budget too), to try a
     change on the tuning seeds before it goes into ``agents/hyperparams.toml``."""
     suite: Literal["none", "tune", "heldout"] = "none"

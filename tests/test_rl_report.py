@@ -112,3 +112,10 @@ def test_set_overrides_read_as_toml() -> None:
         "lr": 5e-4, "hidden": [128, 128], "normalize_advantages": True, "loss": "huber"}
     with pytest.raises(SystemExit, match="KEY=VALUE"):
         bench.parse_overrides(("lr",))
+
+
+def test_each_set_flag_adds_an_override() -> None:
+    import tyro
+
+    cfg = tyro.cli(bench.Config, args=["--set", "lr=5e-4", "--set", "exploration_steps=5000"])
+    assert bench.parse_overrides(cfg.set) == {"lr": 5e-4, "exploration_steps": 5000}
