@@ -3,6 +3,7 @@ values and synthetic results, the round robin on tic-tac-toe with bots."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
@@ -209,3 +210,20 @@ def test_go_tournament_replays_give_the_same_scores(tmp_path: Path) -> None:
         _, states = replay_states(replay)
         score = float(states[-1].score[0])
         assert replay.result == ("draw" if score == 0 else f"{'B' if score > 0 else 'W'}+{abs(score):g}")
+
+
+def test_repeated_games_are_counted_and_flagged() -> None:
+    """Players without randomness replay one game per colour: the tables say how many differ."""
+    from arena.bots.match import MatchRecord
+    from arena.bots.tournament import TournamentResult, format_tables
+
+    record = MatchRecord(seats=(0, 1, 0, 1), outcomes=(1, -1, 1, -1), moves=((4, 0, 8), (0, 4), (4, 0, 8), (0, 4)),
+                         results=("X wins", "O wins", "X wins", "O wins"))
+    assert record.distinct_games == 2
+    result = TournamentResult(("a", "b"), (PairResult("a", "b", 2, 0, 2),), {"a": 0.0, "b": 0.0}, "a",
+                              (record.by_colour,), {"a": 0.0, "b": 100.0}, (record,))
+    assert "1 of 1 pairs repeated games (2 distinct of 4)" in format_tables(result)
+    assert result.to_json()["matches"][0]["distinct_games"] == 2
+    varied = MatchRecord(seats=(0, 1), outcomes=(1, -1), moves=((4,), (0,)), results=("X wins", "O wins"))
+    assert varied.distinct_games == 2
+    assert "repeated" not in format_tables(dataclasses.replace(result, records=(varied,)))

@@ -103,6 +103,12 @@ class MatchRecord:
     def by_colour(self) -> ColourResults:
         return colour_results(self.seats, self.outcomes)
 
+    @property
+    def distinct_games(self) -> int:
+        """How many games differ (seat and moves): players without randomness repeat one game per
+        colour, and the repeats add no evidence."""
+        return len(set(zip(self.seats, self.moves)))
+
 
 def play_match(game: Game, bots: tuple[Bot, Bot], games: int, device: torch.device | str | None = None) -> MatchResult:
     """``games`` games in lockstep (one batch): ``bots[0]`` moves first in the first half of

@@ -73,11 +73,18 @@ class TournamentResult:
                 for name in self.players]
         return sorted(rows, key=lambda s: -s.elo)
 
+    def _distinct(self) -> list[dict[str, int]]:
+        """Per match, ``{"distinct_games": n}`` (empty dicts without records)."""
+        if not self.records:
+            return [{} for _ in self.matches]
+        return [{"distinct_games": r.distinct_games} for r in self.records]
+
     def to_json(self) -> dict[str, Any]:
         return {
             "players": list(self.players), "anchor": self.anchor,
             "confidence": CONFIDENCE,
-            "matches": [{**m._asdict(), **colour_json(c)} for m, c in zip(self.matches, self.by_colour)]
+            "matches": [{**m._asdict(), **colour_json(c), **distinct}
+                        for m, c, distinct in zip(self.matches, self.by_colour, self._distinct())]
             if self.by_colour else [m._asdict() for m in self.matches],
             "standings": [{**s._asdict(), "score": round(s.score, 4), "elo": round(s.elo, 1), "ci": round(s.ci, 1)}
                           for s in self.standings()],
@@ -191,6 +198,13 @@ def format_tables(result: TournamentResult) -> str:
               f"{'player'.ljust(width)}{'elo':>8}{'+-':>6}{'W':>7}{'D':>7}{'L':>7}{'score':>8}"]
     for s in result.standings():
         lines.append(f"{s.player.ljust(width)}{s.elo:8.0f}{s.ci:6.0f}{s.wins:7d}{s.draws:7d}{s.losses:7d}{s.score:8.3f}")
+    repeated = [(m, r) for m, r in zip(result.matches, result.records) if r.distinct_games < len(r.moves)]
+    if repeated:
+        distinct = sum(r.distinct_games for _, r in repeated)
+        total = sum(len(r.moves) for _, r in repeated)
+        lines += ["", f"note: {len(repeated)} of {len(result.matches)} pairs repeated games ({distinct} distinct of "
+                  f"{total}): players without randomness replay the same game, and the Elo intervals count "
+                  f"every game, so they are too narrow"]
     return "\n".join(lines)
 
 
