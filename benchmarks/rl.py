@@ -416,10 +416,10 @@ def write_report(rows: list[dict[str, Any]], out: Path, reps: int = 2000) -> dic
     (under ``--suite``: the first 5); the per-task ones use all of them.
     """
     stats = _rl_stats()
-    tasks = [t for t in dict.fromkeys(r["task"] for r in rows)]
-    agents = [a for a in dict.fromkeys(r["agent"] for r in rows)]
+    tasks = list(dict.fromkeys(r["task"] for r in rows))
+    agents = list(dict.fromkeys(r["agent"] for r in rows))
     per_task, aggregates = [], []
-    final: dict[str, np.ndarray] = {}
+    final: dict[str, np.ndarray] = {}  # "<agent> (ours|SB3)" -> normalized [common seeds, tasks]
     auc: dict[str, np.ndarray] = {}
     for agent in agents:
         sides = [s for s in ("ours", "sb3") if any(r["agent"] == agent and r["side"] == s for r in rows)]
@@ -430,8 +430,7 @@ def write_report(rows: list[dict[str, Any]], out: Path, reps: int = 2000) -> dic
                 runs = sorted((r for r in rows if (r["agent"], r["task"], r["side"]) == (agent, task, side)),
                               key=lambda r: r["seed"])
                 finals = [final_score(r) for r in runs]
-                aucs = [stats.learning_curve_auc([s for s, _, _ in r["evals"]], [m for _, _, m in r["evals"]], task)
-                        for r in runs]
+                aucs = [run_auc(r) for r in runs]
                 line[side] = {
                     "seeds": [r["seed"] for r in runs], "final": finals, "auc": [round(a, 4) for a in aucs],
                     "seeds_ending_above": sum(f >= threshold for f in finals), "runs": len(runs),
@@ -444,33 +443,39 @@ def write_report(rows: list[dict[str, Any]], out: Path, reps: int = 2000) -> dic
         common = _common_seeds(rows, agent, sides, tasks)
         for side in sides:
             by_seed = {(r["task"], r["seed"]): r for r in rows if r["agent"] == agent and r["side"] == side}
-            runs = [[by_seed[(t, s)] for t in tasks] for s in common]
-            final[f"{agent} {_LABEL[side]}"] = np.array([[stats.normalize(final_score(r), r["task"]) for r in seed_runs]
-                                                          for seed_runs in runs])
-            auc[f"{agent} {_LABEL[side]}"] = np.array(
-                [[stats.learning_curve_auc([s for s, _, _ in r["evals"]], [m for _, _, m in r["evals"]], r["task"])
-                  for r in seed_runs] for seed_runs in runs])
-        line = {"part": "aggregate", "agent": agent, "tasks": tasks, "seeds": common}
-        for side in sides:
+            grid = [[by_seed[(t, s)] for t in tasks] for s in common]
             key = f"{agent} {_LABEL[side]}"
-            line[side] = {"final": stats.aggregate({key: final[key]}, reps, 0)[key],
-                          "auc": stats.aggregate({key: auc[key]}, reps, 0)[key]}
+            final[key] = np.array([[float(stats.normalize(final_score(r), r["task"])) for r in seed_runs]
+                                   for seed_runs in grid])
+            auc[key] = np.array([[run_auc(r) for r in seed_runs] for seed_runs in grid])
+        line = {"part": "aggregate", "agent": agent, "tasks": tasks, "seeds": common, "sides": sides}
         if len(sides) == 2:
             ours, peer = f"{agent} {_LABEL['ours']}", f"{agent} {_LABEL['sb3']}"
             line["p_improvement_final"] = stats.probability_of_improvement(final[ours], final[peer], reps, 0)
             line["p_improvement_auc"] = stats.probability_of_improvement(auc[ours], auc[peer], reps, 0)
         aggregates.append(line)
+    # one bootstrap per score kind serves both report.json and the plots (the same intervals in both)
+    final_ci, auc_ci = stats.aggregate(final, reps, 0), stats.aggregate(auc, reps, 0)
+    for line in aggregates:
+        for side in line.pop("sides"):
+            key = f"{line['agent']} {_LABEL[side]}"
+            line[side] = {"final": final_ci[key], "auc": auc_ci[key]}
     out.mkdir(parents=True, exist_ok=True)
     label = f"normalized score over {', '.join(tasks)}"
-    plots = [str(stats.plot_aggregates(stats.aggregate(final, reps, 0), out / "aggregates.png",
+    plots = [str(stats.plot_aggregates(final_ci, out / "aggregates.png",
                                        f"Final return ({label}, seeds {_seed_span(aggregates[0]['seeds'])})")),
-             str(stats.plot_aggregates(stats.aggregate(auc, reps, 0), out / "auc.png",
-                                       f"Learning-curve AUC ({label})")),
+             str(stats.plot_aggregates(auc_ci, out / "auc.png", f"Learning-curve AUC ({label})")),
              str(stats.plot_performance_profiles(final, out / "profiles.png", reps=reps))]
     report = {"tasks": tasks, "agents": agents, "final_evals": FINAL_EVALS, "per_task": per_task,
               "aggregates": aggregates, "plots": plots}
     (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     return report
+
+
+def run_auc(row: dict[str, Any]) -> float:
+    """A run's normalized area under its learning curve (``rl_stats.learning_curve_auc`` of its evaluations)."""
+    return _rl_stats().learning_curve_auc([s for s, _, _ in row["evals"]], [m for _, _, m in row["evals"]],
+                                          row["task"])
 
 
 _LABEL = {"ours": "(ours)", "sb3": "(SB3)"}
