@@ -333,18 +333,12 @@ def test_a_pooling_network_plays_other_board_sizes(tmp_path):
 
 
 def test_ablation_variants_change_one_part_each():
-    import importlib.util
-    import sys
-    from pathlib import Path
+    from benchmark_modules import load_benchmark
 
     from arena.commands.train import preset
     from nets.conv import PolicyValueNet
 
-    path = Path(__file__).parents[1] / "benchmarks" / "go_ablation.py"
-    spec = importlib.util.spec_from_file_location("go_ablation", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    module = load_benchmark("go_ablation.py", "go_ablation")
     base = preset("go", 7).cfg
     changed = {v: {f.name for f in dataclasses.fields(base)
                    if getattr(module.variant_config(base, v), f.name) != getattr(base, f.name)}

@@ -2,9 +2,7 @@
 (answers worked out by hand), and a two-seed, tiny-budget run that writes runs.jsonl,
 report.json and the plots, then resumes without running anything again."""
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +11,9 @@ import pytest
 pytest.importorskip("rliable")
 pytest.importorskip("stable_baselines3")
 
-ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("bench_rl", ROOT / "benchmarks" / "rl.py")
-bench = importlib.util.module_from_spec(_spec)
-sys.modules["bench_rl"] = bench  # dataclasses look their module up
-_spec.loader.exec_module(bench)  # type: ignore[union-attr]
+from benchmark_modules import load_benchmark  # noqa: E402  (after the skips: the script imports them)
+
+bench = load_benchmark("rl.py", "bench_rl")
 
 
 def _row(side: str, task: str, seed: int, means: list[float], threshold: float, reached: int | None) -> dict:

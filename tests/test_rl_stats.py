@@ -2,9 +2,7 @@
 median, mean with stratified-bootstrap intervals), probability of improvement and the two
 plots, each against an answer worked out by hand."""
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,11 +10,9 @@ import pytest
 
 pytest.importorskip("rliable")
 
-ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("bench_rl_stats", ROOT / "benchmarks" / "rl_stats.py")
-rl_stats = importlib.util.module_from_spec(_spec)
-sys.modules["bench_rl_stats"] = rl_stats  # dataclasses look their module up
-_spec.loader.exec_module(rl_stats)  # type: ignore[union-attr]
+from benchmark_modules import load_benchmark  # noqa: E402  (after the skip: the script imports rliable)
+
+rl_stats = load_benchmark("rl_stats.py", "bench_rl_stats")
 
 REPS = 300  # enough for the checks below, and fast
 
