@@ -198,10 +198,10 @@ def format_tables(result: TournamentResult) -> str:
               f"{'player'.ljust(width)}{'elo':>8}{'+-':>6}{'W':>7}{'D':>7}{'L':>7}{'score':>8}"]
     for s in result.standings():
         lines.append(f"{s.player.ljust(width)}{s.elo:8.0f}{s.ci:6.0f}{s.wins:7d}{s.draws:7d}{s.losses:7d}{s.score:8.3f}")
-    repeated = [(m, r) for m, r in zip(result.matches, result.records) if r.distinct_games < len(r.moves)]
+    repeated = [r for r in result.records if r.distinct_games < len(r.moves)]
     if repeated:
-        distinct = sum(r.distinct_games for _, r in repeated)
-        total = sum(len(r.moves) for _, r in repeated)
+        distinct = sum(r.distinct_games for r in repeated)
+        total = sum(len(r.moves) for r in repeated)
         lines += ["", f"note: {len(repeated)} of {len(result.matches)} pairs repeated games ({distinct} distinct of "
                   f"{total}): players without randomness replay the same game, and the Elo intervals count "
                   f"every game, so they are too narrow"]
