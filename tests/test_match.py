@@ -47,3 +47,31 @@ def test_matches_in_one_batch_share_a_bot_and_keep_their_own_results():
         for a in moves:
             state = game.step(state, torch.tensor([a]))
         assert bool(state.terminated[0]) and text == "draw"
+
+
+def first_legal_bot(game, state):
+    """A deterministic player: always the lowest-numbered legal move (never random)."""
+    return state.legal_action_mask.float().argmax(1)
+
+
+def test_random_openings_give_deterministic_players_different_games_with_both_colours():
+    game = envs.make("go", size=7)
+    plain = play_match_record(game, (first_legal_bot, first_legal_bot), 8)
+    assert plain.distinct_games == 2  # one game per colour, repeated
+    games, opening = 8, 3
+    records = play_matches(game, [(first_legal_bot, first_legal_bot), (first_legal_bot, make_bot("random", game, 1))],
+                           games, opening=opening, seed=7)
+    varied = records[0]
+    assert varied.distinct_games == games
+    half = games // 2
+    for k in range(half):
+        # Game k and game k + half swap colours and open with the same moves; no opening move is a pass.
+        assert varied.seats[k] == 0 and varied.seats[k + half] == 1
+        assert varied.moves[k][:opening] == varied.moves[k + half][:opening]
+        assert game.pass_action not in varied.moves[k][:opening]
+        assert records[1].moves[k][:opening] == varied.moves[k][:opening]  # every pairing gets the same openings
+    assert len({m[:opening] for m in varied.moves}) == half
+    again = play_matches(game, [(first_legal_bot, first_legal_bot)], games, opening=opening, seed=7)[0]
+    assert again.moves == varied.moves  # the seed decides the openings
+    other = play_matches(game, [(first_legal_bot, first_legal_bot)], games, opening=opening, seed=8)[0]
+    assert other.moves != varied.moves

@@ -67,6 +67,10 @@ def test_match_bad_input(tmp_path: Path) -> None:
         run_match(MatchCommand("random", "gnugo", run_dir=tmp_path / "b"))
     with pytest.raises(ValueError, match="second player"):
         run_match(MatchCommand("gnugo", "random", game="go", run_dir=tmp_path / "c"))
+    with pytest.raises(ValueError, match="--opening"):
+        run_match(MatchCommand("random", "minimax", opening=-1, run_dir=tmp_path / "d"))
+    with pytest.raises(ValueError, match="--opening 2.*gnugo"):
+        run_match(MatchCommand("random", "gnugo", game="go", opening=2, run_dir=tmp_path / "e"))
     with pytest.raises(ValueError, match="0..10"):
         gnugo_level("gnugo:11")
     assert gnugo_level("gnugo") == 1 and gnugo_level("gnugo:3") == 3 and gnugo_level("random") is None

@@ -100,6 +100,8 @@ def test_tournament_bad_input(tmp_path: Path) -> None:
         run_tournament(TournamentCommand(game="go", size=5, players=("random", "minimax"), run_dir=tmp_path / "c"))
     with pytest.raises(ValueError, match="anchor"):
         run_tournament(TournamentCommand(anchor="nobody", run_dir=tmp_path / "d"))
+    with pytest.raises(ValueError, match="--opening"):
+        run_tournament(TournamentCommand(opening=-1, run_dir=tmp_path / "e"))
 
 
 def test_round_robin_with_a_batched_search(tmp_path: Path) -> None:
@@ -112,6 +114,15 @@ def test_go_round_robin(tmp_path: Path) -> None:
     result = run_tournament(TournamentCommand(game="go", size=5, players=("random", "random"), games=4, plot=False,
                                               run_dir=tmp_path / "go"))
     assert sum(result.matches[0][2:]) == 4 and set(result.ratings) == {"random", "random#2"}
+
+
+def test_go_round_robin_with_random_openings(tmp_path: Path) -> None:
+    cmd = tyro.cli(TournamentCommand, args=["go", "--size", "5", "--players", "random", "random", "random", "--games",
+                                            "4", "--opening", "2", "--no-plot", "--run-dir", str(tmp_path / "o")])
+    result = run_tournament(cmd)
+    openings = [{m[:2] for m in r.moves} for r in result.records]
+    assert all(len(o) == 2 for o in openings) and openings[0] == openings[1] == openings[2]  # 2 per pair, shared
+    assert json.loads((tmp_path / "o" / "config.json").read_text())["opening"] == 2
 
 
 # Per-colour results, Elo intervals and replays (issue 6: matches and tournaments).

@@ -110,26 +110,28 @@ class MatchRecord:
         return len(set(zip(self.seats, self.moves)))
 
 
-def play_match(game: Game, bots: tuple[Bot, Bot], games: int, device: torch.device | str | None = None) -> MatchResult:
+def play_match(game: Game, bots: tuple[Bot, Bot], games: int, device: torch.device | str | None = None,
+               opening: int = 0, seed: int = 0) -> MatchResult:
     """``games`` games in lockstep (one batch): ``bots[0]`` moves first in the first half of
     them and second in the rest. Each bot is called once per move on the whole batch; the
-    move of the bot whose turn it is is kept per game. Returns the totals from ``bots[0]``'s
-    side (:func:`play_match_record` keeps every game and the split by colour)."""
-    return play_match_record(game, bots, games, device).result
+    move of the bot whose turn it is is kept per game. ``opening`` > 0 starts the games from
+    random positions (:func:`play_matches`). Returns the totals from ``bots[0]``'s side
+    (:func:`play_match_record` keeps every game and the split by colour)."""
+    return play_match_record(game, bots, games, device, opening, seed).result
 
 
-def play_match_record(game: Game, bots: tuple[Bot, Bot], games: int,
-                      device: torch.device | str | None = None) -> MatchRecord:
+def play_match_record(game: Game, bots: tuple[Bot, Bot], games: int, device: torch.device | str | None = None,
+                      opening: int = 0, seed: int = 0) -> MatchRecord:
     """:func:`play_match`, keeping each game's seat, outcome, actions and result text.
 
     The same games as :func:`play_match`. A separate function rather than a ``record=`` flag
     so each returns one type.
     """
-    return play_matches(game, [bots], games, device)[0]
+    return play_matches(game, [bots], games, device, opening, seed)[0]
 
 
 def play_matches(game: Game, pairings: Sequence[tuple[Bot, Bot]], games: int,
-                 device: torch.device | str | None = None) -> list[MatchRecord]:
+                 device: torch.device | str | None = None, opening: int = 0, seed: int = 0) -> list[MatchRecord]:
     """Several matches of ``games`` games each, all in one batch of ``len(pairings) * games``.
 
     In each match the pairing's first bot moves first in the first half of its games and
@@ -138,13 +140,23 @@ def play_matches(game: Game, pairings: Sequence[tuple[Bot, Bot]], games: int,
     (``envs.core.state_rows``): a search bot searches half the batch, not all of it, and one
     call serves all its matches. Returns one :class:`MatchRecord` per pairing, from its first
     bot's point of view.
+
+    ``opening`` > 0: the first ``opening`` moves of every game are uniformly random legal moves
+    (not a pass where another move is legal), played for neither bot and drawn from ``seed``.
+    Game ``k`` of a match and game ``k + (games + 1) // 2``, where the bots have swapped colours,
+    open with the same moves, and every match gets the same openings: deterministic players
+    (searches without noise) then play ``games`` different games instead of repeating one per
+    colour, and no colour or pairing gets the easier openings.
     """
     n = len(pairings) * games
     state = game.init(n, device)
     dev = state.current_player.device
     within = torch.arange(n, device=dev) % games
     match = torch.arange(n, device=dev) // games
-    seat_a = (within >= (games + 1) // 2).long()  # each pairing's first bot's player
+    half = (games + 1) // 2
+    seat_a = (within >= half).long()  # each pairing's first bot's player
+    noise = torch.rand(half, max(opening, 0), game.num_actions, generator=torch.Generator().manual_seed(seed)).to(dev)
+    ply = 0
     bots = list({id(b): b for pair in pairings for b in pair}.values())
     owner = torch.tensor([[bots.index(b) for b in pair] for pair in pairings], device=dev)  # (P, 2)
     outcome = torch.zeros(n, 2, device=state.rewards.device)
@@ -152,10 +164,14 @@ def play_matches(game: Game, pairings: Sequence[tuple[Bot, Bot]], games: int,
     while not bool(state.terminated.all()):
         mover = owner[match, (state.current_player != seat_a).long()]  # index into bots, per game
         action = torch.zeros(n, dtype=torch.long, device=dev)
-        for i, bot in enumerate(bots):
-            rows = ((mover == i) & ~state.terminated).nonzero()[:, 0]
-            if len(rows):
-                action[rows] = bot(game, core.state_rows(state, rows))
+        if ply < opening:
+            action = opening_moves(game, state, noise[within % half, ply])
+        else:
+            for i, bot in enumerate(bots):
+                rows = ((mover == i) & ~state.terminated).nonzero()[:, 0]
+                if len(rows):
+                    action[rows] = bot(game, core.state_rows(state, rows))
+        ply += 1
         actions.append(action)
         alive.append(~state.terminated)
         state = game.step(state, action, checked=False)
@@ -172,6 +188,19 @@ def play_matches(game: Game, pairings: Sequence[tuple[Bot, Bot]], games: int,
     return [MatchRecord(tuple(seats[k:k + games]), tuple(mine[k:k + games]),
                         tuple(tuple(m) for m in moves[k:k + games]), texts[k:k + games])
             for k in range(0, n, games)]
+
+
+def opening_moves(game: Game, state: Any, noise: torch.Tensor) -> torch.Tensor:
+    """long [B]: the legal move with the largest ``noise [B, A]`` (uniformly random for i.i.d.
+    noise, and the same move in equal positions given equal noise), a pass only where nothing
+    else is legal."""
+    legal = state.legal_action_mask
+    pass_action = getattr(game, "pass_action", None)
+    if pass_action is not None:
+        moves = legal.clone()
+        moves[:, pass_action] = False
+        legal = torch.where(moves.any(1, keepdim=True), moves, legal)
+    return torch.where(legal, noise, -1.0).argmax(1)
 
 
 def play_game(game: Game, bots: tuple[Bot, Bot]) -> Iterator[tuple[Any, int | None]]:

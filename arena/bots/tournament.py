@@ -92,11 +92,13 @@ class TournamentResult:
 
 
 def round_robin(game: Game, bots: dict[str, Bot], games: int, device: torch.device | str | None = None,
-                anchor: str | None = None) -> TournamentResult:
+                anchor: str | None = None, opening: int = 0, seed: int = 0) -> TournamentResult:
     """Every pair of ``bots`` plays ``games`` games (half with each colour), then one Elo fit.
 
-    ``anchor`` is rated 0 (``None``: the mean rating is 0). Raises ``ValueError`` for fewer
-    than 2 players or 2 games per pair.
+    ``anchor`` is rated 0 (``None``: the mean rating is 0). ``opening`` > 0 starts every game
+    with that many random moves, the same ones for both colours and every pair
+    (:func:`arena.bots.match.play_matches`), so deterministic players play different games.
+    Raises ``ValueError`` for fewer than 2 players or 2 games per pair.
     """
     if len(bots) < 2:
         raise ValueError(f"a tournament needs at least 2 players, got {len(bots)}")
@@ -104,7 +106,7 @@ def round_robin(game: Game, bots: dict[str, Bot], games: int, device: torch.devi
         raise ValueError(f"--games must be at least 2 (one with each colour), got {games}")
     matches, records = [], []
     for a, b in itertools.combinations(bots, 2):
-        record = play_match_record(game, (bots[a], bots[b]), games, device)
+        record = play_match_record(game, (bots[a], bots[b]), games, device, opening, seed)
         matches.append(PairResult(a, b, *record.result))
         records.append(record)
     ratings = fit_elo(matches, anchor=anchor)
@@ -204,7 +206,7 @@ def format_tables(result: TournamentResult) -> str:
         total = sum(len(r.moves) for r in repeated)
         lines += ["", f"note: {len(repeated)} of {len(result.matches)} pairs repeated games ({distinct} distinct of "
                   f"{total}): players without randomness replay the same game, and the Elo intervals count "
-                  f"every game, so they are too narrow"]
+                  f"every game, so they are too narrow (--opening N starts the games from N random moves)"]
     return "\n".join(lines)
 
 

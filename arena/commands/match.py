@@ -45,8 +45,12 @@ class MatchCommand:
     """Games in the match, half with each colour (at least 2)."""
     simulations: int | None = None
     """Search budget per move of mcts/checkpoint players (default: the agent's own)."""
+    opening: int = 0
+    """Random moves that open every game, the same ones with both colours, played for neither
+    player (two searches without noise otherwise repeat one game per colour). Not with gnugo,
+    whose games already differ by seed."""
     seed: int = 0
-    """Random seed (a gets seed, b seed + 1; GNU Go gets seed)."""
+    """Random seed (a gets seed, b seed + 1; GNU Go and the openings get seed)."""
     device: str = "cpu"
     """torch device for the games and the networks."""
     run_dir: Path | None = None
@@ -94,6 +98,9 @@ def run_match(cmd: MatchCommand) -> MatchReport:
     if gnugo_level(cmd.a) is not None:
         raise ValueError("gnugo plays as the second player: arena match <player> gnugo[:level] --game go")
     level = gnugo_level(cmd.b)
+    if cmd.opening < 0 or (cmd.opening and level is not None):
+        raise ValueError(f"--opening {cmd.opening}: a count of random opening moves >= 0, and not against gnugo "
+                         "(its games already differ by seed)")
     if level is not None and not gnugo_plays(cmd.game):
         raise ValueError(f"gnugo plays Go only; use --game go (not {cmd.game})")
     board = GameSpec.for_board(cmd.game, size=cmd.size, komi=cmd.komi)
@@ -108,7 +115,8 @@ def run_match(cmd: MatchCommand) -> MatchReport:
         from arena.bots.match import play_match_record
 
         player_b = make_player(cmd.b, game, simulations=cmd.simulations, seed=cmd.seed + 1, device=cmd.device)
-        record = play_match_record(game, (player_bot(player_a), player_bot(player_b)), cmd.games, cmd.device)
+        record = play_match_record(game, (player_bot(player_a), player_bot(player_b)), cmd.games, cmd.device,
+                                   cmd.opening, cmd.seed)
     else:
         from arena.go.gnugo import play_gnugo
 
