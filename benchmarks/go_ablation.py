@@ -23,7 +23,13 @@ the training it had (games, positions, gradient steps). A last row per level sum
     python benchmarks/go_ablation.py --size 7 --seconds 60 --variants katago alphazero --gnugo-games 4
 
 The budget is wall-clock time: run it on a quiet machine, one variant after another (as it
-does), and record the results in BENCHMARKS.md with the machine.
+does), and record the results in BENCHMARKS.md with the machine. Two processes of one torch thread
+each (``--threads 1``, a variant list each) use both cores and keep the compute equal within a
+pair. Short runs lose every game to GNU Go; judge them against each other instead, from random
+openings so that their deterministic searches play different games:
+
+    python benchmarks/go_ablation.py --size 7 --seconds 600 --threads 1 --variants katago no_aux --levels --keep runs/abl
+    arena tournament go --size 7 --players runs/abl/* --games 40 --opening 3 --anchor katago
 """
 
 from __future__ import annotations
