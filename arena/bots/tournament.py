@@ -1,8 +1,9 @@
 """The round robin behind ``arena tournament`` (arena/commands/tournament.py): every pair of
 players, win/draw/loss tables and Elo.
 
-Every pair of players meets in one batched :func:`arena.bots.match.play_match` of ``--games``
-games, half with each colour (the arena swaps seats, STYLE.md rule 12). All the results
+Every pair of players plays ``--games`` games, half with each colour (the arena swaps seats,
+STYLE.md rule 12), all pairs in one batch (:func:`arena.bots.match.play_matches`: each player
+is asked once per move, for all its games). All the results
 are then fitted at once into Elo ratings (:func:`arena.bots.elo.fit_elo`: Bradley-Terry maximum
 likelihood, draws as half wins), anchored so ``random`` (or ``--anchor``) is 0, with 95%
 intervals from the fit's Fisher information (:func:`arena.bots.elo.elo_intervals`). Results are
@@ -21,7 +22,7 @@ from typing import Any, NamedTuple
 import torch
 
 from arena.bots.elo import PairResult, elo_intervals, fit_elo
-from arena.bots.match import Bot, ColourResults, MatchRecord, MatchResult, play_match_record
+from arena.bots.match import Bot, ColourResults, MatchRecord, MatchResult, play_matches
 from envs.core import Game
 
 CONFIDENCE = 0.95
@@ -104,11 +105,10 @@ def round_robin(game: Game, bots: dict[str, Bot], games: int, device: torch.devi
         raise ValueError(f"a tournament needs at least 2 players, got {len(bots)}")
     if games < 2:
         raise ValueError(f"--games must be at least 2 (one with each colour), got {games}")
-    matches, records = [], []
-    for a, b in itertools.combinations(bots, 2):
-        record = play_match_record(game, (bots[a], bots[b]), games, device, opening, seed)
-        matches.append(PairResult(a, b, *record.result))
-        records.append(record)
+    pairs = list(itertools.combinations(bots, 2))
+    # Every pair's games in one batch: each player searches all its games at once each move.
+    records = play_matches(game, [(bots[a], bots[b]) for a, b in pairs], games, device, opening, seed)
+    matches = [PairResult(a, b, *record.result) for (a, b), record in zip(pairs, records)]
     ratings = fit_elo(matches, anchor=anchor)
     intervals = elo_intervals(matches, ratings, anchor, confidence=CONFIDENCE)
     return TournamentResult(tuple(bots), tuple(matches), ratings, anchor, tuple(r.by_colour for r in records),
