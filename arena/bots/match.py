@@ -131,7 +131,8 @@ def play_match_record(game: Game, bots: tuple[Bot, Bot], games: int, device: tor
 
 
 def play_matches(game: Game, pairings: Sequence[tuple[Bot, Bot]], games: int,
-                 device: torch.device | str | None = None, opening: int = 0, seed: int = 0) -> list[MatchRecord]:
+                 device: torch.device | str | None = None, opening: int = 0, seed: int = 0,
+                 progress: str | None = None) -> list[MatchRecord]:
     """Several matches of ``games`` games each, all in one batch of ``len(pairings) * games``.
 
     In each match the pairing's first bot moves first in the first half of its games and
@@ -147,6 +148,8 @@ def play_matches(game: Game, pairings: Sequence[tuple[Bot, Bot]], games: int,
     open with the same moves, and every match gets the same openings: deterministic players
     (searches without noise) then play ``games`` different games instead of repeating one per
     colour, and no colour or pairing gets the easier openings.
+
+    ``progress``: the label of a progress bar of finished games (on stderr; None: no bar).
     """
     n = len(pairings) * games
     state = game.init(n, device)
@@ -157,6 +160,11 @@ def play_matches(game: Game, pairings: Sequence[tuple[Bot, Bot]], games: int,
     seat_a = (within >= half).long()  # each pairing's first bot's player
     noise = torch.rand(half, max(opening, 0), game.num_actions, generator=torch.Generator().manual_seed(seed)).to(dev)
     ply = 0
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=n, desc=progress, unit="game", dynamic_ncols=True, leave=False)
     bots = list({id(b): b for pair in pairings for b in pair}.values())
     owner = torch.tensor([[bots.index(b) for b in pair] for pair in pairings], device=dev)  # (P, 2)
     outcome = torch.zeros(n, 2, device=state.rewards.device)
@@ -178,6 +186,10 @@ def play_matches(game: Game, pairings: Sequence[tuple[Bot, Bot]], games: int,
         if hasattr(game, "make_room"):  # an uncapped Go game's superko history grows as it fills
             state = game.make_room(state)
         outcome = outcome + state.rewards  # finished games are frozen with zero rewards
+        if bar is not None:
+            bar.update(int(state.terminated.sum()) - bar.n)
+    if bar is not None:
+        bar.close()
     mine = torch.sign(outcome.gather(1, seat_a[:, None])[:, 0]).long().tolist()
     moves: list[list[int]] = [[] for _ in range(n)]
     if actions:

@@ -93,12 +93,14 @@ class TournamentResult:
 
 
 def round_robin(game: Game, bots: dict[str, Bot], games: int, device: torch.device | str | None = None,
-                anchor: str | None = None, opening: int = 0, seed: int = 0) -> TournamentResult:
+                anchor: str | None = None, opening: int = 0, seed: int = 0,
+                progress: str | None = None) -> TournamentResult:
     """Every pair of ``bots`` plays ``games`` games (half with each colour), then one Elo fit.
 
     ``anchor`` is rated 0 (``None``: the mean rating is 0). ``opening`` > 0 starts every game
     with that many random moves, the same ones for both colours and every pair
     (:func:`arena.bots.match.play_matches`), so deterministic players play different games.
+    ``progress`` labels a progress bar of finished games (None: no bar).
     Raises ``ValueError`` for fewer than 2 players or 2 games per pair.
     """
     if len(bots) < 2:
@@ -107,7 +109,8 @@ def round_robin(game: Game, bots: dict[str, Bot], games: int, device: torch.devi
         raise ValueError(f"--games must be at least 2 (one with each colour), got {games}")
     pairs = list(itertools.combinations(bots, 2))
     # Every pair's games in one batch: each player searches all its games at once each move.
-    records = play_matches(game, [(bots[a], bots[b]) for a, b in pairs], games, device, opening, seed)
+    records = play_matches(game, [(bots[a], bots[b]) for a, b in pairs], games, device, opening, seed,
+                           progress)
     matches = [PairResult(a, b, *record.result) for (a, b), record in zip(pairs, records)]
     ratings = fit_elo(matches, anchor=anchor)
     intervals = elo_intervals(matches, ratings, anchor, confidence=CONFIDENCE)

@@ -79,7 +79,7 @@ def run_tournament(cmd: TournamentCommand) -> TournamentResult:
             for k, (name, spec) in enumerate(zip(names, cmd.players))}
     pairs = len(names) * (len(names) - 1) // 2
     print(f"{cmd.game}: {len(names)} players, {pairs} pairs x {cmd.games} games")
-    result = round_robin(game, bots, cmd.games, cmd.device, anchor, cmd.opening, cmd.seed)
+    result = round_robin(game, bots, cmd.games, cmd.device, anchor, cmd.opening, cmd.seed, progress="games")
     print(format_tables(result))
     run = new_run_dir(f"tournament-{cmd.game}", cmd.run_dir)
     write_config(run, dataclasses.asdict(cmd))
