@@ -158,8 +158,9 @@ def play_matches(game: Game, pairings: Sequence[tuple[Bot, Bot]], games: int,
     match = torch.arange(n, device=dev) // games
     half = (games + 1) // 2
     seat_a = (within >= half).long()  # each pairing's first bot's player
-    noise = torch.rand(half, max(opening, 0), game.num_actions, generator=torch.Generator().manual_seed(seed)).to(dev)
-    ply = 0
+    if opening < 0:
+        raise ValueError(f"opening must be >= 0 random moves, got {opening}")
+    noise = torch.rand(half, opening, game.num_actions, generator=torch.Generator().manual_seed(seed)).to(dev)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -170,16 +171,16 @@ def play_matches(game: Game, pairings: Sequence[tuple[Bot, Bot]], games: int,
     outcome = torch.zeros(n, 2, device=state.rewards.device)
     actions, alive = [], []  # per move: long [n], bool [n] (the game was still going)
     while not bool(state.terminated.all()):
-        mover = owner[match, (state.current_player != seat_a).long()]  # index into bots, per game
-        action = torch.zeros(n, dtype=torch.long, device=dev)
+        ply = len(actions)
         if ply < opening:
             action = opening_moves(game, state, noise[within % half, ply])
         else:
+            mover = owner[match, (state.current_player != seat_a).long()]  # index into bots, per game
+            action = torch.zeros(n, dtype=torch.long, device=dev)
             for i, bot in enumerate(bots):
                 rows = ((mover == i) & ~state.terminated).nonzero()[:, 0]
                 if len(rows):
                     action[rows] = bot(game, core.state_rows(state, rows))
-        ply += 1
         actions.append(action)
         alive.append(~state.terminated)
         state = game.step(state, action, checked=False)
