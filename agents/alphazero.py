@@ -262,18 +262,18 @@ class SelfPlay:
     def _search(self, net: torch.nn.Module, state: Any) -> SearchOutput:
         """The exploring search of every game: eager, or replayed as a CUDA graph
         (``search.cuda_graph`` on a CUDA device; captured again for another network object)."""
+        evaluate = network_evaluator(self.game, net, self.cfg.search.score_utility)
         if not (self.cfg.search.cuda_graph and state.legal_action_mask.is_cuda):
-            return search(self.game, state, network_evaluator(self.game, net), self.cfg.search, explore=True,
-                          generator=self.generator)
+            return search(self.game, state, evaluate, self.cfg.search, explore=True, generator=self.generator)
         if self._graph is None or self._graph[0] is not net:
-            graphed = GraphedSearch(self.game, network_evaluator(self.game, net), self.cfg.search, state, explore=True)
+            graphed = GraphedSearch(self.game, evaluate, self.cfg.search, state, explore=True)
             self._graph = (net, graphed)
         return self._graph[1](state, self.generator)
 
     def _split_search(self, net: torch.nn.Module, state: Any, full: torch.Tensor) -> _Searched:
         """Playout cap randomization: the exploring full search on the games in ``full``, the
         cheap noiseless one on the others, as two batched searches."""
-        evaluate = network_evaluator(self.game, net)
+        evaluate = network_evaluator(self.game, net, self.cfg.search.score_utility)
         B, A = full.shape[0], self.game.num_actions
         action = torch.zeros(B, dtype=torch.long, device=full.device)
         policy, value = torch.zeros(B, A, device=full.device), torch.zeros(B, device=full.device)
@@ -501,7 +501,7 @@ def make_optimizer(net: torch.nn.Module, cfg: AlphaZeroConfig) -> torch.optim.Op
 
 def search_actions(game: Game, net: torch.nn.Module, state: Any, cfg: MCTSConfig) -> torch.Tensor:
     """The agent's move in every game of ``state`` (search without exploration)."""
-    return search(game, state, network_evaluator(game, net), cfg, explore=False).action
+    return search(game, state, network_evaluator(game, net, cfg.score_utility), cfg, explore=False).action
 
 
 def _max_length(game: Game) -> int:

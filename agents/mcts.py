@@ -76,12 +76,22 @@ class MCTSConfig:
     on the CPU the default (one sync per level) is faster."""
     cuda_graph: bool = False
     """Self-play on CUDA replays its search as one CUDA graph (agents/mcts_graph.py; Gumbel only)."""
+    score_utility: float = 0.0
+    """KataGo's score utility: the search maximizes ``(1 - w) * value + w * (2/pi) * atan(score / N)``
+    at every non-terminal node, ``w`` this weight, ``score`` the network's predicted final margin
+    in points for the player to move and ``N`` the board's side (:func:`network_evaluator`).
+    The side that is sure to win or to lose still prefers the larger margin, where the value
+    alone is flat. Finished games keep their exact outcome of +-1, which no estimate exceeds:
+    a won game is still ended as soon as it can be. Needs a network with a score head
+    (``nets.conv.GlobalPoolingNet``); 0 is the value alone (AlphaZero)."""
 
     def __post_init__(self) -> None:
         if self.simulations < 1:
             raise ValueError(f"simulations must be >= 1, got {self.simulations}")
         if self.max_considered_actions < 1:
             raise ValueError(f"max_considered_actions must be >= 1, got {self.max_considered_actions}")
+        if not 0.0 <= self.score_utility <= 1.0:
+            raise ValueError(f"score_utility must be in [0, 1], got {self.score_utility}")
 
 
 @dataclass(frozen=True)
@@ -187,14 +197,25 @@ def _device_table(max_considered: int, simulations: int, num_actions: int, devic
     return considered_visit_table(max_considered, simulations, num_actions).to(device)
 
 
-def network_evaluator(game: Game, net: torch.nn.Module) -> Evaluator:
+def network_evaluator(game: Game, net: torch.nn.Module, score_utility: float = 0.0) -> Evaluator:
     """An evaluator from a policy-value network over ``game.observe`` planes (eval mode,
-    no gradients)."""
+    no gradients). With ``score_utility`` w > 0 its value is the utility of
+    :attr:`MCTSConfig.score_utility`, from the network's score head (``out.score``: the final
+    margin / (H * W) for the player to move, as agents/alphazero.py trains it)."""
 
     @torch.inference_mode()
     def evaluate(state: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        out = net(game.observe(state))
-        return out[0].float(), out[1].float()
+        planes = game.observe(state)
+        out = net(planes)
+        value = out[1].float()
+        if score_utility:
+            if len(out) < 4:
+                raise ValueError(f"score_utility={score_utility} needs a network with a score head "
+                                 f"(the global pooling network), not {type(net).__name__}")
+            side = math.sqrt(planes.shape[-2] * planes.shape[-1])
+            points_per_side = out[3].float() * side  # margin / (H W) * sqrt(H W) = margin / N
+            value = (1.0 - score_utility) * value + score_utility * (2.0 / math.pi) * torch.atan(points_per_side)
+        return out[0].float(), value
 
     return evaluate
 

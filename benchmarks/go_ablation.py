@@ -11,6 +11,9 @@ one part changed:
 - ``no_playout_cap``: every move searched in full (``full_search_fraction = 1``).
 - ``no_resign``: every game played out (``resign_threshold = 0``).
 - ``mixed``: the same network also self-plays the board two sizes up (7x7 -> 9x9 beside it).
+- ``score_utility``: the preset plus KataGo's score utility in every search (self-play and
+  play, ``search.score_utility = 0.25``: agents/mcts.py), with the resignation threshold moved
+  from 0.9 to 0.8 so that a side still resigns at a value of -0.9 and a margin of -N points.
 - ``alphazero``: none of them (AlphaGo Zero's network and targets, every move searched in full,
   no resignation): the baseline.
 
@@ -49,9 +52,10 @@ import tyro
 from agents.alphazero import AlphaZeroConfig
 from arena.commands.train import preset
 
-Variant = Literal["katago", "no_aux", "no_tower_pooling", "no_playout_cap", "no_resign", "mixed", "alphazero"]
+Variant = Literal["katago", "no_aux", "no_tower_pooling", "no_playout_cap", "no_resign", "mixed", "score_utility",
+                  "alphazero"]
 VARIANTS: tuple[Variant, ...] = ("katago", "no_aux", "no_tower_pooling", "no_playout_cap", "no_resign", "mixed",
-                                 "alphazero")
+                                 "score_utility", "alphazero")
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,7 @@ def variant_config(base: AlphaZeroConfig, variant: Variant) -> AlphaZeroConfig:
         "no_playout_cap": {"full_search_fraction": 1.0},
         "no_resign": {"resign_threshold": 0.0},
         "mixed": {"mixed_sizes": (base.size + 2,)},
+        "score_utility": {"search": dataclasses.replace(base.search, score_utility=0.25), "resign_threshold": 0.8},
         "alphazero": {"global_pooling": False, "ownership_weight": 0.0, "score_weight": 0.0,
                       "full_search_fraction": 1.0, "resign_threshold": 0.0},
     }[variant]

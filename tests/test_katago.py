@@ -346,6 +346,8 @@ def test_ablation_variants_change_one_part_each():
     assert changed["katago"] == set() and changed["no_playout_cap"] == {"full_search_fraction"}
     assert changed["no_tower_pooling"] == {"tower_pooling"} and changed["mixed"] == {"mixed_sizes"}
     assert changed["no_aux"] == {"ownership_weight", "score_weight"}
+    assert changed["score_utility"] == {"search", "resign_threshold"}
+    assert module.variant_config(base, "score_utility").search.score_utility > 0
     game = base.make_game()
     assert isinstance(make_network(game, module.variant_config(base, "alphazero")), PolicyValueNet)
     plain_tower = make_network(game, module.variant_config(base, "no_tower_pooling")).tower
@@ -392,3 +394,66 @@ def test_self_play_results_name_the_winner_or_the_resignation():
     for f in played:
         for text, outcome in zip(f.results, f.outcomes.tolist()):
             assert text[0] == ("B" if outcome[0] > 0 else "W") and text[1] == "+"
+
+
+class _Material(nn.Module):
+    """A stand-in network: uniform policy, a flat value of 0, and a score head that counts
+    stones (own minus the opponent's, per point): it only knows the margin."""
+
+    def __init__(self, num_actions: int) -> None:
+        super().__init__()
+        self.num_actions = num_actions
+        self.dummy = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x: torch.Tensor) -> PolicyValueAux:
+        B, points = len(x), x.shape[-1] * x.shape[-2]
+        score = (x[:, 0].sum((1, 2)) - x[:, 1].sum((1, 2))) / points
+        return PolicyValueAux(torch.zeros(B, self.num_actions), torch.zeros(B), torch.zeros(B, points), score)
+
+
+def test_score_utility_is_the_value_blended_with_the_margin():
+    from agents.mcts import network_evaluator
+
+    game = envs.make("go", size=5)
+    state = game.from_ascii("""
+        X X . . .
+        X . . . .
+        . . . . .
+        . . . . .
+        . . . . .""", to_play=1)  # white to move, 3 stones down
+    net = _Material(game.num_actions)
+    assert network_evaluator(game, net)(state)[1].item() == 0.0  # the value alone
+    utility = network_evaluator(game, net, score_utility=0.5)(state)[1].item()
+    assert utility == pytest.approx(0.5 * (2 / torch.pi) * torch.atan(torch.tensor(-3.0 / 5)).item(), abs=1e-6)
+
+
+def test_score_utility_makes_a_search_take_the_larger_margin():
+    """With a flat value every move is equal; the score term makes the search capture the
+    two black stones in atari (white C3 takes B4 and B3)."""
+    from agents.mcts import network_evaluator, search
+
+    game = envs.make("go", size=5, komi=0.5)
+    state = game.from_ascii("""
+        . O . . .
+        O X O . .
+        O X . . .
+        . O . . .
+        . . . . .""", to_play=1)
+    capture = game.string_to_action("C3")
+    net = _Material(game.num_actions)
+    cfg = MCTSConfig(simulations=64, score_utility=0.5)
+    assert search(game, state, network_evaluator(game, net, 0.5), cfg).action.item() == capture
+    flat = search(game, state, network_evaluator(game, net), dataclasses.replace(cfg, score_utility=0.0))
+    assert torch.allclose(flat.value, torch.zeros(1), atol=1e-6)  # without it, nothing to choose between
+
+
+def test_score_utility_needs_a_score_head_and_a_weight_in_range():
+    from agents.mcts import network_evaluator
+
+    game = envs.make("go", size=5)
+    cfg = dataclasses.replace(GO5, global_pooling=False, ownership_weight=0.0, score_weight=0.0)
+    plain = make_network(game, cfg).eval()
+    with pytest.raises(ValueError, match="score head"):
+        network_evaluator(game, plain, 0.25)(game.init(1))
+    with pytest.raises(ValueError, match="score_utility"):
+        MCTSConfig(score_utility=1.5)

@@ -26,7 +26,7 @@ def search_bot(game: Game, net: torch.nn.Module, cfg: MCTSConfig, explore: bool 
                generator: torch.Generator | None = None) -> Bot:
     """The network's moves by search, batched: its strongest (``explore=False``) or with the
     self-play root noise (varied games between two deterministic players)."""
-    evaluate = network_evaluator(game, net)
+    evaluate = network_evaluator(game, net, cfg.score_utility)
     return lambda g, state: search(g, state, evaluate, cfg, explore=explore, generator=generator).action
 
 
@@ -87,4 +87,5 @@ def search_player(game: Game, path: Path | None, simulations: int | None = None,
         raise ckpt.CheckpointError(f"{path} was trained on {trained_game.name} {trained_game.board_size}x"
                                    f"{trained_game.board_size}, not {game.name} {game.board_size}x{game.board_size}")
     search_cfg = cfg.play_search() if simulations is None else dataclasses.replace(cfg.play_search(), simulations=simulations)
-    return SearchPlayer(f"alphazero({Path(path).name})", network_evaluator(game, net), search_cfg, net)
+    return SearchPlayer(f"alphazero({Path(path).name})", network_evaluator(game, net, search_cfg.score_utility),
+                        search_cfg, net)

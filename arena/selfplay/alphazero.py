@@ -405,7 +405,7 @@ def evaluate_network(game: Game, cfg: AlphaZeroConfig, opts: TrainOptions, net: 
         from arena.go.gnugo import find_gnugo, gnugo_win_rate
 
         if find_gnugo() is not None:
-            player = SearchPlayer("alphazero", network_evaluator(game, net), play)
+            player = SearchPlayer("alphazero", network_evaluator(game, net, play.score_utility), play)
             row.update(gnugo_win_rate(player, game, opts.gnugo_games, opts.gnugo_level))
     # Elo: random is 0; each evaluation is rated against the previous best network.
     vs_random, vs_best = results["random"], results["best"]
@@ -437,7 +437,7 @@ def _judged_actions(game: Game, net: torch.nn.Module, state: Any, search_cfg: MC
     if search_cfg is None:
         logits, _ = network_evaluator(game, net)(state)
         return logits.masked_fill(~state.legal_action_mask, -1e9).argmax(-1)
-    return search(game, state, network_evaluator(game, net), search_cfg).action
+    return search(game, state, network_evaluator(game, net, search_cfg.score_utility), search_cfg).action
 
 
 @contextlib.contextmanager
