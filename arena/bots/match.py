@@ -121,13 +121,13 @@ def play_match(game: Game, bots: tuple[Bot, Bot], games: int, device: torch.devi
 
 
 def play_match_record(game: Game, bots: tuple[Bot, Bot], games: int, device: torch.device | str | None = None,
-                      opening: int = 0, seed: int = 0) -> MatchRecord:
+                      opening: int = 0, seed: int = 0, progress: str | None = None) -> MatchRecord:
     """:func:`play_match`, keeping each game's seat, outcome, actions and result text.
 
     The same games as :func:`play_match`. A separate function rather than a ``record=`` flag
-    so each returns one type.
+    so each returns one type. ``progress`` labels a progress bar (:func:`play_matches`).
     """
-    return play_matches(game, [bots], games, device, opening, seed)[0]
+    return play_matches(game, [bots], games, device, opening, seed, progress)[0]
 
 
 def play_matches(game: Game, pairings: Sequence[tuple[Bot, Bot]], games: int,

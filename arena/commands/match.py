@@ -112,11 +112,11 @@ def run_match(cmd: MatchCommand) -> MatchReport:
     print(f"{cmd.game}: {names[0]} vs {opponent}, {cmd.games} games, "
           f"{names[0]} moving first in {(cmd.games + 1) // 2} of them")
     if level is None:
-        from arena.bots.match import play_matches
+        from arena.bots.match import play_match_record
 
         player_b = make_player(cmd.b, game, simulations=cmd.simulations, seed=cmd.seed + 1, device=cmd.device)
-        record = play_matches(game, [(player_bot(player_a), player_bot(player_b))], cmd.games, cmd.device,
-                              cmd.opening, cmd.seed, progress="games")[0]
+        record = play_match_record(game, (player_bot(player_a), player_bot(player_b)), cmd.games, cmd.device,
+                                   cmd.opening, cmd.seed, progress="games")
     else:
         from arena.go.gnugo import play_gnugo
 
