@@ -115,3 +115,21 @@ def test_each_set_flag_adds_an_override() -> None:
 
     cfg = tyro.cli(bench.Config, args=["--set", "lr=5e-4", "--set", "exploration_steps=5000"])
     assert bench.parse_overrides(cfg.set) == {"lr": 5e-4, "exploration_steps": 5000}
+
+
+def test_sb3_kwargs_carry_dqn_learning_rate_annealing():
+    """Our DQN's lr falling to ``lr_end_fraction`` over ``lr_anneal_steps`` maps onto SB3's schedule
+    of progress_remaining (1 at the start, 0 at the end of the run), and the target interval from
+    gradient steps to env steps."""
+    from stable_baselines3 import DQN
+    config = {"lr": 1e-3, "lr_anneal_steps": 25_000, "lr_end_fraction": 0.2, "buffer_size": 100,
+              "learning_starts": 1, "batch_size": 4, "tau": 1.0, "gamma": 0.99, "train_frequency": 32,
+              "gradient_steps": 16, "n_step": 3, "target_update_every": 100, "exploration_steps": 10_000,
+              "eps_start": 1.0, "eps_end": 0.05, "max_grad_norm": 10.0, "hidden": (64, 64)}
+    kwargs = bench.sb3_kwargs("dqn", config, 50_000, 1, DQN)
+    schedule = kwargs["learning_rate"]
+    assert schedule(1.0) == pytest.approx(1e-3)
+    assert schedule(0.75) == pytest.approx(0.6e-3)  # 12.5k of 25k steps: halfway down to 0.2e-3
+    assert schedule(0.5) == pytest.approx(0.2e-3) and schedule(0.0) == pytest.approx(0.2e-3)
+    assert kwargs["target_update_interval"] == 200  # 100 gradient steps, 16 per 32 env steps
+    assert bench.sb3_kwargs("dqn", {**config, "lr_anneal_steps": 0}, 50_000, 1, DQN)["learning_rate"] == 1e-3
