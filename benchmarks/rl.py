@@ -76,6 +76,7 @@ import numpy as np
 import torch
 import tyro
 
+from agents.dqn_math import linear_schedule
 from arena.rl import loop as rl
 from arena.rl.setup import agent_module
 
@@ -257,9 +258,9 @@ def sb3_kwargs(agent: str, config: dict[str, Any], steps: int, num_envs: int, cl
             "max_grad_norm": config["max_grad_norm"],
             "policy_kwargs": {"net_arch": list(config["hidden"])},
         }
-        if config.get("lr_anneal_steps", 0) > 0:  # ours falls linearly to lr * lr_end_fraction over lr_anneal_steps
-            lr, end, span = config["lr"], config.get("lr_end_fraction", 0.0), config["lr_anneal_steps"]
-            kwargs["learning_rate"] = lambda remaining: lr * (1.0 - (1.0 - end) * min(1.0, (1.0 - remaining) * steps / span))
+        if config.get("lr_anneal_steps", 0) > 0:  # ours: the same schedule of env steps, here of SB3's progress
+            lr, end, span = config["lr"], config["lr"] * config.get("lr_end_fraction", 0.0), config["lr_anneal_steps"]
+            kwargs["learning_rate"] = lambda remaining: linear_schedule(lr, end, span, int((1.0 - remaining) * steps))
     else:  # policy gradients: the fields share SB3's names, except the minibatch size and the network
         names = ("learning_rate", "n_steps", "gamma", "gae_lambda", "n_epochs", "clip_range", "ent_coef", "vf_coef",
                  "max_grad_norm")
